@@ -1,0 +1,39 @@
+//! The frame around every page: the navigation bar, the content area and the footer.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The navigation entries, in order: (path, label).
+const NAVIGATION: [(&str, &str); 5] = [
+    ("/", "Dashboard"),
+    ("/agents", "Agents"),
+    ("/runs", "Runs"),
+    ("/rooms", "Rooms"),
+    ("/logs", "Logs"),
+];
+
+/// The page frame: header with navigation, the page itself, and the footer.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    view! {
+        <div class="app">
+            <header class="topbar">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    "Hatchery"
+                </A>
+                <nav class="nav" aria-label="Main">
+                    {NAVIGATION
+                        .into_iter()
+                        .map(|(href, label)| view! { <A href=href exact=true>{label}</A> })
+                        .collect_view()}
+                </nav>
+            </header>
+            <main class="content">{children()}</main>
+            <footer class="footer">
+                <span>"Hatchery " <span class="version">{format!("v{}", hatchery_shared::VERSION)}</span></span>
+                <a href="/healthz">"Health"</a>
+            </footer>
+        </div>
+    }
+}

@@ -1,0 +1,3 @@
+//! Pieces of the interface used by several pages.
+
+pub mod layout;

@@ -1,0 +1,71 @@
+//! Hatchery's user interface: the page shell, the layout and the pages, written once and
+//! rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
+
+mod components;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::{
+    components::layout::Layout,
+    pages::{dashboard::Dashboard, not_found::NotFound, unavailable::Unavailable},
+};
+
+/// The HTML document around the app, rendered on the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes inside the shared layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/hatchery.css" />
+        <Title formatter=|page: String| format!("{page} · Hatchery") />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=Dashboard />
+                    <Route path=StaticSegment("agents") view=|| view! { <Unavailable title="Agents" /> } />
+                    <Route path=StaticSegment("runs") view=|| view! { <Unavailable title="Runs" /> } />
+                    <Route path=StaticSegment("rooms") view=|| view! { <Unavailable title="Rooms" /> } />
+                    <Route path=StaticSegment("logs") view=|| view! { <Unavailable title="Logs" /> } />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<body>` once the browser bundle has taken over the page, so
+/// tests (and people debugging) can tell a live page from server-rendered HTML.
+fn mark_hydrated() {
+    Effect::new(|| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

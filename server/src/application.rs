@@ -1,0 +1,168 @@
+//! Building, running and stopping the server: [`Application::build`] binds the listener
+//! and prepares the database, [`Application::run_until`] serves until told to stop and
+//! then shuts down gracefully.
+
+use std::{future::Future, io, net::SocketAddr, time::Duration};
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Config,
+    http,
+    store::{Store, StoreError},
+};
+
+/// What every handler can reach. Cheap to clone; handlers take the parts they need
+/// through `State<…>` thanks to [`FromRef`].
+#[derive(Debug, Clone, FromRef)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Where the site's files are and what the bundle is called.
+    pub leptos: LeptosOptions,
+}
+
+/// A reason the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The site's settings (`LEPTOS_*` variables) are invalid.
+    #[error("site settings: {0}")]
+    Site(String),
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// A server that has bound its address and migrated its database, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Creates the data directory, opens and migrates the database, and binds the listener
+    /// (port 0 picks a free port; see [`Application::local_addr`]).
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = Store::connect(&config.database).await?;
+        store.migrate().await?;
+        let leptos = leptos::config::get_configuration(None)
+            .map_err(|err| StartupError::Site(err.to_string()))?
+            .leptos_options;
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        Ok(Self {
+            listener,
+            state: AppState { store, leptos },
+            shutdown_grace: config.shutdown_grace,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// The database, for callers that run beside the server (such as tests).
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections, gives in-flight
+    /// requests up to the configured grace period, and closes the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
+        let Self {
+            listener,
+            state,
+            shutdown_grace,
+        } = self;
+        let store = state.store.clone();
+        let stop = CancellationToken::new();
+        let server = axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let mut server = tokio::spawn(server.into_future());
+
+        let finished_early = tokio::select! {
+            result = &mut server => Some(result),
+            () = shutdown => None,
+        };
+        let result = match finished_early {
+            Some(result) => result.map_err(io::Error::other)?,
+            None => {
+                tracing::info!(grace = ?shutdown_grace, "shutting down: finishing in-flight requests");
+                stop.cancel();
+                match tokio::time::timeout(shutdown_grace, &mut server).await {
+                    Ok(result) => result.map_err(io::Error::other)?,
+                    Err(_) => {
+                        tracing::warn!(
+                            "requests still running after the grace period were cut off"
+                        );
+                        server.abort();
+                        Ok(())
+                    }
+                }
+            }
+        };
+        store.close().await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Completes on the first SIGINT (Ctrl+C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl+C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,235 @@
+//! Typed configuration, read once from the environment at start-up.
+//!
+//! Every variable has a default that suits a laptop; a value that does not parse stops
+//! start-up with an error naming the variable.
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use sqlx::sqlite::SqliteConnectOptions;
+
+/// Everything the server needs to start, parsed and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the HTTP server listens (`HATCHERY_ADDR`, default `127.0.0.1:3000`).
+    pub addr: SocketAddr,
+    /// Directory for Hatchery's own files (`HATCHERY_DATA_DIR`, default `./data`); created
+    /// at start-up when missing.
+    pub data_dir: PathBuf,
+    /// The database (`HATCHERY_DATABASE_URL`, default a SQLite file in the data directory).
+    pub database: DatabaseConfig,
+    /// Log settings (`HATCHERY_LOG`, `HATCHERY_LOG_FORMAT`).
+    pub log: LogConfig,
+    /// How long shutdown waits for in-flight requests before cutting them off
+    /// (`HATCHERY_SHUTDOWN_GRACE_SECS`, default 10).
+    pub shutdown_grace: Duration,
+}
+
+/// Which database to use and how to reach it.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// An SQLite database, usually a file in the data directory.
+    Sqlite(SqliteConnectOptions),
+}
+
+/// How log lines are filtered and written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing` filter directive such as `info` or `info,hatchery_server=debug`.
+    pub filter: String,
+    /// Human-readable or JSON lines.
+    pub format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Coloured, human-readable lines for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A variable whose value cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What is wrong with its value.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|var| std::env::var(var))
+    }
+
+    /// Reads the configuration through `lookup`, which answers like [`std::env::var`].
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Result<String, std::env::VarError>,
+    ) -> Result<Self, ConfigError> {
+        let read = |var: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(var) {
+                Ok(value) if value.trim().is_empty() => Ok(None),
+                Ok(value) => Ok(Some(value.trim().to_owned())),
+                Err(std::env::VarError::NotPresent) => Ok(None),
+                Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError {
+                    var,
+                    message: "the value is not valid UTF-8".into(),
+                }),
+            }
+        };
+
+        let addr = match read("HATCHERY_ADDR")? {
+            Some(text) => text.parse().map_err(|_| ConfigError {
+                var: "HATCHERY_ADDR",
+                message: format!("{text:?} is not an address like 127.0.0.1:3000"),
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let data_dir = PathBuf::from(read("HATCHERY_DATA_DIR")?.unwrap_or_else(|| "data".into()));
+        let database = match read("HATCHERY_DATABASE_URL")? {
+            Some(url) => DatabaseConfig::parse(&url)?,
+            None => DatabaseConfig::sqlite_file(data_dir.join("hatchery.db")),
+        };
+        let log = LogConfig {
+            filter: read("HATCHERY_LOG")?.unwrap_or_else(|| "info".into()),
+            format: match read("HATCHERY_LOG_FORMAT")?.as_deref() {
+                None | Some("pretty") => LogFormat::Pretty,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "HATCHERY_LOG_FORMAT",
+                        message: format!("{other:?} is not one of: pretty, json"),
+                    });
+                }
+            },
+        };
+        tracing_subscriber::EnvFilter::try_new(&log.filter).map_err(|err| ConfigError {
+            var: "HATCHERY_LOG",
+            message: format!("{:?} is not a log filter: {err}", log.filter),
+        })?;
+        let shutdown_grace = match read("HATCHERY_SHUTDOWN_GRACE_SECS")? {
+            Some(text) => {
+                text.parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| ConfigError {
+                        var: "HATCHERY_SHUTDOWN_GRACE_SECS",
+                        message: format!("{text:?} is not a whole number of seconds"),
+                    })?
+            }
+            None => Duration::from_secs(10),
+        };
+
+        Ok(Self {
+            addr,
+            data_dir,
+            database,
+            log,
+            shutdown_grace,
+        })
+    }
+}
+
+impl DatabaseConfig {
+    /// An SQLite database in the file at `path`, created when missing.
+    pub fn sqlite_file(path: PathBuf) -> Self {
+        Self::Sqlite(SqliteConnectOptions::new().filename(path))
+    }
+
+    fn parse(url: &str) -> Result<Self, ConfigError> {
+        let error = |message: String| ConfigError {
+            var: "HATCHERY_DATABASE_URL",
+            message,
+        };
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme);
+        match scheme {
+            Some("sqlite") => SqliteConnectOptions::from_str(url)
+                .map(Self::Sqlite)
+                .map_err(|err| error(format!("not a usable SQLite URL: {err}"))),
+            Some("postgres" | "postgresql") => Err(error(
+                "PostgreSQL is not supported in this version yet; use a sqlite: URL".into(),
+            )),
+            _ => Err(error(
+                "expected a URL starting with sqlite: (for example sqlite://data/hatchery.db)"
+                    .into(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::HashMap, env::VarError};
+
+    use super::*;
+
+    fn config_from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|var| vars.get(var).cloned().ok_or(VarError::NotPresent))
+    }
+
+    #[test]
+    fn defaults_serve_on_loopback_with_an_sqlite_file_in_the_data_dir() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        let DatabaseConfig::Sqlite(options) = config.database;
+        assert_eq!(options.get_filename(), PathBuf::from("data/hatchery.db"));
+        assert_eq!(config.log.format, LogFormat::Pretty);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_database_file_follows_the_data_dir() {
+        let config = config_from(&[("HATCHERY_DATA_DIR", "/var/lib/hatchery")]).unwrap();
+        let DatabaseConfig::Sqlite(options) = config.database;
+        assert_eq!(
+            options.get_filename(),
+            PathBuf::from("/var/lib/hatchery/hatchery.db")
+        );
+    }
+
+    #[test]
+    fn each_bad_value_is_reported_with_its_variable() {
+        for (var, value) in [
+            ("HATCHERY_ADDR", "localhost"),
+            ("HATCHERY_DATABASE_URL", "mysql://db/hatchery"),
+            ("HATCHERY_DATABASE_URL", "postgres://db/hatchery"),
+            ("HATCHERY_LOG", "info,[bad"),
+            ("HATCHERY_LOG_FORMAT", "xml"),
+            ("HATCHERY_SHUTDOWN_GRACE_SECS", "-1"),
+        ] {
+            let err = config_from(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn json_logs_and_explicit_values_are_taken() {
+        let config = config_from(&[
+            ("HATCHERY_ADDR", "0.0.0.0:8080"),
+            ("HATCHERY_DATABASE_URL", "sqlite://elsewhere.db"),
+            ("HATCHERY_LOG", "debug"),
+            ("HATCHERY_LOG_FORMAT", "json"),
+            ("HATCHERY_SHUTDOWN_GRACE_SECS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(config.addr.port(), 8080);
+        let DatabaseConfig::Sqlite(options) = config.database;
+        assert_eq!(options.get_filename(), PathBuf::from("elsewhere.db"));
+        assert_eq!(
+            config.log,
+            LogConfig {
+                filter: "debug".into(),
+                format: LogFormat::Json
+            }
+        );
+        assert_eq!(config.shutdown_grace, Duration::from_secs(3));
+    }
+}

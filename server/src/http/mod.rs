@@ -1,0 +1,48 @@
+//! The HTTP surface: one router per resource, merged here, with the layers every request
+//! passes through (request id, tracing).
+
+mod error;
+mod health;
+mod request_id;
+mod site;
+
+use axum::{Router, routing::any};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+pub use error::ApiError;
+
+use crate::application::AppState;
+
+/// Builds the whole HTTP application: API routes, the site, and the shared layers.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(health::router())
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found));
+
+    Router::new()
+        .merge(api)
+        .merge(site::router(&state))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .map_request(request_id::drop_unusable)
+                .layer(SetRequestIdLayer::x_request_id(request_id::MakeUuidV7))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_id::make_span)
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+}
+
+/// Any path under `/api` that no resource claims: a JSON 404, never the HTML site.
+async fn api_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no API endpoint at {}", uri.path()))
+}

@@ -1,0 +1,12 @@
+//! Hatchery's server: configuration, the HTTP application (API and server-rendered site),
+//! and the database. `main.rs` only parses the configuration, sets up logging and runs
+//! what this library builds, so tests can run the same server in-process.
+
+pub mod application;
+pub mod config;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use application::{AppState, Application, StartupError, shutdown_signal};
+pub use config::Config;

@@ -1,0 +1,24 @@
+//! Log setup: a `tracing` subscriber writing pretty or JSON lines to stdout.
+
+use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global subscriber. Call once, before anything logs.
+///
+/// The filter was validated when the configuration was read.
+pub fn init(log: &LogConfig) {
+    let filter = EnvFilter::try_new(&log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    match log.format {
+        LogFormat::Pretty => registry.with(fmt::layer()).init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
+            .init(),
+    }
+}

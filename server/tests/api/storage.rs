@@ -1,0 +1,43 @@
+//! The database: created and migrated on an empty data directory, kept across restarts.
+
+use hatchery_server::store::SQLITE_MIGRATIONS;
+
+use crate::helpers::{TestData, spawn_app, spawn_app_on};
+
+#[tokio::test]
+async fn an_empty_data_directory_gets_a_database_with_every_migration_applied() {
+    let data = TestData::new();
+    assert!(!data.path().join("hatchery.db").exists());
+
+    let app = spawn_app_on(data).await;
+
+    assert!(app.data.path().join("hatchery.db").exists());
+    let installation = app.store.installation().await.unwrap();
+    let newest = SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap();
+    assert_eq!(installation.schema_version, newest);
+    assert_eq!(installation.id.len(), 32, "a random 128-bit id in hex");
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_database_and_does_not_migrate_again() {
+    let app = spawn_app().await;
+    let before = app.store.installation().await.unwrap();
+
+    let data = app.shutdown().await;
+    let app = spawn_app_on(data).await;
+
+    let after = app.store.installation().await.unwrap();
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn two_installations_get_different_ids() {
+    let (one, two) = (spawn_app().await, spawn_app().await);
+
+    let (one, two) = (
+        one.store.installation().await.unwrap(),
+        two.store.installation().await.unwrap(),
+    );
+
+    assert_ne!(one.id, two.id);
+}
