@@ -1,0 +1,48 @@
+import { defineConfig } from "@playwright/test";
+
+// The server under test: the debug build that `cargo leptos build` produced, on its own port
+// with a fresh data directory each run.
+const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100);
+const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: true,
+  forbidOnly: true,
+  retries: 0,
+  workers: 2,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+      ],
+    },
+  },
+  webServer: {
+    command:
+      "rm -rf ../target/e2e-data && exec ../target/debug/hatchery",
+    env: {
+      HATCHERY_ADDR: `127.0.0.1:${port}`,
+      HATCHERY_DATA_DIR: "../target/e2e-data",
+      HATCHERY_LOG: "warn",
+      LEPTOS_SITE_ROOT: "../target/site",
+    },
+    url: `${baseURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every check and test: formatting, clippy on the server
+# and WASM targets, the Rust tests, and the Playwright tests in Chromium against the real
+# server. Stops at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh test
+
+step() {
+  local name=$1 started=$SECONDS
+  shift
+  printf '\n\033[1;34m==> %s\033[0m\n' "$name"
+  "$@"
+  printf '\033[1;32m    %s: ok (%ss)\033[0m\n' "$name" $((SECONDS - started))
+}
+
+step "format" cargo fmt --all -- --check
+step "clippy (server)" cargo clippy --locked --workspace --exclude hatchery-frontend --all-targets -- -D warnings
+step "clippy (wasm32)" cargo clippy --locked --target wasm32-unknown-unknown \
+  -p hatchery-frontend -p hatchery-app -p hatchery-shared --all-targets -- -D warnings
+step "rust tests" cargo test --locked --workspace --exclude hatchery-frontend
+step "build site" cargo leptos build
+step "browser tests" bash -c 'cd end2end && npx playwright test'
+printf '\n\033[1;32mAll checks passed.\033[0m\n'
