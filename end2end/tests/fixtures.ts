@@ -1,12 +1,13 @@
 import { test as base, expect, type Page } from "@playwright/test";
 
-// Every test fails if the page logs a console error or throws, unless it expects one.
+// Every test fails if the page logs a console error or throws. Each entry reads
+// "<message> @ <url>"; a test that expects an error removes it from the list.
 export const test = base.extend<{ consoleErrors: string[] }>({
   consoleErrors: [
     async ({ page }, use) => {
       const errors: string[] = [];
       page.on("console", (message) => {
-        if (message.type() === "error") errors.push(message.text());
+        if (message.type() === "error") errors.push(`${message.text()} @ ${message.location().url}`);
       });
       page.on("pageerror", (error) => errors.push(error.message));
       await use(errors);

@@ -40,10 +40,14 @@ test("navigating between sections happens in the page, without a reload", async 
   expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
 });
 
-test("an unknown address shows the 404 page with a way back", async ({ page }) => {
+test("an unknown address shows the 404 page with a way back", async ({ page, consoleErrors }) => {
   const response = await page.goto("/no/such/page");
 
   expect(response?.status()).toBe(404);
+  // The browser reports the page's own 404 status; nothing else may fail.
+  const pageStatus = `Failed to load resource: the server responded with a status of 404 (Not Found) @ ${response?.url()}`;
+  expect(consoleErrors).toEqual([pageStatus]);
+  consoleErrors.length = 0;
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
   await hydrated(page);
   await page.getByRole("link", { name: "Back to the dashboard" }).click();
