@@ -10,17 +10,25 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    auth::{BuiltInAdmin, SharedAuthenticator},
     config::Config,
     http,
+    realtime::Realtime,
     store::{Store, StoreError},
 };
 
 /// What every handler can reach. Cheap to clone; handlers take the parts they need
 /// through `State<…>` thanks to [`FromRef`].
-#[derive(Debug, Clone, FromRef)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// The real-time hub.
+    pub realtime: Realtime,
+    /// Decides who each request comes from.
+    pub auth: SharedAuthenticator,
+    /// Every Prometheus metric of the process.
+    pub metrics: prometheus::Registry,
     /// Where the site's files are and what the bundle is called.
     pub leptos: LeptosOptions,
 }
@@ -42,6 +50,9 @@ pub enum StartupError {
     /// The site's settings (`LEPTOS_*` variables) are invalid.
     #[error("site settings: {0}")]
     Site(String),
+    /// The metrics could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -61,8 +72,21 @@ pub struct Application {
 
 impl Application {
     /// Creates the data directory, opens and migrates the database, and binds the listener
-    /// (port 0 picks a free port; see [`Application::local_addr`]).
+    /// (port 0 picks a free port; see [`Application::local_addr`]). Without accounts, every
+    /// request acts as the built-in admin.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        tracing::warn!(
+            user = BuiltInAdmin::USER_ID,
+            "sign-in is not available in this version: every request acts as the built-in admin"
+        );
+        Self::build_with(config, std::sync::Arc::new(BuiltInAdmin)).await
+    }
+
+    /// Like [`Application::build`], with the given authenticator.
+    pub async fn build_with(
+        config: &Config,
+        auth: SharedAuthenticator,
+    ) -> Result<Self, StartupError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -79,9 +103,17 @@ impl Application {
                     addr: config.addr,
                     source,
                 })?;
+        let metrics = prometheus::Registry::new();
+        let realtime = Realtime::new(config.realtime.clone(), &metrics)?;
         Ok(Self {
             listener,
-            state: AppState { store, leptos },
+            state: AppState {
+                store,
+                realtime,
+                auth,
+                metrics,
+                leptos,
+            },
             shutdown_grace: config.shutdown_grace,
         })
     }
@@ -98,8 +130,14 @@ impl Application {
         &self.state.store
     }
 
-    /// Serves until `shutdown` completes, then stops accepting connections, gives in-flight
-    /// requests up to the configured grace period, and closes the database.
+    /// The real-time hub, for callers that run beside the server (such as tests).
+    pub fn realtime(&self) -> &Realtime {
+        &self.state.realtime
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections, closes
+    /// WebSockets with 1001, gives in-flight requests up to the configured grace period,
+    /// and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
         let Self {
             listener,
@@ -107,6 +145,7 @@ impl Application {
             shutdown_grace,
         } = self;
         let store = state.store.clone();
+        let realtime = state.realtime.clone();
         let stop = CancellationToken::new();
         let server = axum::serve(listener, http::router(state))
             .with_graceful_shutdown(stop.clone().cancelled_owned());
@@ -121,6 +160,7 @@ impl Application {
             None => {
                 tracing::info!(grace = ?shutdown_grace, "shutting down: finishing in-flight requests");
                 stop.cancel();
+                realtime.shutdown(shutdown_grace).await;
                 match tokio::time::timeout(shutdown_grace, &mut server).await {
                     Ok(result) => result.map_err(io::Error::other)?,
                     Err(_) => {
@@ -133,6 +173,7 @@ impl Application {
                 }
             }
         };
+        realtime.shutdown(shutdown_grace).await;
         store.close().await;
         tracing::info!("stopped");
         result

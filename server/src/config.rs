@@ -7,6 +7,8 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use sqlx::sqlite::SqliteConnectOptions;
 
+use crate::realtime::RealtimeConfig;
+
 /// Everything the server needs to start, parsed and validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,6 +24,8 @@ pub struct Config {
     /// How long shutdown waits for in-flight requests before cutting them off
     /// (`HATCHERY_SHUTDOWN_GRACE_SECS`, default 10).
     pub shutdown_grace: Duration,
+    /// The real-time hub (`HATCHERY_WS_HEARTBEAT_MS`, `HATCHERY_ALLOWED_ORIGINS`).
+    pub realtime: RealtimeConfig,
 }
 
 /// Which database to use and how to reach it.
@@ -122,12 +126,45 @@ impl Config {
             None => Duration::from_secs(10),
         };
 
+        let mut realtime = RealtimeConfig::default();
+        if let Some(text) = read("HATCHERY_WS_HEARTBEAT_MS")? {
+            realtime.heartbeat = text
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (100..=3_600_000).contains(ms))
+                .map(Duration::from_millis)
+                .ok_or_else(|| ConfigError {
+                    var: "HATCHERY_WS_HEARTBEAT_MS",
+                    message: format!(
+                        "{text:?} is not a number of milliseconds from 100 to 3600000"
+                    ),
+                })?;
+        }
+        if let Some(text) = read("HATCHERY_ALLOWED_ORIGINS")? {
+            realtime.allowed_origins = text
+                .split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect();
+            if let Some(bad) = realtime
+                .allowed_origins
+                .iter()
+                .find(|origin| !origin.starts_with("http://") && !origin.starts_with("https://"))
+            {
+                return Err(ConfigError {
+                    var: "HATCHERY_ALLOWED_ORIGINS",
+                    message: format!("{bad:?} is not an origin like https://hatchery.example.com"),
+                });
+            }
+        }
+
         Ok(Self {
             addr,
             data_dir,
             database,
             log,
             shutdown_grace,
+            realtime,
         })
     }
 }
@@ -203,6 +240,8 @@ mod tests {
             ("HATCHERY_LOG", "info,[bad"),
             ("HATCHERY_LOG_FORMAT", "xml"),
             ("HATCHERY_SHUTDOWN_GRACE_SECS", "-1"),
+            ("HATCHERY_WS_HEARTBEAT_MS", "5"),
+            ("HATCHERY_ALLOWED_ORIGINS", "example.com"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");
@@ -218,6 +257,11 @@ mod tests {
             ("HATCHERY_LOG", "debug"),
             ("HATCHERY_LOG_FORMAT", "json"),
             ("HATCHERY_SHUTDOWN_GRACE_SECS", "3"),
+            ("HATCHERY_WS_HEARTBEAT_MS", "1500"),
+            (
+                "HATCHERY_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example/",
+            ),
         ])
         .unwrap();
         assert_eq!(config.addr.port(), 8080);
@@ -231,5 +275,10 @@ mod tests {
             }
         );
         assert_eq!(config.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(config.realtime.heartbeat, Duration::from_millis(1500));
+        assert_eq!(
+            config.realtime.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! Hatchery's server: configuration, the HTTP application (API and server-rendered site),
-//! and the database. `main.rs` only parses the configuration, sets up logging and runs
+//! the real-time hub, and the database. `main.rs` only parses the configuration, sets up logging and runs
 //! what this library builds, so tests can run the same server in-process.
 
 pub mod application;
+pub mod auth;
 pub mod config;
 pub mod http;
+pub mod realtime;
 pub mod store;
 pub mod telemetry;
 

@@ -5,6 +5,7 @@
 //! stop compiling until they agree.
 
 pub mod health;
+pub mod realtime;
 
 /// The version of this Hatchery build, shared by the server and the browser bundle.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,8 +1,10 @@
 //! The HTTP surface: one router per resource, merged here, with the layers every request
-//! passes through (request id, tracing).
+//! passes through (request id, tracing), and the API's error and JSON types.
 
 mod error;
 mod health;
+mod json;
+mod metrics;
 mod request_id;
 mod site;
 
@@ -15,13 +17,16 @@ use tower_http::{
 use tracing::Level;
 
 pub use error::ApiError;
+pub use json::AppJson;
 
-use crate::application::AppState;
+use crate::{application::AppState, realtime};
 
 /// Builds the whole HTTP application: API routes, the site, and the shared layers.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(health::router())
+        .merge(metrics::router())
+        .merge(realtime::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found));
 

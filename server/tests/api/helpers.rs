@@ -1,11 +1,14 @@
 //! `spawn_app()`: the test harness. Each test gets its own server on port 0 and its own
 //! database in a temporary directory, and a [`TestApp`] with one helper per endpoint.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+use axum::http::request::Parts;
 use hatchery_server::{
     Application,
+    auth::{AuthError, Authenticator, Identity, Role},
     config::{Config, DatabaseConfig, LogConfig, LogFormat},
+    realtime::{Realtime, RealtimeConfig},
     store::Store,
 };
 use tempfile::TempDir;
@@ -19,6 +22,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's database, shared with the server.
     pub store: Store,
+    /// The server's real-time hub.
+    pub realtime: Realtime,
     /// The data directory; keeps the temporary directory alive while the test runs.
     pub data: TestData,
     stop: Option<oneshot::Sender<()>>,
@@ -53,6 +58,38 @@ impl TestData {
                 format: LogFormat::Pretty,
             },
             shutdown_grace: Duration::from_secs(5),
+            realtime: RealtimeConfig::default(),
+        }
+    }
+}
+
+/// Test identities, chosen by bearer token (header or `?token=`): `alice` and `bob` are
+/// users of those ids, `admin` is the admin `root`; anything else is refused.
+struct TestTokens;
+
+impl Authenticator for TestTokens {
+    fn authenticate(&self, parts: &Parts) -> Result<Identity, AuthError> {
+        let from_header = parts
+            .headers
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        let from_query = parts.uri.query().and_then(|query| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("token="))
+        });
+        match from_header.or(from_query) {
+            Some(user @ ("alice" | "bob")) => Ok(Identity {
+                user_id: user.into(),
+                role: Role::User,
+            }),
+            Some("admin") => Ok(Identity {
+                user_id: "root".into(),
+                role: Role::Admin,
+            }),
+            Some(_) => Err(AuthError("unknown token".into())),
+            None => Err(AuthError("sign in first".into())),
         }
     }
 }
@@ -62,13 +99,27 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_on(TestData::new()).await
 }
 
+/// Starts a server whose real-time settings `tune` changed first.
+pub async fn spawn_app_with(tune: impl FnOnce(&mut RealtimeConfig)) -> TestApp {
+    let data = TestData::new();
+    let mut config = data.config();
+    tune(&mut config.realtime);
+    start(data, config).await
+}
+
 /// Starts a server on an existing data directory (to test restarts).
 pub async fn spawn_app_on(data: TestData) -> TestApp {
-    let app = Application::build(&data.config())
+    let config = data.config();
+    start(data, config).await
+}
+
+async fn start(data: TestData, config: Config) -> TestApp {
+    let app = Application::build_with(&config, Arc::new(TestTokens))
         .await
         .expect("the server starts");
     let addr = app.local_addr();
     let store = app.store().clone();
+    let realtime = app.realtime().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -82,6 +133,7 @@ pub async fn spawn_app_on(data: TestData) -> TestApp {
         addr,
         client,
         store,
+        realtime,
         data,
         stop: Some(stop),
         server: Some(server),
@@ -101,6 +153,36 @@ impl TestApp {
             .send()
             .await
             .expect("the request completes")
+    }
+
+    /// `POST /api/topics/{topic}/events` with a notice, as the holder of `token`.
+    pub async fn publish_notice(&self, token: &str, topic: &str, text: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/topics/{topic}/events")))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"type": "notice", "data": {"level": "info", "text": text}}))
+            .send()
+            .await
+            .expect("the request completes")
+    }
+
+    /// `GET /api/topics/{topic}/events?{query}` as the holder of `token`.
+    pub async fn topic_events(&self, token: &str, topic: &str, query: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(&format!("/api/topics/{topic}/events?{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request completes")
+    }
+
+    /// The value of one metric sample in `GET /metrics`, e.g.
+    /// `hatchery_ws_connections_closed_total{code="slow_consumer"}`; 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
     }
 
     /// `GET /healthz`.

@@ -5,5 +5,7 @@ mod helpers;
 
 mod health;
 mod process;
+mod realtime;
 mod site;
 mod storage;
+mod ws;

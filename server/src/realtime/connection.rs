@@ -1,0 +1,270 @@
+//! One WebSocket connection: a single task that writes queued frames in batches, reads the
+//! client's frames, pings, and closes with the right code.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures_util::{Sink, SinkExt, StreamExt};
+use hatchery_shared::realtime::{
+    CloseCode, Empty, ErrorBody, ErrorCode, Hello, Message, SubscribeError, SubscribeErrorCode,
+    SubscribeTopic, Topic, Unsubscribed, parse_frame,
+};
+use tokio::time::Instant;
+
+use super::{
+    Realtime,
+    broker::{ConnId, Recovery, Subscription},
+    frame,
+    outbox::Outbox,
+    policy,
+};
+use crate::auth::Identity;
+
+/// How long a close frame may take to reach a client before the socket is just dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves an upgraded socket until either side closes it or the server shuts down.
+pub(super) async fn serve(socket: WebSocket, identity: Identity, realtime: Realtime) {
+    let (conn, outbox) = realtime.open_connection();
+    let mut session = Session {
+        conn,
+        outbox: outbox.clone(),
+        identity,
+        topics: HashSet::new(),
+        realtime: realtime.clone(),
+    };
+    tracing::debug!(conn, user = %session.identity.user_id, "connected");
+    session.greet();
+
+    let (mut sink, mut stream) = socket.split();
+    let config = realtime.config();
+    let idle_limit = config.heartbeat + config.idle_grace;
+    let mut ping = tokio::time::interval_at(Instant::now() + config.heartbeat, config.heartbeat);
+    let idle = tokio::time::sleep(idle_limit);
+    tokio::pin!(idle);
+    let mut batch = Vec::with_capacity(64);
+
+    let close = loop {
+        tokio::select! {
+            biased;
+            () = realtime.inner.shutdown.cancelled() => break Some(CloseCode::GoingAway),
+            reason = outbox.next_batch(&mut batch) => {
+                if reason.is_some() {
+                    break reason;
+                }
+                tokio::select! {
+                    // A writer stuck on a client that stopped reading is interrupted here.
+                    () = outbox.closing() => batch.clear(),
+                    written = write_batch(&mut sink, &mut batch, &realtime) => if written.is_err() {
+                        break None;
+                    },
+                }
+            }
+            inbound = stream.next() => {
+                idle.as_mut().reset(Instant::now() + idle_limit);
+                match inbound {
+                    Some(Ok(WsMessage::Text(text))) => session.handle(&text),
+                    Some(Ok(WsMessage::Binary(_))) => session.reply_error(
+                        ErrorCode::BadJson,
+                        "binary frames are not part of the protocol; send JSON text".into(),
+                        None,
+                    ),
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    Some(Err(err)) => break too_large(&err).then_some(CloseCode::TooLarge),
+                }
+            }
+            _ = ping.tick() => session.send(frame::envelope(Message::Ping(Empty {}))),
+            () = &mut idle => break Some(CloseCode::HeartbeatTimeout),
+        }
+    };
+
+    let reason = match close {
+        Some(code) => {
+            let frame = CloseFrame {
+                code: code.code(),
+                reason: Utf8Bytes::from_static(code.name()),
+            };
+            let _ =
+                tokio::time::timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
+            code.name()
+        }
+        None => "client",
+    };
+    tracing::debug!(conn, reason, "disconnected");
+    realtime.close_connection(conn, session.topics.into_iter(), reason);
+}
+
+/// Writes every frame of the batch, then flushes once.
+async fn write_batch(
+    sink: &mut (impl Sink<WsMessage, Error = axum::Error> + Unpin),
+    batch: &mut Vec<Utf8Bytes>,
+    realtime: &Realtime,
+) -> Result<(), axum::Error> {
+    let frames = batch.len() as u64;
+    let mut bytes = 0;
+    for frame in batch.drain(..) {
+        bytes += frame.len() as u64;
+        sink.feed(WsMessage::Text(frame)).await?;
+    }
+    sink.flush().await?;
+    realtime.inner.metrics.frames_sent.inc_by(frames);
+    realtime.inner.metrics.bytes_sent.inc_by(bytes);
+    Ok(())
+}
+
+/// Whether a read failed because the client's frame was over the size limit.
+fn too_large(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// What the connection knows about itself.
+struct Session {
+    conn: ConnId,
+    outbox: Arc<Outbox>,
+    identity: Identity,
+    /// The topics subscribed to (the hub keeps the other direction of the index).
+    topics: HashSet<Topic>,
+    realtime: Realtime,
+}
+
+impl Session {
+    /// Sends `hello` and subscribes the user's own topic.
+    fn greet(&mut self) {
+        let config = self.realtime.config();
+        self.send(frame::envelope(Message::Hello(Hello {
+            conn_id: self.conn.to_string(),
+            user_id: self.identity.user_id.clone(),
+            heartbeat_ms: u64::try_from(config.heartbeat.as_millis()).unwrap_or(u64::MAX),
+            max_topics: u32::try_from(config.max_topics).unwrap_or(u32::MAX),
+            server_version: hatchery_shared::VERSION.into(),
+        })));
+        let own = SubscribeTopic {
+            topic: format!("user:{}", self.identity.user_id),
+            since: None,
+        };
+        self.subscribe(&own, None);
+    }
+
+    /// Queues a reply, logging its id.
+    fn send(&self, envelope: hatchery_shared::realtime::Envelope) {
+        tracing::debug!(
+            conn = self.conn,
+            id = %envelope.id,
+            topic = envelope.topic.as_ref().map(Topic::as_str),
+            r#type = envelope.message.message_type().as_str(),
+            "send"
+        );
+        self.outbox.push_reply(envelope.to_json().into());
+    }
+
+    fn reply(&self, message: Message, topic: Option<Topic>, req: Option<&str>) {
+        let mut envelope = frame::envelope(message);
+        envelope.topic = topic;
+        envelope.req = req.map(str::to_owned);
+        self.send(envelope);
+    }
+
+    fn reply_error(&self, code: ErrorCode, message: String, req: Option<&str>) {
+        self.reply(Message::Error(ErrorBody { code, message }), None, req);
+    }
+
+    /// Handles one text frame from the client.
+    fn handle(&mut self, text: &str) {
+        let envelope = match parse_frame(text) {
+            Ok(envelope) => envelope,
+            Err(err) => return self.reply_error(err.code, err.message, err.req.as_deref()),
+        };
+        let req = envelope.req.as_deref();
+        tracing::debug!(conn = self.conn, id = %envelope.id, r#type = envelope.message.message_type().as_str(), "receive");
+        match &envelope.message {
+            Message::Subscribe(subscribe) => {
+                for topic in &subscribe.topics {
+                    self.subscribe(topic, req);
+                }
+            }
+            Message::Unsubscribe(unsubscribe) => {
+                for name in &unsubscribe.topics {
+                    self.unsubscribe(name, req);
+                }
+            }
+            Message::Ping(_) => self.reply(Message::Pong(Empty {}), None, req),
+            Message::Pong(_) => {}
+            other => self.reply_error(
+                ErrorCode::BadRequest,
+                format!(
+                    "{} is sent by the server, not by clients",
+                    other.message_type().as_str()
+                ),
+                req,
+            ),
+        }
+    }
+
+    fn subscribe(&mut self, request: &SubscribeTopic, req: Option<&str>) {
+        let refuse = |code, message: String| {
+            Message::SubscribeError(SubscribeError {
+                topic: request.topic.clone(),
+                code,
+                message,
+            })
+        };
+        let topic = match Topic::parse(&request.topic) {
+            Ok(topic) => topic,
+            Err(err) => {
+                return self.reply(refuse(SubscribeErrorCode::InvalidTopic, err.0), None, req);
+            }
+        };
+        if !self.topics.contains(&topic) && self.topics.len() >= self.realtime.config().max_topics {
+            let message = format!(
+                "a connection may follow at most {} topics",
+                self.realtime.config().max_topics
+            );
+            return self.reply(
+                refuse(SubscribeErrorCode::TooManyTopics, message),
+                Some(topic),
+                req,
+            );
+        }
+        if let Err((code, message)) = policy::may_follow(&self.identity, &topic) {
+            return self.reply(refuse(code, message), Some(topic), req);
+        }
+        let recovery = self.realtime.inner.broker.subscribe(Subscription {
+            conn: self.conn,
+            outbox: &self.outbox,
+            topic: &topic,
+            since: request.since.as_ref(),
+            req,
+        });
+        let metrics = &self.realtime.inner.metrics;
+        match recovery {
+            Recovery::NotAsked => {}
+            Recovery::Recovered => metrics.recoveries.with_label_values(&["recovered"]).inc(),
+            Recovery::Lost => metrics.recoveries.with_label_values(&["lost"]).inc(),
+        }
+        if self.topics.insert(topic) {
+            metrics.subscriptions.inc();
+        }
+    }
+
+    fn unsubscribe(&mut self, name: &str, req: Option<&str>) {
+        if let Ok(topic) = Topic::parse(name)
+            && self.topics.remove(&topic)
+        {
+            self.realtime.inner.broker.unsubscribe(&topic, self.conn);
+            self.realtime.inner.metrics.subscriptions.dec();
+        }
+        self.reply(
+            Message::Unsubscribed(Unsubscribed { topic: name.into() }),
+            Topic::parse(name).ok(),
+            req,
+        );
+    }
+}

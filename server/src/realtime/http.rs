@@ -1,0 +1,149 @@
+//! The hub's HTTP surface: the `/api/ws` upgrade, and a topic's events over REST (publish
+//! and history).
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State, WebSocketUpgrade, ws::CloseFrame},
+    http::{HeaderMap, StatusCode, header},
+    response::Response,
+    routing::get,
+};
+use hatchery_shared::realtime::{
+    CloseCode, Message, Published, StreamPosition, SubscribeErrorCode, Topic, TopicEvents,
+};
+use serde::Deserialize;
+
+use super::{Realtime, connection, policy};
+use crate::{
+    application::AppState,
+    auth::Identity,
+    http::{ApiError, AppJson},
+};
+
+/// Routes of the hub.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/ws", get(upgrade))
+        .route("/api/topics/{topic}/events", get(history).post(publish))
+}
+
+/// Buffer for reading from a socket: small, because it is zero-filled on every read and held
+/// by every connection.
+const READ_BUFFER_BYTES: usize = 8 << 10;
+
+/// `GET /api/ws`: authenticates and checks the origin before upgrading; a refused client
+/// still gets the upgrade, then an immediate close (4401 or 4403) it can read.
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(realtime): State<Realtime>,
+    headers: HeaderMap,
+    identity: Result<Identity, ApiError>,
+) -> Response {
+    let ws = ws
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(realtime.config().max_frame_bytes)
+        .max_frame_size(realtime.config().max_frame_bytes);
+    let refusal = match (
+        &identity,
+        origin_allowed(&headers, &realtime.config().allowed_origins),
+    ) {
+        (Err(_), _) => Some(CloseCode::NotAuthenticated),
+        (Ok(_), false) => Some(CloseCode::Forbidden),
+        (Ok(_), true) => None,
+    };
+    let tasks = realtime.inner.tasks.clone();
+    match (refusal, identity) {
+        (None, Ok(identity)) => ws.on_upgrade(move |socket| {
+            tasks.track_future(connection::serve(socket, identity, realtime))
+        }),
+        (refusal, _) => {
+            let code = refusal.unwrap_or(CloseCode::NotAuthenticated);
+            tracing::info!(code = code.code(), "WebSocket refused");
+            ws.on_upgrade(move |mut socket| {
+                tasks.track_future(async move {
+                    let frame = CloseFrame {
+                        code: code.code(),
+                        reason: code.name().into(),
+                    };
+                    let _ = socket
+                        .send(axum::extract::ws::Message::Close(Some(frame)))
+                        .await;
+                })
+            })
+        }
+    }
+}
+
+/// Whether the request's `Origin` (sent by browsers) is the server's own or an allowed one.
+/// Clients that are not browsers send none and are not checked.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let own_host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, host)| host);
+    (own_host.is_some() && origin_host == own_host) || allowed.iter().any(|a| a == origin)
+}
+
+fn topic_from_path(name: &str) -> Result<Topic, ApiError> {
+    Topic::parse(name).map_err(|err| ApiError::validation("topic", err.0))
+}
+
+fn authorize(identity: &Identity, topic: &Topic) -> Result<(), ApiError> {
+    policy::may_follow(identity, topic).map_err(|(code, message)| match code {
+        SubscribeErrorCode::NotFound => ApiError::NotFound(message),
+        _ => ApiError::Forbidden(message),
+    })
+}
+
+/// `POST /api/topics/{topic}/events {type, data}`: publish a domain event (admins only).
+async fn publish(
+    identity: Identity,
+    State(realtime): State<Realtime>,
+    Path(topic): Path<String>,
+    AppJson(message): AppJson<Message>,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    if !identity.is_admin() {
+        return Err(ApiError::Forbidden("only admins may publish events".into()));
+    }
+    let topic = topic_from_path(&topic)?;
+    let kind = message.message_type();
+    if !kind.is_event() {
+        return Err(ApiError::validation(
+            "type",
+            format!("{} is not an event that can be published", kind.as_str()),
+        ));
+    }
+    let published = realtime.publish(&topic, message).await;
+    Ok((StatusCode::ACCEPTED, Json(published)))
+}
+
+/// Query of the history endpoint.
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    epoch: String,
+    after: u64,
+    limit: Option<usize>,
+}
+
+/// The most events one history page returns.
+const MAX_PAGE: usize = 200;
+
+/// `GET /api/topics/{topic}/events?epoch=&after=&limit=`: the events after a position,
+/// authorized like a subscription.
+async fn history(
+    identity: Identity,
+    State(realtime): State<Realtime>,
+    Path(topic): Path<String>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<TopicEvents>, ApiError> {
+    let topic = topic_from_path(&topic)?;
+    let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
+    authorize(&identity, &topic)?;
+    let since = StreamPosition {
+        epoch: query.epoch,
+        seq: query.after,
+    };
+    let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    Ok(Json(realtime.history(&topic, &since, limit)))
+}

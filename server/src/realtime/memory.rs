@@ -1,0 +1,230 @@
+//! The in-memory broker: per-topic sequence numbers, bounded history and fan-out inside one
+//! process. A restart loses history, which a fresh random epoch tells clients.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Instant,
+};
+
+use axum::extract::ws::Utf8Bytes;
+use hatchery_shared::realtime::{
+    Envelope, Message, Published, StreamPosition, Subscribed, Topic, TopicEvents,
+};
+
+use super::{
+    broker::{Broker, ConnId, HistoryLimits, Recovery, Subscription},
+    frame,
+    metrics::RealtimeMetrics,
+    outbox::Outbox,
+};
+
+/// The in-memory broker.
+#[derive(Debug)]
+pub struct MemoryBroker {
+    topics: Mutex<HashMap<Topic, Arc<Mutex<Channel>>>>,
+    limits: HistoryLimits,
+    metrics: Arc<RealtimeMetrics>,
+}
+
+/// One topic's stream.
+#[derive(Debug)]
+struct Channel {
+    epoch: Arc<str>,
+    /// The sequence number of the newest event (0 before the first).
+    seq: u64,
+    /// The newest events, oldest first, with consecutive sequence numbers ending at `seq`.
+    history: VecDeque<Stored>,
+    subscribers: Vec<(ConnId, Arc<Outbox>)>,
+}
+
+#[derive(Debug)]
+struct Stored {
+    seq: u64,
+    at: Instant,
+    envelope: Envelope,
+    frame: Utf8Bytes,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MemoryBroker {
+    /// An empty broker.
+    pub fn new(limits: HistoryLimits, metrics: Arc<RealtimeMetrics>) -> Self {
+        Self {
+            topics: Mutex::default(),
+            limits,
+            metrics,
+        }
+    }
+
+    fn channel(&self, topic: &Topic) -> Arc<Mutex<Channel>> {
+        let mut topics = lock(&self.topics);
+        if let Some(channel) = topics.get(topic) {
+            return channel.clone();
+        }
+        let channel = Arc::new(Mutex::new(Channel {
+            epoch: uuid::Uuid::new_v4().simple().to_string()[..12].into(),
+            seq: 0,
+            history: VecDeque::new(),
+            subscribers: Vec::new(),
+        }));
+        topics.insert(topic.clone(), channel.clone());
+        channel
+    }
+}
+
+impl Channel {
+    fn forget_old(&mut self, limits: HistoryLimits) {
+        while self.history.len() > limits.events
+            || self
+                .history
+                .front()
+                .is_some_and(|oldest| oldest.at.elapsed() > limits.max_age)
+        {
+            self.history.pop_front();
+        }
+    }
+
+    /// The stored events after `since`, if history covers every one of them.
+    fn events_after(&self, since: &StreamPosition) -> Option<impl Iterator<Item = &Stored>> {
+        if *since.epoch != *self.epoch || since.seq > self.seq {
+            return None;
+        }
+        let first_missed = since.seq + 1;
+        let covered = first_missed > self.seq
+            || self
+                .history
+                .front()
+                .is_some_and(|oldest| oldest.seq <= first_missed);
+        covered.then(|| {
+            self.history
+                .iter()
+                .filter(move |stored| stored.seq > since.seq)
+        })
+    }
+}
+
+impl Broker for MemoryBroker {
+    fn publish(&self, topic: &Topic, message: Message) -> Published {
+        let channel = self.channel(topic);
+        let mut channel = lock(&channel);
+        channel.seq += 1;
+        let mut envelope = frame::envelope(message);
+        envelope.topic = Some(topic.clone());
+        envelope.seq = Some(channel.seq);
+        let text = Utf8Bytes::from(envelope.to_json());
+        tracing::debug!(id = %envelope.id, %topic, r#type = envelope.message.message_type().as_str(), seq = channel.seq, "publish");
+
+        let mut overflowed = 0;
+        for (_, outbox) in &channel.subscribers {
+            if !outbox.push_event(&text) {
+                overflowed += 1;
+            }
+        }
+        let seq = channel.seq;
+        channel.history.push_back(Stored {
+            seq,
+            at: Instant::now(),
+            envelope,
+            frame: text,
+        });
+        channel.forget_old(self.limits);
+        let epoch = channel.epoch.to_string();
+        drop(channel);
+
+        self.metrics.publishes.inc();
+        self.metrics.slow_consumer_closes.inc_by(overflowed);
+        Published {
+            topic: topic.clone(),
+            epoch,
+            seq,
+        }
+    }
+
+    fn subscribe(&self, subscription: Subscription<'_>) -> Recovery {
+        let Subscription {
+            conn,
+            outbox,
+            topic,
+            since,
+            req,
+        } = subscription;
+        let channel = self.channel(topic);
+        let mut channel = lock(&channel);
+        channel.forget_old(self.limits);
+        let replay: Vec<Utf8Bytes> = since
+            .and_then(|since| channel.events_after(since))
+            .map(|events| events.map(|stored| stored.frame.clone()).collect())
+            .unwrap_or_default();
+        let recovery = match since {
+            None => Recovery::NotAsked,
+            Some(since) if channel.events_after(since).is_some() => Recovery::Recovered,
+            Some(_) => Recovery::Lost,
+        };
+
+        let mut reply = frame::envelope(Message::Subscribed(Subscribed {
+            topic: topic.clone(),
+            epoch: channel.epoch.to_string(),
+            seq: channel.seq,
+            recovered: recovery == Recovery::Recovered,
+            replayed: replay.len() as u64,
+        }));
+        reply.topic = Some(topic.clone());
+        reply.req = req.map(str::to_owned);
+        outbox.push_reply(reply.to_json().into());
+        for event in replay {
+            outbox.push_reply(event);
+        }
+        channel.subscribers.retain(|(id, _)| *id != conn);
+        channel.subscribers.push((conn, outbox.clone()));
+        recovery
+    }
+
+    fn unsubscribe(&self, topic: &Topic, conn: ConnId) {
+        let Some(channel) = lock(&self.topics).get(topic).cloned() else {
+            return;
+        };
+        let mut channel = lock(&channel);
+        if let Some(index) = channel.subscribers.iter().position(|(id, _)| *id == conn) {
+            channel.subscribers.swap_remove(index);
+        }
+    }
+
+    fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents {
+        let channel = self.channel(topic);
+        let mut channel = lock(&channel);
+        channel.forget_old(self.limits);
+        let (recovered, events, has_more) = match channel.events_after(since) {
+            Some(events) => {
+                let mut events = events.map(|stored| stored.envelope.clone());
+                let page: Vec<Envelope> = events.by_ref().take(limit).collect();
+                (true, page, events.next().is_some())
+            }
+            None => (false, Vec::new(), false),
+        };
+        TopicEvents {
+            topic: topic.clone(),
+            epoch: channel.epoch.to_string(),
+            seq: channel.seq,
+            recovered,
+            events,
+            has_more,
+        }
+    }
+
+    fn sweep(&self) {
+        let mut topics = lock(&self.topics);
+        topics.retain(|_, channel| {
+            // Someone between `channel()` and its lock still holds it: keep it.
+            if Arc::strong_count(channel) > 1 {
+                return true;
+            }
+            let mut channel = lock(channel);
+            channel.forget_old(self.limits);
+            !channel.subscribers.is_empty() || !channel.history.is_empty()
+        });
+    }
+}

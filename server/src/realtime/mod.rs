@@ -1,0 +1,209 @@
+//! The real-time hub: one WebSocket per browser tab at `/api/ws`, topics, recovery by
+//! sequence number, heartbeats and back-pressure (the contract is in
+//! `hatchery_shared::realtime`).
+//!
+//! Callers publish typed events through [`Realtime::publish`]; they never see sockets.
+
+pub mod broker;
+mod connection;
+mod frame;
+mod http;
+mod memory;
+pub mod metrics;
+pub mod outbox;
+mod policy;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use hatchery_shared::realtime::{Message, Published, StreamPosition, Topic, TopicEvents};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use http::router;
+
+use self::{
+    broker::{Broker, ConnId, HistoryLimits},
+    memory::MemoryBroker,
+    metrics::RealtimeMetrics,
+    outbox::{Outbox, QueueLimits},
+};
+
+/// Settings of the real-time hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealtimeConfig {
+    /// How often the server pings (`HATCHERY_WS_HEARTBEAT_MS`, default 25 s).
+    pub heartbeat: Duration,
+    /// How much longer than `heartbeat` a silent connection is kept (10 s).
+    pub idle_grace: Duration,
+    /// Topics per connection (256).
+    pub max_topics: usize,
+    /// Each connection's outbound queue (500 frames or 1 MiB).
+    pub queue: QueueLimits,
+    /// History kept per topic (1,000 events, 5 minutes).
+    pub history: HistoryLimits,
+    /// The largest inbound frame; larger ones close the socket with 1009 (64 KiB).
+    pub max_frame_bytes: usize,
+    /// Origins allowed besides the server's own (`HATCHERY_ALLOWED_ORIGINS`, comma-separated).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(25),
+            idle_grace: Duration::from_secs(10),
+            max_topics: 256,
+            queue: QueueLimits {
+                frames: 500,
+                bytes: 1 << 20,
+            },
+            history: HistoryLimits {
+                events: 1000,
+                max_age: Duration::from_secs(300),
+            },
+            max_frame_bytes: 64 << 10,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// The hub: publish events, serve connections. Cheap to clone.
+#[derive(Clone)]
+pub struct Realtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RealtimeConfig,
+    broker: Arc<dyn Broker>,
+    metrics: RealtimeMetrics,
+    connections: Mutex<HashMap<ConnId, Arc<Outbox>>>,
+    next_conn: AtomicU64,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Realtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Realtime")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How often topics without subscribers or history are forgotten.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+impl Realtime {
+    /// A hub with the in-memory broker, its metrics registered in `registry`. Starts the
+    /// tracked task that forgets idle topics; [`Realtime::shutdown`] stops it.
+    pub fn new(
+        config: RealtimeConfig,
+        registry: &prometheus::Registry,
+    ) -> prometheus::Result<Self> {
+        let metrics = RealtimeMetrics::register(registry)?;
+        let broker = Arc::new(MemoryBroker::new(config.history, Arc::new(metrics.clone())));
+        let realtime = Self {
+            inner: Arc::new(Inner {
+                config,
+                broker,
+                metrics,
+                connections: Mutex::default(),
+                next_conn: AtomicU64::new(1),
+                tasks: TaskTracker::new(),
+                shutdown: CancellationToken::new(),
+            }),
+        };
+        let sweeper = realtime.clone();
+        realtime.inner.tasks.spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                tokio::select! {
+                    () = sweeper.inner.shutdown.cancelled() => break,
+                    _ = every.tick() => sweeper.inner.broker.sweep(),
+                }
+            }
+        });
+        Ok(realtime)
+    }
+
+    /// Publishes an event to a topic's subscribers and history. Call it after the change
+    /// the event describes is committed.
+    pub async fn publish(&self, topic: &Topic, message: Message) -> Published {
+        self.inner.broker.publish(topic, message)
+    }
+
+    /// Up to `limit` events of `topic` after `since`.
+    pub fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents {
+        self.inner.broker.history(topic, since, limit)
+    }
+
+    /// The hub's settings.
+    pub fn config(&self) -> &RealtimeConfig {
+        &self.inner.config
+    }
+
+    /// Brings gauges that are computed rather than counted up to date (call before reading
+    /// the metrics).
+    pub fn refresh_gauges(&self) {
+        let depth: usize = self
+            .connections()
+            .values()
+            .map(|outbox| outbox.depth())
+            .sum();
+        self.inner
+            .metrics
+            .queue_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Closes every connection with 1001 (going away) and waits, up to `grace`, for their
+    /// tasks and the hub's own to finish.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.shutdown.cancel();
+        self.inner.tasks.close();
+        if tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some WebSocket connections did not close within the grace period");
+        }
+    }
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Arc<Outbox>>> {
+        self.inner
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a new connection: its id and its outbound queue.
+    fn open_connection(&self) -> (ConnId, Arc<Outbox>) {
+        let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+        let outbox = Arc::new(Outbox::new(self.inner.config.queue));
+        self.connections().insert(conn, outbox.clone());
+        self.inner.metrics.connections.inc();
+        self.inner.metrics.connections_opened.inc();
+        (conn, outbox)
+    }
+
+    fn close_connection(&self, conn: ConnId, topics: impl Iterator<Item = Topic>, reason: &str) {
+        for topic in topics {
+            self.inner.broker.unsubscribe(&topic, conn);
+            self.inner.metrics.subscriptions.dec();
+        }
+        self.connections().remove(&conn);
+        self.inner.metrics.connections.dec();
+        self.inner
+            .metrics
+            .connections_closed
+            .with_label_values(&[reason])
+            .inc();
+    }
+}

@@ -1,0 +1,215 @@
+//! A connection's outbound queue: bounded in frames and bytes, filled by publishers without
+//! waiting, drained in batches by the connection's single writer.
+//!
+//! A live event that does not fit marks the connection as a slow consumer (close 4409)
+//! instead of waiting or growing: one slow socket never slows a publisher or other sockets.
+
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, PoisonError},
+};
+
+use axum::extract::ws::Utf8Bytes;
+use hatchery_shared::realtime::CloseCode;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The most a queue may hold before its connection counts as a slow consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Frames waiting to be written.
+    pub frames: usize,
+    /// Bytes waiting to be written.
+    pub bytes: usize,
+}
+
+/// The outbound queue of one connection.
+#[derive(Debug)]
+pub struct Outbox {
+    queue: Mutex<Queue>,
+    /// Wakes the writer when frames arrive or the connection must close.
+    ready: Notify,
+    /// Cancelled once the connection must close; interrupts a writer stuck on the socket.
+    closing: CancellationToken,
+    limits: QueueLimits,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Utf8Bytes>,
+    bytes: usize,
+    /// Set once: why the connection closes. Nothing is queued after it.
+    close: Option<CloseCode>,
+}
+
+impl Outbox {
+    /// An empty queue with these limits.
+    pub fn new(limits: QueueLimits) -> Self {
+        Self {
+            queue: Mutex::default(),
+            ready: Notify::new(),
+            closing: CancellationToken::new(),
+            limits,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a live event. Returns false when it did not fit: the connection is then
+    /// closing as a slow consumer and its queue is dropped.
+    pub fn push_event(&self, frame: &Utf8Bytes) -> bool {
+        let mut queue = self.lock();
+        if queue.close.is_some() {
+            return true;
+        }
+        let fits = queue.frames.len() < self.limits.frames
+            && queue.bytes + frame.len() <= self.limits.bytes;
+        if !fits {
+            queue.frames.clear();
+            queue.bytes = 0;
+            queue.close = Some(CloseCode::SlowConsumer);
+            drop(queue);
+            self.closing.cancel();
+            self.ready.notify_one();
+            return false;
+        }
+        queue.bytes += frame.len();
+        queue.frames.push_back(frame.clone());
+        drop(queue);
+        self.ready.notify_one();
+        true
+    }
+
+    /// Queues a reply to the client (or a replayed event) regardless of the limits: replies
+    /// are bounded by the client's own requests and replays by the topic's history.
+    pub fn push_reply(&self, frame: Utf8Bytes) {
+        let mut queue = self.lock();
+        if queue.close.is_some() {
+            return;
+        }
+        queue.bytes += frame.len();
+        queue.frames.push_back(frame);
+        drop(queue);
+        self.ready.notify_one();
+    }
+
+    /// Asks the writer to close the connection with `code` (the first reason wins).
+    pub fn close(&self, code: CloseCode) {
+        let mut queue = self.lock();
+        if queue.close.is_none() {
+            queue.close = Some(code);
+        }
+        drop(queue);
+        self.closing.cancel();
+        self.ready.notify_one();
+    }
+
+    /// Waits until there is something to do: moves every queued frame into `batch`
+    /// (returning `None`), or returns why the connection must close. Cancel-safe.
+    pub async fn next_batch(&self, batch: &mut Vec<Utf8Bytes>) -> Option<CloseCode> {
+        loop {
+            {
+                let mut queue = self.lock();
+                if let Some(code) = queue.close {
+                    return Some(code);
+                }
+                if !queue.frames.is_empty() {
+                    batch.extend(queue.frames.drain(..));
+                    queue.bytes = 0;
+                    return None;
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// Completes once the connection must close.
+    pub async fn closing(&self) {
+        self.closing.cancelled().await;
+    }
+
+    /// The reason the connection closes, once there is one.
+    pub fn close_reason(&self) -> Option<CloseCode> {
+        self.lock().close
+    }
+
+    /// How many frames wait to be written.
+    pub fn depth(&self) -> usize {
+        self.lock().frames.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: QueueLimits = QueueLimits {
+        frames: 3,
+        bytes: 10,
+    };
+
+    #[tokio::test]
+    async fn frames_come_out_in_order_in_one_batch() {
+        let outbox = Outbox::new(LIMITS);
+        outbox.push_reply("hello".into());
+        assert!(outbox.push_event(&"a".into()));
+        assert!(outbox.push_event(&"b".into()));
+
+        let mut batch = Vec::new();
+        assert_eq!(outbox.next_batch(&mut batch).await, None);
+
+        assert_eq!(batch, ["hello", "a", "b"].map(Utf8Bytes::from));
+        assert_eq!(outbox.depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn too_many_frames_make_a_slow_consumer() {
+        let outbox = Outbox::new(LIMITS);
+        for frame in ["1", "2", "3"] {
+            assert!(outbox.push_event(&frame.into()));
+        }
+
+        assert!(!outbox.push_event(&"4".into()));
+
+        assert_eq!(
+            outbox.next_batch(&mut Vec::new()).await,
+            Some(CloseCode::SlowConsumer)
+        );
+        assert_eq!(outbox.depth(), 0, "the queue is dropped");
+        outbox.closing().await;
+    }
+
+    #[tokio::test]
+    async fn too_many_bytes_make_a_slow_consumer() {
+        let outbox = Outbox::new(LIMITS);
+        assert!(outbox.push_event(&"123456".into()));
+
+        assert!(!outbox.push_event(&"12345".into()));
+
+        assert_eq!(outbox.close_reason(), Some(CloseCode::SlowConsumer));
+    }
+
+    #[tokio::test]
+    async fn draining_makes_room_again() {
+        let outbox = Outbox::new(LIMITS);
+        for _ in 0..10 {
+            assert!(outbox.push_event(&"123".into()));
+            assert!(outbox.push_event(&"456".into()));
+            outbox.next_batch(&mut Vec::new()).await;
+        }
+        assert_eq!(outbox.close_reason(), None);
+    }
+
+    #[tokio::test]
+    async fn the_first_close_reason_wins() {
+        let outbox = Outbox::new(LIMITS);
+        outbox.close(CloseCode::HeartbeatTimeout);
+        outbox.close(CloseCode::GoingAway);
+        assert_eq!(
+            outbox.next_batch(&mut Vec::new()).await,
+            Some(CloseCode::HeartbeatTimeout)
+        );
+    }
+}

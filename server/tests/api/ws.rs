@@ -1,0 +1,177 @@
+//! `WsHarness`: a real WebSocket client for tests, with helpers to send frames and to
+//! expect (or not) what the server sends.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hatchery_shared::realtime::{Envelope, Message, MessageType, StreamPosition, parse_frame};
+use tokio::{net::TcpStream, time::timeout};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{self, client::IntoClientRequest, protocol::frame::coding::CloseCode},
+};
+
+use crate::helpers::TestApp;
+
+/// How long `expect` waits by default.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// One test client connection.
+pub struct WsHarness {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_req: u32,
+}
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// A close frame with this code.
+    Closed(u16),
+    /// The connection dropped without a close frame.
+    Dropped,
+}
+
+impl TestApp {
+    /// Opens `/api/ws` with `token` (or none) and, if given, an `Origin` header.
+    pub async fn ws_with(&self, token: Option<&str>, origin: Option<&str>) -> WsHarness {
+        let mut request = format!("ws://{}/api/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        if let Some(token) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the WebSocket upgrade succeeds");
+        WsHarness { ws, next_req: 0 }
+    }
+
+    /// Opens `/api/ws` as the holder of `token` and reads `hello` and the `subscribed`
+    /// reply for the user's own topic.
+    pub async fn ws(&self, token: &str) -> WsHarness {
+        let mut ws = self.ws_with(Some(token), None).await;
+        ws.expect(MessageType::Hello).await;
+        ws.expect(MessageType::Subscribed).await;
+        ws
+    }
+}
+
+impl WsHarness {
+    /// Sends a text frame as it is.
+    pub async fn send_raw(&mut self, text: impl Into<String>) {
+        self.ws
+            .send(tungstenite::Message::Text(text.into().into()))
+            .await
+            .expect("the frame is sent");
+    }
+
+    /// Sends `message` in an envelope with a new `req`, and returns that `req`.
+    pub async fn send(&mut self, message: Message) -> String {
+        self.next_req += 1;
+        let req = format!("r{}", self.next_req);
+        let mut envelope = Envelope::new(message, String::new(), 0);
+        envelope.req = Some(req.clone());
+        self.send_raw(envelope.to_json()).await;
+        req
+    }
+
+    /// Subscribes to topics, each with an optional recovery point; returns the `req`.
+    pub async fn subscribe(&mut self, topics: &[(&str, Option<StreamPosition>)]) -> String {
+        let topics = topics
+            .iter()
+            .map(|(topic, since)| hatchery_shared::realtime::SubscribeTopic {
+                topic: (*topic).into(),
+                since: since.clone(),
+            })
+            .collect();
+        self.send(Message::Subscribe(hatchery_shared::realtime::Subscribe {
+            topics,
+        }))
+        .await
+    }
+
+    /// The next frame other than a server `ping`, within `wait`; `None` if none came.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Envelope> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = timeout(deadline - tokio::time::Instant::now(), self.ws.next())
+                .await
+                .ok()?;
+            match frame {
+                Some(Ok(tungstenite::Message::Text(text))) => {
+                    let envelope = parse_frame(&text).expect("the server sends valid frames");
+                    if envelope.message.message_type() != MessageType::Ping {
+                        return Some(envelope);
+                    }
+                }
+                Some(Ok(tungstenite::Message::Close(frame))) => {
+                    panic!("the server closed the socket: {frame:?}")
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("the socket failed: {err}"),
+                None => panic!("the socket ended"),
+            }
+        }
+    }
+
+    /// The next frame (pings aside), which must be of type `expected`.
+    pub async fn expect(&mut self, expected: MessageType) -> Envelope {
+        let frame = self
+            .next_within(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no {} within {WAIT:?}", expected.as_str()));
+        assert_eq!(frame.message.message_type(), expected, "got {frame:?}");
+        frame
+    }
+
+    /// Asserts that nothing but pings arrives for `wait`.
+    pub async fn expect_none(&mut self, wait: Duration) {
+        if let Some(frame) = self.next_within(wait).await {
+            panic!("expected nothing, got {frame:?}");
+        }
+    }
+
+    /// Reads (and returns) every frame until the connection ends, then how it ended.
+    pub async fn read_until_end(&mut self, wait: Duration) -> (Vec<Envelope>, Ended) {
+        let mut frames = Vec::new();
+        let ended = timeout(wait, async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(tungstenite::Message::Text(text))) => {
+                        frames.push(parse_frame(&text).expect("valid frames"));
+                    }
+                    Some(Ok(tungstenite::Message::Close(Some(frame)))) => {
+                        return Ended::Closed(u16::from(frame.code));
+                    }
+                    Some(Ok(tungstenite::Message::Close(None))) => {
+                        return Ended::Closed(u16::from(CloseCode::Status));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return Ended::Dropped,
+                }
+            }
+        })
+        .await
+        .expect("the connection ends in time");
+        (frames, ended)
+    }
+
+    /// Reads until the connection ends and returns the close code, asserting that no frame
+    /// other than pings came first.
+    pub async fn expect_close(&mut self, wait: Duration) -> Ended {
+        let (frames, ended) = self.read_until_end(wait).await;
+        let frames: Vec<_> = frames
+            .into_iter()
+            .filter(|frame| frame.message.message_type() != MessageType::Ping)
+            .collect();
+        assert!(frames.is_empty(), "frames before the close: {frames:?}");
+        ended
+    }
+}

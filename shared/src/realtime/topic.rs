@@ -1,0 +1,159 @@
+//! Topics: the named streams a connection subscribes to, such as `thread:42` or `ops`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of topic; the part before the `:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum TopicKind {
+    /// `user:{id}`: one user's own stream.
+    User,
+    /// `agent:{id}`: one agent's updates, status and runs.
+    Agent,
+    /// `thread:{id}`: one chat thread's messages and token streams.
+    Thread,
+    /// `room:{id}`: one room's conversation.
+    Room,
+    /// `ops`: the live operations feed, for admins. Has no id.
+    Ops,
+}
+
+/// The longest id a topic may carry.
+pub const MAX_TOPIC_ID_LEN: usize = 64;
+
+/// A validated topic name: `kind:id` (id of 1–64 letters, digits, `_` or `-`) or `ops`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Topic(String);
+
+/// Why a string is not a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTopic(pub String);
+
+impl fmt::Display for InvalidTopic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidTopic {}
+
+impl Topic {
+    /// Parses and validates a topic name.
+    pub fn parse(text: &str) -> Result<Self, InvalidTopic> {
+        let (kind, id) = match text.split_once(':') {
+            Some((kind, id)) => (kind, Some(id)),
+            None => (text, None),
+        };
+        let kind: TopicKind = kind
+            .parse()
+            .map_err(|_| InvalidTopic(format!("unknown topic kind in {text:?}")))?;
+        match (kind, id) {
+            (TopicKind::Ops, None) => {}
+            (TopicKind::Ops, Some(_)) => {
+                return Err(InvalidTopic("the ops topic takes no id".into()));
+            }
+            (_, None) => {
+                return Err(InvalidTopic(format!(
+                    "{text:?} needs an id, as in {text}:42"
+                )));
+            }
+            (_, Some(id)) => {
+                let valid = !id.is_empty()
+                    && id.len() <= MAX_TOPIC_ID_LEN
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if !valid {
+                    return Err(InvalidTopic(format!(
+                        "the id in {text:?} must be 1 to {MAX_TOPIC_ID_LEN} letters, digits, _ or -"
+                    )));
+                }
+            }
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The topic of one user's own stream.
+    pub fn user(id: &str) -> Result<Self, InvalidTopic> {
+        Self::parse(&format!("user:{id}"))
+    }
+
+    /// The kind of this topic.
+    pub fn kind(&self) -> TopicKind {
+        let kind = self.0.split(':').next().unwrap_or_default();
+        kind.parse().expect("a validated topic has a known kind")
+    }
+
+    /// The id after the `:`, if the kind takes one.
+    pub fn id(&self) -> Option<&str> {
+        self.0.split_once(':').map(|(_, id)| id)
+    }
+
+    /// The topic as written on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Topic {
+    type Error = InvalidTopic;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Topic> for String {
+    fn from(topic: Topic) -> Self {
+        topic.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_topics_parse_into_kind_and_id() {
+        let topic = Topic::parse("thread:42").unwrap();
+        assert_eq!(topic.kind(), TopicKind::Thread);
+        assert_eq!(topic.id(), Some("42"));
+        assert_eq!(Topic::parse("ops").unwrap().kind(), TopicKind::Ops);
+        assert_eq!(Topic::parse("ops").unwrap().id(), None);
+        assert_eq!(Topic::user("dev").unwrap().as_str(), "user:dev");
+        assert!(Topic::parse(&format!("agent:{}", "a".repeat(MAX_TOPIC_ID_LEN))).is_ok());
+    }
+
+    #[test]
+    fn bad_topics_are_refused() {
+        for bad in [
+            "",
+            "thread",
+            "thread:",
+            "thread:4 2",
+            "thread:42:1",
+            "widget:1",
+            "ops:1",
+            "Thread:1",
+            &format!("agent:{}", "a".repeat(MAX_TOPIC_ID_LEN + 1)),
+        ] {
+            assert!(Topic::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn topics_travel_as_plain_strings_and_are_checked_on_the_way_in() {
+        let topic: Topic = serde_json::from_str(r#""agent:7""#).unwrap();
+        assert_eq!(serde_json::to_string(&topic).unwrap(), r#""agent:7""#);
+        assert!(serde_json::from_str::<Topic>(r#""agent:""#).is_err());
+    }
+}
