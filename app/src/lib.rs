@@ -3,6 +3,7 @@
 
 mod components;
 mod pages;
+pub mod realtime;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -41,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    realtime::WsClient::provide();
     mark_hydrated();
 
     view! {

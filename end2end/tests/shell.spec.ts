@@ -35,7 +35,7 @@ test("navigating between sections happens in the page, without a reload", async 
 
   await expect(page).toHaveURL(/\/runs$/);
   await expect(page.getByRole("heading", { level: 1, name: "Runs" })).toBeVisible();
-  await expect(page.getByRole("status")).toContainText("Runs are not available in this version yet");
+  await expect(page.locator("main").getByRole("status")).toContainText("Runs are not available in this version yet");
   await expect(page).toHaveTitle("Runs · Hatchery");
   expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
 });

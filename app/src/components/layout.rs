@@ -1,7 +1,12 @@
-//! The frame around every page: the navigation bar, the content area and the footer.
+//! The frame around every page: the navigation bar with the connection indicator, the
+//! content area, the footer, notices and the debug overlay.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+
+use super::{
+    connection_indicator::ConnectionIndicator, debug_overlay::DebugOverlay, notices::Notices,
+};
 
 /// The navigation entries, in order: (path, label).
 const NAVIGATION: [(&str, &str); 5] = [
@@ -28,12 +33,15 @@ pub fn Layout(children: Children) -> impl IntoView {
                         .map(|(href, label)| view! { <A href=href exact=true>{label}</A> })
                         .collect_view()}
                 </nav>
+                <ConnectionIndicator />
             </header>
             <main class="content">{children()}</main>
             <footer class="footer">
                 <span>"Hatchery " <span class="version">{format!("v{}", hatchery_shared::VERSION)}</span></span>
                 <a href="/healthz">"Health"</a>
             </footer>
+            <Notices />
+            <DebugOverlay />
         </div>
     }
 }

@@ -4,6 +4,8 @@ use hatchery_shared::health::{CheckStatus, Readiness};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::realtime::use_topic;
+
 /// The dashboard page.
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -17,11 +19,19 @@ pub fn Dashboard() -> impl IntoView {
     }
 }
 
-/// The server's version and, on request, whether its database answers.
+/// The server's version and, on request, whether its database answers. Follows the `ops`
+/// topic: when a reconnect finds events lost (a server restart), it checks again by itself.
 #[component]
 fn SystemCard() -> impl IntoView {
     let check = Action::new_local(|_: &()| fetch_readiness());
     let pending = check.pending();
+    use_topic(
+        "ops",
+        |_| {},
+        move || {
+            check.dispatch(());
+        },
+    );
 
     view! {
         <section class="card" aria-labelledby="system-heading">

@@ -1,0 +1,291 @@
+//! The client's topic manager: reference-counted interest per topic, the last position seen
+//! in each stream, and the filter that drops events already seen.
+//!
+//! Pure logic (no browser APIs), so it is tested natively; the socket code asks it what to
+//! send and whom to call.
+
+use std::{collections::HashMap, rc::Rc};
+
+use hatchery_shared::realtime::{Envelope, StreamPosition, SubscribeTopic, Subscribed};
+
+/// Called with each new event of a topic.
+pub type EventHandler = Rc<dyn Fn(&Envelope)>;
+/// Called when missed events could not be recovered: refetch the topic's state over REST.
+pub type ResyncHandler = Rc<dyn Fn()>;
+
+/// Identifies one registered interest, to remove it later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InterestId(u64);
+
+struct Interest {
+    id: InterestId,
+    on_event: EventHandler,
+    on_resync: ResyncHandler,
+}
+
+#[derive(Default)]
+struct TopicState {
+    interests: Vec<Interest>,
+    /// The last event seen (or the position given by `subscribed`).
+    position: Option<StreamPosition>,
+}
+
+/// Interest in topics and positions in their streams.
+#[derive(Default)]
+pub struct TopicManager {
+    topics: HashMap<String, TopicState>,
+    next_id: u64,
+}
+
+impl TopicManager {
+    /// Registers interest in `topic`. Returns its id and, on the first interest in that
+    /// topic, the subscription to send.
+    pub fn add(
+        &mut self,
+        topic: &str,
+        on_event: EventHandler,
+        on_resync: ResyncHandler,
+    ) -> (InterestId, Option<SubscribeTopic>) {
+        self.next_id += 1;
+        let id = InterestId(self.next_id);
+        let state = self.topics.entry(topic.to_owned()).or_default();
+        state.interests.push(Interest {
+            id,
+            on_event,
+            on_resync,
+        });
+        let subscribe = (state.interests.len() == 1).then(|| SubscribeTopic {
+            topic: topic.to_owned(),
+            since: state.position.clone(),
+        });
+        (id, subscribe)
+    }
+
+    /// Removes an interest. Returns the topic to unsubscribe when it was the last one.
+    pub fn remove(&mut self, id: InterestId) -> Option<String> {
+        let (topic, state) = self
+            .topics
+            .iter_mut()
+            .find(|(_, state)| state.interests.iter().any(|interest| interest.id == id))?;
+        state.interests.retain(|interest| interest.id != id);
+        if !state.interests.is_empty() {
+            return None;
+        }
+        let topic = topic.clone();
+        self.topics.remove(&topic);
+        Some(topic)
+    }
+
+    /// Every topic with interest, each with the position to recover from: what to send
+    /// after a (re)connect.
+    pub fn subscriptions(&self) -> Vec<SubscribeTopic> {
+        let mut topics: Vec<SubscribeTopic> = self
+            .topics
+            .iter()
+            .map(|(topic, state)| SubscribeTopic {
+                topic: topic.clone(),
+                since: state.position.clone(),
+            })
+            .collect();
+        topics.sort_by(|a, b| a.topic.cmp(&b.topic));
+        topics
+    }
+
+    /// Takes a `subscribed` reply: records the stream's position and returns the resync
+    /// handlers to call when events were missed and could not be recovered.
+    pub fn on_subscribed(&mut self, subscribed: &Subscribed) -> Vec<ResyncHandler> {
+        let Some(state) = self.topics.get_mut(subscribed.topic.as_str()) else {
+            return Vec::new();
+        };
+        let had_position = state.position.is_some();
+        let current = StreamPosition {
+            epoch: subscribed.epoch.clone(),
+            seq: subscribed.seq,
+        };
+        if subscribed.recovered {
+            // The replayed events follow and move the position forward one by one.
+            return Vec::new();
+        }
+        state.position = Some(current);
+        if !had_position {
+            return Vec::new();
+        }
+        state
+            .interests
+            .iter()
+            .map(|interest| interest.on_resync.clone())
+            .collect()
+    }
+
+    /// Takes an event: returns the handlers to call, or none when the event was already seen
+    /// (its `seq` is not newer than the last one in the same epoch) or nobody is interested.
+    pub fn on_event(&mut self, envelope: &Envelope) -> Vec<EventHandler> {
+        let (Some(topic), Some(seq)) = (&envelope.topic, envelope.seq) else {
+            return Vec::new();
+        };
+        let Some(state) = self.topics.get_mut(topic.as_str()) else {
+            return Vec::new();
+        };
+        match &mut state.position {
+            Some(position) if position.seq >= seq => return Vec::new(),
+            Some(position) => position.seq = seq,
+            // An event before any `subscribed` reply cannot be placed in an epoch: skip it.
+            None => return Vec::new(),
+        }
+        state
+            .interests
+            .iter()
+            .map(|interest| interest.on_event.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use hatchery_shared::realtime::{Message, Notice, NoticeLevel, Topic};
+
+    use super::*;
+
+    fn event(topic: &str, seq: u64) -> Envelope {
+        let mut envelope = Envelope::new(
+            Message::Notice(Notice {
+                level: NoticeLevel::Info,
+                text: seq.to_string(),
+            }),
+            String::new(),
+            0,
+        );
+        envelope.topic = Some(Topic::parse(topic).unwrap());
+        envelope.seq = Some(seq);
+        envelope
+    }
+
+    fn subscribed(topic: &str, epoch: &str, seq: u64, recovered: bool) -> Subscribed {
+        Subscribed {
+            topic: Topic::parse(topic).unwrap(),
+            epoch: epoch.into(),
+            seq,
+            recovered,
+            replayed: 0,
+        }
+    }
+
+    fn ignore() -> (EventHandler, ResyncHandler) {
+        (Rc::new(|_| {}), Rc::new(|| {}))
+    }
+
+    #[test]
+    fn only_the_first_interest_subscribes_and_only_the_last_unsubscribes() {
+        let mut topics = TopicManager::default();
+        let (on_event, on_resync) = ignore();
+
+        let (first, subscribe) = topics.add("agent:7", on_event.clone(), on_resync.clone());
+        assert_eq!(subscribe.unwrap().topic, "agent:7");
+        let (second, subscribe) = topics.add("agent:7", on_event, on_resync);
+        assert!(subscribe.is_none());
+
+        assert_eq!(topics.remove(first), None);
+        assert_eq!(topics.remove(second).as_deref(), Some("agent:7"));
+        assert!(topics.subscriptions().is_empty());
+    }
+
+    #[test]
+    fn events_reach_every_interest_once_and_old_seqs_are_dropped() {
+        let mut topics = TopicManager::default();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let record = {
+            let seen = seen.clone();
+            Rc::new(move |e: &Envelope| seen.borrow_mut().push(e.seq.unwrap())) as EventHandler
+        };
+        topics.add("ops", record.clone(), Rc::new(|| {}));
+        topics.add("ops", record, Rc::new(|| {}));
+        topics.on_subscribed(&subscribed("ops", "e1", 4, false));
+
+        for seq in [5, 5, 3, 6, 4, 7] {
+            for handler in topics.on_event(&event("ops", seq)) {
+                handler(&event("ops", seq));
+            }
+        }
+
+        assert_eq!(*seen.borrow(), [5, 5, 6, 6, 7, 7]);
+        assert!(
+            topics.on_event(&event("agent:1", 9)).is_empty(),
+            "no interest, no handler"
+        );
+    }
+
+    #[test]
+    fn after_a_reconnect_topics_resubscribe_from_the_last_seen_event() {
+        let mut topics = TopicManager::default();
+        let (on_event, on_resync) = ignore();
+        topics.add("ops", on_event.clone(), on_resync.clone());
+        topics.add("agent:2", on_event, on_resync);
+        topics.on_subscribed(&subscribed("ops", "e1", 0, false));
+        topics.on_event(&event("ops", 1));
+        topics.on_event(&event("ops", 2));
+
+        let subscriptions = topics.subscriptions();
+
+        assert_eq!(subscriptions[0].topic, "agent:2");
+        assert_eq!(subscriptions[0].since, None);
+        assert_eq!(
+            subscriptions[1].since,
+            Some(StreamPosition {
+                epoch: "e1".into(),
+                seq: 2
+            })
+        );
+    }
+
+    #[test]
+    fn an_unrecovered_gap_calls_resync_and_a_recovered_one_does_not() {
+        let mut topics = TopicManager::default();
+        let resyncs = Rc::new(RefCell::new(0));
+        let on_resync = {
+            let resyncs = resyncs.clone();
+            Rc::new(move || *resyncs.borrow_mut() += 1) as ResyncHandler
+        };
+        topics.add("ops", Rc::new(|_| {}), on_resync);
+
+        assert!(
+            topics
+                .on_subscribed(&subscribed("ops", "e1", 3, false))
+                .is_empty(),
+            "first subscription"
+        );
+        assert!(
+            topics
+                .on_subscribed(&subscribed("ops", "e1", 9, true))
+                .is_empty()
+        );
+        for resync in topics.on_subscribed(&subscribed("ops", "e2", 0, false)) {
+            resync();
+        }
+
+        assert_eq!(*resyncs.borrow(), 1);
+        assert_eq!(
+            topics.subscriptions()[0].since.as_ref().unwrap().epoch,
+            "e2"
+        );
+        assert_eq!(
+            topics.on_event(&event("ops", 1)).len(),
+            1,
+            "the new epoch's events flow"
+        );
+    }
+
+    #[test]
+    fn a_topic_removed_and_added_again_starts_fresh() {
+        let mut topics = TopicManager::default();
+        let (on_event, on_resync) = ignore();
+        let (id, _) = topics.add("ops", on_event.clone(), on_resync.clone());
+        topics.on_subscribed(&subscribed("ops", "e1", 3, false));
+        topics.remove(id);
+
+        let (_, subscribe) = topics.add("ops", on_event, on_resync);
+
+        assert_eq!(subscribe.unwrap().since, None);
+    }
+}
