@@ -26,6 +26,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The real-time hub (`HATCHERY_WS_HEARTBEAT_MS`, `HATCHERY_ALLOWED_ORIGINS`).
     pub realtime: RealtimeConfig,
+    /// Threads of the async runtime (`HATCHERY_WORKER_THREADS`, default one per core).
+    pub worker_threads: Option<usize>,
 }
 
 /// Which database to use and how to reach it.
@@ -158,6 +160,19 @@ impl Config {
             }
         }
 
+        let worker_threads = match read("HATCHERY_WORKER_THREADS")? {
+            Some(text) => Some(
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|threads| (1..=1024).contains(threads))
+                    .ok_or_else(|| ConfigError {
+                        var: "HATCHERY_WORKER_THREADS",
+                        message: format!("{text:?} is not a number of threads from 1 to 1024"),
+                    })?,
+            ),
+            None => None,
+        };
+
         Ok(Self {
             addr,
             data_dir,
@@ -165,6 +180,7 @@ impl Config {
             log,
             shutdown_grace,
             realtime,
+            worker_threads,
         })
     }
 }
@@ -242,6 +258,7 @@ mod tests {
             ("HATCHERY_SHUTDOWN_GRACE_SECS", "-1"),
             ("HATCHERY_WS_HEARTBEAT_MS", "5"),
             ("HATCHERY_ALLOWED_ORIGINS", "example.com"),
+            ("HATCHERY_WORKER_THREADS", "0"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");
@@ -276,6 +293,7 @@ mod tests {
         );
         assert_eq!(config.shutdown_grace, Duration::from_secs(3));
         assert_eq!(config.realtime.heartbeat, Duration::from_millis(1500));
+        assert_eq!(config.worker_threads, Some(1));
         assert_eq!(
             config.realtime.allowed_origins,
             ["https://a.example", "https://b.example"]

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use hatchery_server::{Application, Config, shutdown_signal, telemetry};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // A `.env` file is a development convenience; real environment variables win.
     let _ = dotenvy::dotenv();
     let config = match Config::from_env() {
@@ -16,7 +15,20 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(serve(config)),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+async fn serve(config: Config) -> ExitCode {
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(err) => {

@@ -59,6 +59,7 @@ impl TestData {
             },
             shutdown_grace: Duration::from_secs(5),
             realtime: RealtimeConfig::default(),
+            worker_threads: None,
         }
     }
 }

@@ -1,0 +1,427 @@
+//! Load generator for the real-time hub: real WebSocket clients against the real `hatchery`
+//! binary, publishing through its REST API.
+//!
+//! ```text
+//! cargo bench -p hatchery-server --bench fanout -- fanout  [--subs 1000] [--secs 10] [--pin]
+//! cargo bench -p hatchery-server --bench fanout -- latency [--subs 100] [--rate 1000] [--secs 10] [--pin]
+//! cargo bench -p hatchery-server --bench fanout -- idle    [--conns 10000] [--secs 30] [--pin]
+//! ```
+//! `--pin` runs the server on core 1 and this generator on core 0, one runtime thread each.
+//! Latency is measured from a timestamp the publisher writes into each event's payload.
+
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+use std::{
+    cell::{Cell, RefCell},
+    collections::HashMap,
+    process::Stdio,
+    rc::Rc,
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    task::LocalSet,
+};
+use tokio_tungstenite::tungstenite::{Message, protocol::WebSocketConfig};
+
+/// Payload filler so that each event's `data` is about 100 bytes.
+const FILL: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij";
+
+fn main() {
+    let args = Args::parse();
+    if args.flag("pin") {
+        pin(std::process::id(), 0);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    LocalSet::new().block_on(&runtime, async move {
+        let server = Server::start(args.flag("pin"), args.number("heartbeat-ms", 25_000)).await;
+        match args.scenario.as_str() {
+            "fanout" => fanout(&server, args.number("subs", 1000), args.number("secs", 10)).await,
+            "latency" => {
+                latency(
+                    &server,
+                    args.number("subs", 100),
+                    args.number("rate", 1000),
+                    args.number("secs", 10),
+                )
+                .await;
+            }
+            "idle" => {
+                idle(
+                    &server,
+                    args.number("conns", 10_000),
+                    args.number("secs", 30),
+                )
+                .await
+            }
+            other => eprintln!("unknown scenario {other:?}: fanout, latency or idle"),
+        }
+    });
+}
+
+/// Command-line arguments: a scenario and `--name value` pairs (cargo's `--bench` ignored).
+struct Args {
+    scenario: String,
+    options: HashMap<String, String>,
+}
+
+impl Args {
+    fn parse() -> Self {
+        let mut scenario = String::from("fanout");
+        let mut options = HashMap::new();
+        let mut args = std::env::args()
+            .skip(1)
+            .filter(|arg| arg != "--bench")
+            .peekable();
+        while let Some(arg) = args.next() {
+            match arg.strip_prefix("--") {
+                Some(name) => {
+                    let value = match args.peek() {
+                        Some(next) if !next.starts_with("--") => args.next().unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    options.insert(name.to_owned(), value);
+                }
+                None => scenario = arg,
+            }
+        }
+        Self { scenario, options }
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.options.contains_key(name)
+    }
+
+    fn number(&self, name: &str, default: u64) -> u64 {
+        self.options
+            .get(name)
+            .map(|value| {
+                value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("--{name} takes a number"))
+            })
+            .unwrap_or(default)
+    }
+}
+
+fn pin(pid: u32, core: u32) {
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
+        .stdout(Stdio::null())
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "taskset could not pin pid {pid}"
+    );
+}
+
+/// The `hatchery` binary under test, with a throwaway data directory.
+struct Server {
+    child: Child,
+    addr: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(pin_core: bool, heartbeat_ms: u64) -> Self {
+        let data = tempfile::tempdir().expect("a temporary directory");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hatchery"))
+            .env("HATCHERY_ADDR", "127.0.0.1:0")
+            .env("HATCHERY_DATA_DIR", data.path())
+            .env("HATCHERY_WORKER_THREADS", "1")
+            .env("HATCHERY_WS_HEARTBEAT_MS", heartbeat_ms.to_string())
+            .env("HATCHERY_LOG", "warn,hatchery=info")
+            .env("HATCHERY_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the hatchery binary starts");
+        if pin_core {
+            pin(child.id().expect("a pid"), 1);
+        }
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = loop {
+            let line = lines
+                .next_line()
+                .await
+                .ok()
+                .flatten()
+                .expect("the server listens");
+            if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
+                && entry["message"] == "listening"
+            {
+                break entry["addr"].as_str().expect("an address").to_owned();
+            }
+        };
+        tokio::task::spawn_local(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            child,
+            addr,
+            _data: data,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().expect("the server runs")
+    }
+
+    /// Resident memory of the server, in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU seconds the server has used (user + system).
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(") ")
+            .next()
+            .unwrap_or_default()
+            .split(' ')
+            .collect();
+        let ticks: u64 = fields
+            .get(11..13)
+            .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+        ticks as f64 / 100.0
+    }
+}
+
+/// What all subscribers saw, shared by their tasks (one thread).
+#[derive(Default)]
+struct Tally {
+    delivered: Cell<u64>,
+    gaps: Cell<u64>,
+    closed: Cell<u64>,
+    latency_us: RefCell<Option<Histogram<u64>>>,
+}
+
+/// Microseconds since the generator started: the clock written into payloads.
+fn micros(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Opens `count` sockets (subscribed to `topic` when given) and reads them in tasks.
+async fn connect(
+    server: &Server,
+    count: u64,
+    topic: Option<&str>,
+    tally: &Rc<Tally>,
+    start: Instant,
+) {
+    let url = format!("ws://{}/api/ws", server.addr);
+    let config = WebSocketConfig::default().read_buffer_size(16 << 10);
+    for _ in 0..count {
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
+            .await
+            .expect("a WebSocket connection");
+        if let Some(topic) = topic {
+            let subscribe = format!(
+                r#"{{"v":1,"type":"subscribe","data":{{"topics":[{{"topic":"{topic}"}}]}}}}"#
+            );
+            ws.send(Message::Text(subscribe.into()))
+                .await
+                .expect("subscribe");
+            // hello, subscribed (own topic), subscribed (topic)
+            for _ in 0..3 {
+                ws.next().await.expect("a reply").expect("a frame");
+            }
+        }
+        let tally = tally.clone();
+        tokio::task::spawn_local(async move {
+            let mut last_seq = 0;
+            while let Some(Ok(frame)) = ws.next().await {
+                let Message::Text(text) = frame else { continue };
+                if text.contains(r#""type":"ping""#) {
+                    let _ = ws
+                        .send(Message::Text(r#"{"v":1,"type":"pong"}"#.into()))
+                        .await;
+                    continue;
+                }
+                let (Some(sent), Some(seq)) =
+                    (number_after(&text, "t="), number_after(&text, r#""seq":"#))
+                else {
+                    continue;
+                };
+                if seq != last_seq + 1 && last_seq != 0 {
+                    tally.gaps.set(tally.gaps.get() + 1);
+                }
+                last_seq = seq;
+                tally.delivered.set(tally.delivered.get() + 1);
+                if let Some(histogram) = tally.latency_us.borrow_mut().as_mut() {
+                    let _ = histogram.record(micros(start).saturating_sub(sent).max(1));
+                }
+            }
+            tally.closed.set(tally.closed.get() + 1);
+        });
+    }
+}
+
+fn number_after(text: &str, marker: &str) -> Option<u64> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Publishes one notice stamped with the current time.
+async fn publish(client: &reqwest::Client, url: &str, start: Instant) {
+    let body = format!(
+        r#"{{"type":"notice","data":{{"level":"info","text":"t={} {FILL}"}}}}"#,
+        micros(start)
+    );
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the publish request completes");
+    assert_eq!(response.status(), 202, "publish refused");
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
+}
+
+fn report_latency(tally: &Tally) {
+    if let Some(histogram) = tally.latency_us.borrow().as_ref() {
+        let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "latency ms: p50 {:.3}  p99 {:.3}  p999 {:.3}  max {:.3}",
+            ms(0.5),
+            ms(0.99),
+            ms(0.999),
+            histogram.max() as f64 / 1000.0
+        );
+    }
+}
+
+/// Waits until `expected` deliveries arrived or nothing moved for two seconds.
+async fn drain(tally: &Tally, expected: u64) {
+    let mut last = tally.delivered.get();
+    let mut still = Instant::now();
+    while tally.delivered.get() < expected && still.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if tally.delivered.get() != last {
+            last = tally.delivered.get();
+            still = Instant::now();
+        }
+    }
+}
+
+/// One topic, `subs` subscribers, publishes as fast as the server delivers them (at most a
+/// window of undelivered publishes, well under each connection's queue limit).
+async fn fanout(server: &Server, subs: u64, secs: u64) {
+    const WINDOW: u64 = 64;
+    const PUBLISHERS: u64 = 4;
+    let start = Instant::now();
+    let tally = Rc::new(Tally::default());
+    connect(server, subs, Some("ops"), &tally, start).await;
+    *tally.latency_us.borrow_mut() = Some(new_histogram());
+    let url = format!("http://{}/api/topics/ops/events", server.addr);
+    let published = Rc::new(Cell::new(0u64));
+    let (cpu_before, measure_from) = (server.cpu_seconds(), Instant::now());
+    let deadline = measure_from + Duration::from_secs(secs);
+    let mut publishers = Vec::new();
+    for _ in 0..PUBLISHERS {
+        let (tally, published, url) = (tally.clone(), published.clone(), url.clone());
+        publishers.push(tokio::task::spawn_local(async move {
+            let client = reqwest::Client::new();
+            while Instant::now() < deadline {
+                if published.get() * subs > tally.delivered.get() + WINDOW * subs {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                published.set(published.get() + 1);
+                publish(&client, &url, start).await;
+            }
+        }));
+    }
+    for publisher in publishers {
+        publisher.await.expect("a publisher");
+    }
+    drain(&tally, published.get() * subs).await;
+    let elapsed = measure_from.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds() - cpu_before;
+    let delivered = tally.delivered.get();
+    let expected = published.get() * subs;
+    println!(
+        "fanout: {subs} subscribers, {} publishes in {elapsed:.1} s",
+        published.get()
+    );
+    println!(
+        "deliveries/s: {:.0}  loss: {} of {expected}  gaps: {}  closed: {}  server CPU: {cpu:.2} s ({:.3} µs/delivery)",
+        delivered as f64 / elapsed,
+        expected.saturating_sub(delivered),
+        tally.gaps.get(),
+        tally.closed.get(),
+        cpu * 1e6 / delivered.max(1) as f64,
+    );
+    report_latency(&tally);
+}
+
+/// `rate` publishes per second to `subs` subscribers: delivery latency.
+async fn latency(server: &Server, subs: u64, rate: u64, secs: u64) {
+    let start = Instant::now();
+    let tally = Rc::new(Tally::default());
+    connect(server, subs, Some("ops"), &tally, start).await;
+    *tally.latency_us.borrow_mut() = Some(new_histogram());
+    let url = Rc::new(format!("http://{}/api/topics/ops/events", server.addr));
+    let client = reqwest::Client::new();
+    let mut ticks =
+        tokio::time::interval(Duration::from_secs(1) / u32::try_from(rate).unwrap_or(1000));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let total = rate * secs;
+    for _ in 0..total {
+        ticks.tick().await;
+        let (client, url) = (client.clone(), url.clone());
+        tokio::task::spawn_local(async move { publish(&client, &url, start).await });
+    }
+    drain(&tally, total * subs).await;
+    println!("latency: {subs} subscribers, {rate} publishes/s for {secs} s");
+    println!(
+        "delivered: {} of {}  gaps: {}  closed: {}",
+        tally.delivered.get(),
+        total * subs,
+        tally.gaps.get(),
+        tally.closed.get()
+    );
+    report_latency(&tally);
+}
+
+/// `conns` idle connections held for `secs` seconds: memory per connection, and whether
+/// heartbeats kept every one open.
+async fn idle(server: &Server, conns: u64, secs: u64) {
+    let start = Instant::now();
+    let tally = Rc::new(Tally::default());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = server.rss_kib();
+    connect(server, conns, None, &tally, start).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = server.rss_kib();
+    println!(
+        "idle: {conns} connections, server RSS {before} KiB -> {after} KiB: {:.2} KiB per connection",
+        (after.saturating_sub(before)) as f64 / conns as f64
+    );
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    println!(
+        "after {secs} s: {} of {conns} connections closed, server RSS {} KiB",
+        tally.closed.get(),
+        server.rss_kib()
+    );
+}
