@@ -279,6 +279,7 @@ mod tests {
                 "HATCHERY_ALLOWED_ORIGINS",
                 "https://a.example, https://b.example/",
             ),
+            ("HATCHERY_WORKER_THREADS", "1"),
         ])
         .unwrap();
         assert_eq!(config.addr.port(), 8080);
