@@ -137,6 +137,7 @@ impl Server {
             .env("HATCHERY_DATA_DIR", data.path())
             .env("HATCHERY_WORKER_THREADS", "1")
             .env("HATCHERY_WS_HEARTBEAT_MS", heartbeat_ms.to_string())
+            .env("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "1000000")
             .env("HATCHERY_LOG", "warn,hatchery=info")
             .env("HATCHERY_LOG_FORMAT", "json")
             .stdout(Stdio::piped())

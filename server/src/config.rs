@@ -24,7 +24,8 @@ pub struct Config {
     /// How long shutdown waits for in-flight requests before cutting them off
     /// (`HATCHERY_SHUTDOWN_GRACE_SECS`, default 10).
     pub shutdown_grace: Duration,
-    /// The real-time hub (`HATCHERY_WS_HEARTBEAT_MS`, `HATCHERY_ALLOWED_ORIGINS`).
+    /// The real-time hub (`HATCHERY_WS_HEARTBEAT_MS`, `HATCHERY_ALLOWED_ORIGINS`,
+    /// `HATCHERY_WS_MAX_CONNECTIONS_PER_USER`).
     pub realtime: RealtimeConfig,
     /// Threads of the async runtime (`HATCHERY_WORKER_THREADS`, default one per core).
     pub worker_threads: Option<usize>,
@@ -160,6 +161,16 @@ impl Config {
             }
         }
 
+        if let Some(text) = read("HATCHERY_WS_MAX_CONNECTIONS_PER_USER")? {
+            realtime.max_connections_per_user = text
+                .parse::<usize>()
+                .ok()
+                .filter(|max| *max >= 1)
+                .ok_or_else(|| ConfigError {
+                    var: "HATCHERY_WS_MAX_CONNECTIONS_PER_USER",
+                    message: format!("{text:?} is not a positive number"),
+                })?;
+        }
         let worker_threads = match read("HATCHERY_WORKER_THREADS")? {
             Some(text) => Some(
                 text.parse::<usize>()

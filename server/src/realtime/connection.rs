@@ -24,8 +24,12 @@ use crate::auth::Identity;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves an upgraded socket until either side closes it or the server shuts down.
-pub(super) async fn serve(socket: WebSocket, identity: Identity, realtime: Realtime) {
-    let (conn, outbox) = realtime.open_connection();
+pub(super) async fn serve(mut socket: WebSocket, identity: Identity, realtime: Realtime) {
+    let Some((conn, outbox)) = realtime.open_connection(&identity.user_id) else {
+        tracing::info!(user = %identity.user_id, "too many connections for this user");
+        close_at_once(&mut socket, CloseCode::TooManyConnections).await;
+        return;
+    };
     let mut session = Session {
         conn,
         outbox: outbox.clone(),
@@ -81,18 +85,27 @@ pub(super) async fn serve(socket: WebSocket, identity: Identity, realtime: Realt
 
     let reason = match close {
         Some(code) => {
-            let frame = CloseFrame {
-                code: code.code(),
-                reason: Utf8Bytes::from_static(code.name()),
-            };
-            let _ =
-                tokio::time::timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_frame(code))).await;
             code.name()
         }
         None => "client",
     };
     tracing::debug!(conn, reason, "disconnected");
-    realtime.close_connection(conn, session.topics.into_iter(), reason);
+    let user = session.identity.user_id;
+    realtime.close_connection(conn, &user, session.topics.into_iter(), reason);
+}
+
+/// The close frame for `code`, its name as the reason.
+fn close_frame(code: CloseCode) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame {
+        code: code.code(),
+        reason: Utf8Bytes::from_static(code.name()),
+    }))
+}
+
+/// Closes a socket that is refused before anything else is sent on it.
+pub(super) async fn close_at_once(socket: &mut WebSocket, code: CloseCode) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_frame(code))).await;
 }
 
 /// Writes every frame of the batch, then flushes once.

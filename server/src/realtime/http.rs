@@ -3,7 +3,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, WebSocketUpgrade, ws::CloseFrame},
+    extract::{Path, Query, State, WebSocketUpgrade},
     http::{HeaderMap, StatusCode, header},
     response::Response,
     routing::get,
@@ -61,13 +61,7 @@ async fn upgrade(
             tracing::info!(code = code.code(), "WebSocket refused");
             ws.on_upgrade(move |mut socket| {
                 tasks.track_future(async move {
-                    let frame = CloseFrame {
-                        code: code.code(),
-                        reason: code.name().into(),
-                    };
-                    let _ = socket
-                        .send(axum::extract::ws::Message::Close(Some(frame)))
-                        .await;
+                    connection::close_at_once(&mut socket, code).await;
                 })
             })
         }

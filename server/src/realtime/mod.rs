@@ -51,6 +51,9 @@ pub struct RealtimeConfig {
     pub max_frame_bytes: usize,
     /// Origins allowed besides the server's own (`HATCHERY_ALLOWED_ORIGINS`, comma-separated).
     pub allowed_origins: Vec<String>,
+    /// Open connections one user may hold; more are closed with 4429
+    /// (`HATCHERY_WS_MAX_CONNECTIONS_PER_USER`, default 100).
+    pub max_connections_per_user: usize,
 }
 
 impl Default for RealtimeConfig {
@@ -69,6 +72,7 @@ impl Default for RealtimeConfig {
             },
             max_frame_bytes: 64 << 10,
             allowed_origins: Vec::new(),
+            max_connections_per_user: 100,
         }
     }
 }
@@ -84,6 +88,8 @@ struct Inner {
     broker: Arc<dyn Broker>,
     metrics: RealtimeMetrics,
     connections: Mutex<HashMap<ConnId, Arc<Outbox>>>,
+    /// Open connections per user id.
+    per_user: Mutex<HashMap<String, usize>>,
     next_conn: AtomicU64,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -115,6 +121,7 @@ impl Realtime {
                 broker,
                 metrics,
                 connections: Mutex::default(),
+                per_user: Mutex::default(),
                 next_conn: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
@@ -183,17 +190,49 @@ impl Realtime {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a new connection: its id and its outbound queue.
-    fn open_connection(&self) -> (ConnId, Arc<Outbox>) {
+    /// Registers a new connection of `user`: its id and its outbound queue, or `None` when
+    /// the user already holds the most connections allowed.
+    fn open_connection(&self, user: &str) -> Option<(ConnId, Arc<Outbox>)> {
+        {
+            let mut per_user = self
+                .inner
+                .per_user
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let open = per_user.entry(user.to_owned()).or_default();
+            if *open >= self.inner.config.max_connections_per_user {
+                return None;
+            }
+            *open += 1;
+        }
         let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let outbox = Arc::new(Outbox::new(self.inner.config.queue));
         self.connections().insert(conn, outbox.clone());
         self.inner.metrics.connections.inc();
         self.inner.metrics.connections_opened.inc();
-        (conn, outbox)
+        Some((conn, outbox))
     }
 
-    fn close_connection(&self, conn: ConnId, topics: impl Iterator<Item = Topic>, reason: &str) {
+    fn close_connection(
+        &self,
+        conn: ConnId,
+        user: &str,
+        topics: impl Iterator<Item = Topic>,
+        reason: &str,
+    ) {
+        {
+            let mut per_user = self
+                .inner
+                .per_user
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(open) = per_user.get_mut(user) {
+                *open -= 1;
+                if *open == 0 {
+                    per_user.remove(user);
+                }
+            }
+        }
         for topic in topics {
             self.inner.broker.unsubscribe(&topic, conn);
             self.inner.metrics.subscriptions.dec();

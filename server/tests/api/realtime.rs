@@ -541,3 +541,28 @@ async fn shutting_down_closes_sockets_with_1001() {
 
     assert_eq!(reading.await.unwrap(), Ended::Closed(1001));
 }
+
+#[tokio::test]
+async fn a_user_over_the_connection_limit_is_closed_with_4429_until_one_closes() {
+    let app = spawn_app_with(|config| config.max_connections_per_user = 2).await;
+    let first = app.ws("alice").await;
+    let _second = app.ws("alice").await;
+
+    let mut third = app.ws_with(Some("alice"), None).await;
+    assert_eq!(third.expect_close(WAIT).await, Ended::Closed(4429));
+    let _bob = app.ws("bob").await;
+
+    drop(first);
+    for _ in 0..100 {
+        if app
+            .metric("hatchery_ws_connections_closed_total{code=\"client\"}")
+            .await
+            > 0.0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut again = app.ws_with(Some("alice"), None).await;
+    again.expect(MessageType::Hello).await;
+}
