@@ -193,13 +193,15 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     assert_eq!(ws.expect_close(WAIT).await, Ended::Closed(1009));
 }
 
+/// Pings every 100 ms; silence for 400 ms closes the socket.
+fn fast_heartbeat(config: &mut hatchery_server::realtime::RealtimeConfig) {
+    config.heartbeat = Duration::from_millis(100);
+    config.idle_grace = Duration::from_millis(300);
+}
+
 #[tokio::test]
 async fn the_server_pings_and_closes_a_silent_client_with_4408() {
-    let app = spawn_app_with(|config| {
-        config.heartbeat = Duration::from_millis(100);
-        config.idle_grace = Duration::from_millis(300);
-    })
-    .await;
+    let app = spawn_app_with(fast_heartbeat).await;
     let mut ws = app.ws_with(Some("alice"), None).await;
 
     let (frames, ended) = ws.read_until_end(Duration::from_secs(5)).await;
@@ -214,11 +216,7 @@ async fn the_server_pings_and_closes_a_silent_client_with_4408() {
 
 #[tokio::test]
 async fn a_client_that_keeps_talking_is_not_closed_for_silence() {
-    let app = spawn_app_with(|config| {
-        config.heartbeat = Duration::from_millis(100);
-        config.idle_grace = Duration::from_millis(300);
-    })
-    .await;
+    let app = spawn_app_with(fast_heartbeat).await;
     let mut ws = app.ws("alice").await;
 
     for _ in 0..8 {
