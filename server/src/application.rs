@@ -156,13 +156,12 @@ impl Application {
             () = shutdown => None,
         };
         let result = match finished_early {
-            Some(result) => result.map_err(io::Error::other)?,
+            Some(result) => result.map_err(io::Error::other).and_then(|served| served),
             None => {
                 tracing::info!(grace = ?shutdown_grace, "shutting down: finishing in-flight requests");
                 stop.cancel();
-                realtime.shutdown(shutdown_grace).await;
                 match tokio::time::timeout(shutdown_grace, &mut server).await {
-                    Ok(result) => result.map_err(io::Error::other)?,
+                    Ok(result) => result.map_err(io::Error::other).and_then(|served| served),
                     Err(_) => {
                         tracing::warn!(
                             "requests still running after the grace period were cut off"

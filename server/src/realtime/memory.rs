@@ -155,14 +155,15 @@ impl Broker for MemoryBroker {
         let channel = self.channel(topic);
         let mut channel = lock(&channel);
         channel.forget_old(self.limits);
-        let replay: Vec<Utf8Bytes> = since
-            .and_then(|since| channel.events_after(since))
-            .map(|events| events.map(|stored| stored.frame.clone()).collect())
-            .unwrap_or_default();
-        let recovery = match since {
-            None => Recovery::NotAsked,
-            Some(since) if channel.events_after(since).is_some() => Recovery::Recovered,
-            Some(_) => Recovery::Lost,
+        let (recovery, replay): (Recovery, Vec<Utf8Bytes>) = match since {
+            None => (Recovery::NotAsked, Vec::new()),
+            Some(since) => match channel.events_after(since) {
+                Some(events) => (
+                    Recovery::Recovered,
+                    events.map(|stored| stored.frame.clone()).collect(),
+                ),
+                None => (Recovery::Lost, Vec::new()),
+            },
         };
 
         let mut reply = frame::envelope(Message::Subscribed(Subscribed {
