@@ -2,7 +2,7 @@
 //! binary, publishing through its REST API.
 //!
 //! ```text
-//! cargo bench -p hatchery-server --bench fanout -- fanout  [--subs 1000] [--secs 10] [--pin]
+//! cargo bench -p hatchery-server --bench fanout -- fanout  [--subs 1000] [--secs 10] [--publishers 32] [--window 200] [--pin]
 //! cargo bench -p hatchery-server --bench fanout -- latency [--subs 100] [--rate 1000] [--secs 10] [--pin]
 //! cargo bench -p hatchery-server --bench fanout -- idle    [--conns 10000] [--secs 30] [--pin]
 //! ```
@@ -43,7 +43,16 @@ fn main() {
     LocalSet::new().block_on(&runtime, async move {
         let server = Server::start(args.flag("pin"), args.number("heartbeat-ms", 25_000)).await;
         match args.scenario.as_str() {
-            "fanout" => fanout(&server, args.number("subs", 1000), args.number("secs", 10)).await,
+            "fanout" => {
+                fanout(
+                    &server,
+                    args.number("subs", 1000),
+                    args.number("secs", 10),
+                    args.number("publishers", 32),
+                    args.number("window", 200),
+                )
+                .await;
+            }
             "latency" => {
                 latency(
                     &server,
@@ -325,11 +334,10 @@ async fn drain(tally: &Tally, expected: u64) {
     }
 }
 
-/// One topic, `subs` subscribers, publishes as fast as the server delivers them (at most a
-/// window of undelivered publishes, well under each connection's queue limit).
-async fn fanout(server: &Server, subs: u64, secs: u64) {
-    const WINDOW: u64 = 64;
-    const PUBLISHERS: u64 = 4;
+/// One topic, `subs` subscribers, publishes as fast as the server delivers them from
+/// `publishers` concurrent HTTP clients, with at most `window` publishes not yet delivered
+/// to everyone (under each connection's queue limit of 500 frames, so nothing is lost).
+async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: u64) {
     let start = Instant::now();
     let tally = Rc::new(Tally::default());
     connect(server, subs, Some("ops"), &tally, start).await;
@@ -338,13 +346,13 @@ async fn fanout(server: &Server, subs: u64, secs: u64) {
     let published = Rc::new(Cell::new(0u64));
     let (cpu_before, measure_from) = (server.cpu_seconds(), Instant::now());
     let deadline = measure_from + Duration::from_secs(secs);
-    let mut publishers = Vec::new();
-    for _ in 0..PUBLISHERS {
+    let mut tasks = Vec::new();
+    for _ in 0..publishers {
         let (tally, published, url) = (tally.clone(), published.clone(), url.clone());
-        publishers.push(tokio::task::spawn_local(async move {
+        tasks.push(tokio::task::spawn_local(async move {
             let client = reqwest::Client::new();
             while Instant::now() < deadline {
-                if published.get() * subs > tally.delivered.get() + WINDOW * subs {
+                if published.get() * subs > tally.delivered.get() + window * subs {
                     tokio::task::yield_now().await;
                     continue;
                 }
@@ -353,7 +361,7 @@ async fn fanout(server: &Server, subs: u64, secs: u64) {
             }
         }));
     }
-    for publisher in publishers {
+    for publisher in tasks {
         publisher.await.expect("a publisher");
     }
     drain(&tally, published.get() * subs).await;

@@ -1,10 +1,12 @@
-//! One WebSocket connection: a single task that writes queued frames in batches, reads the
-//! client's frames, pings, and closes with the right code.
+//! One WebSocket connection: a writer (the connection's task) that sends queued frames in
+//! batches and closes with the right code, and a reader task that handles the client's
+//! frames and the heartbeat. The reader is only woken when the socket has data, so a busy
+//! writer never pays for polling the read side.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt, stream::SplitStream};
 use hatchery_shared::realtime::{
     CloseCode, Empty, ErrorBody, ErrorCode, Hello, Message, SubscribeError, SubscribeErrorCode,
     SubscribeTopic, Topic, Unsubscribed, parse_frame,
@@ -15,7 +17,7 @@ use super::{
     Realtime,
     broker::{ConnId, Recovery, Subscription},
     frame,
-    outbox::Outbox,
+    outbox::{Ending, Outbox},
     policy,
 };
 use crate::auth::Identity;
@@ -30,6 +32,7 @@ pub(super) async fn serve(mut socket: WebSocket, identity: Identity, realtime: R
         close_at_once(&mut socket, CloseCode::TooManyConnections).await;
         return;
     };
+    let user = identity.user_id.clone();
     let mut session = Session {
         conn,
         outbox: outbox.clone(),
@@ -37,33 +40,78 @@ pub(super) async fn serve(mut socket: WebSocket, identity: Identity, realtime: R
         topics: HashSet::new(),
         realtime: realtime.clone(),
     };
-    tracing::debug!(conn, user = %session.identity.user_id, "connected");
+    tracing::debug!(conn, %user, "connected");
     session.greet();
 
-    let (mut sink, mut stream) = socket.split();
-    let config = realtime.config();
+    let (mut sink, stream) = socket.split();
+    let reader = realtime.inner.tasks.spawn(read(stream, session));
+    let ending = write(&mut sink, &outbox, &realtime).await;
+    let reason = match ending {
+        Ending::Close(code) => {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_frame(code))).await;
+            code.name()
+        }
+        Ending::ClientGone => "client",
+    };
+    outbox.end(ending);
+    let topics = match reader.await {
+        Ok(session) => session.topics,
+        Err(err) => {
+            tracing::error!(conn, error = %err, "the connection's reader failed");
+            HashSet::new()
+        }
+    };
+    tracing::debug!(conn, reason, "disconnected");
+    realtime.close_connection(conn, &user, topics.into_iter(), reason);
+}
+
+/// Sends queued frames until the connection ends; returns how it ended.
+async fn write(
+    sink: &mut (impl Sink<WsMessage, Error = axum::Error> + Unpin),
+    outbox: &Outbox,
+    realtime: &Realtime,
+) -> Ending {
+    // Made once, not per batch: registering a waiter on a token takes its lock.
+    let shutdown = realtime.inner.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
+    let closing = outbox.closing();
+    tokio::pin!(closing);
+    let mut batch = Vec::with_capacity(64);
+    loop {
+        let ending = tokio::select! {
+            biased;
+            () = &mut shutdown => Some(Ending::Close(CloseCode::GoingAway)),
+            ending = outbox.next_batch(&mut batch) => ending,
+        };
+        if let Some(ending) = ending {
+            return ending;
+        }
+        tokio::select! {
+            biased;
+            written = write_batch(sink, &mut batch, realtime) => if written.is_err() {
+                return Ending::ClientGone;
+            },
+            // A writer stuck on a client that stopped reading is interrupted here.
+            () = &mut closing => batch.clear(),
+        }
+    }
+}
+
+/// Handles the client's frames and the heartbeat until the connection ends; returns the
+/// session (with its topics, for the clean-up).
+async fn read(mut stream: SplitStream<WebSocket>, mut session: Session) -> Session {
+    let outbox = session.outbox.clone();
+    let config = session.realtime.config().clone();
     let idle_limit = config.heartbeat + config.idle_grace;
     let mut ping = tokio::time::interval_at(Instant::now() + config.heartbeat, config.heartbeat);
     let idle = tokio::time::sleep(idle_limit);
     tokio::pin!(idle);
-    let mut batch = Vec::with_capacity(64);
-
-    let close = loop {
+    let closing = outbox.closing();
+    tokio::pin!(closing);
+    loop {
         tokio::select! {
             biased;
-            () = realtime.inner.shutdown.cancelled() => break Some(CloseCode::GoingAway),
-            reason = outbox.next_batch(&mut batch) => {
-                if reason.is_some() {
-                    break reason;
-                }
-                tokio::select! {
-                    // A writer stuck on a client that stopped reading is interrupted here.
-                    () = outbox.closing() => batch.clear(),
-                    written = write_batch(&mut sink, &mut batch, &realtime) => if written.is_err() {
-                        break None;
-                    },
-                }
-            }
+            () = &mut closing => break,
             inbound = stream.next() => {
                 idle.as_mut().reset(Instant::now() + idle_limit);
                 match inbound {
@@ -74,25 +122,16 @@ pub(super) async fn serve(mut socket: WebSocket, identity: Identity, realtime: R
                         None,
                     ),
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                    Some(Ok(WsMessage::Close(_))) | None => break None,
-                    Some(Err(err)) => break too_large(&err).then_some(CloseCode::TooLarge),
+                    Some(Ok(WsMessage::Close(_))) | None => outbox.end(Ending::ClientGone),
+                    Some(Err(err)) if too_large(&err) => outbox.close(CloseCode::TooLarge),
+                    Some(Err(_)) => outbox.end(Ending::ClientGone),
                 }
             }
             _ = ping.tick() => session.send(frame::envelope(Message::Ping(Empty {}))),
-            () = &mut idle => break Some(CloseCode::HeartbeatTimeout),
+            () = &mut idle => outbox.close(CloseCode::HeartbeatTimeout),
         }
-    };
-
-    let reason = match close {
-        Some(code) => {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_frame(code))).await;
-            code.name()
-        }
-        None => "client",
-    };
-    tracing::debug!(conn, reason, "disconnected");
-    let user = session.identity.user_id;
-    realtime.close_connection(conn, &user, session.topics.into_iter(), reason);
+    }
+    session
 }
 
 /// The close frame for `code`, its name as the reason.

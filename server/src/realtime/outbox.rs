@@ -7,11 +7,12 @@
 use std::{
     collections::VecDeque,
     sync::{Mutex, PoisonError},
+    task::Poll,
 };
 
 use axum::extract::ws::Utf8Bytes;
+use futures_util::task::AtomicWaker;
 use hatchery_shared::realtime::CloseCode;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The most a queue may hold before its connection counts as a slow consumer.
@@ -23,12 +24,22 @@ pub struct QueueLimits {
     pub bytes: usize,
 }
 
+/// How a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The server closes it with this code.
+    Close(CloseCode),
+    /// The client closed it or went away: nothing more can be sent.
+    ClientGone,
+}
+
 /// The outbound queue of one connection.
 #[derive(Debug)]
 pub struct Outbox {
     queue: Mutex<Queue>,
-    /// Wakes the writer when frames arrive or the connection must close.
-    ready: Notify,
+    /// Wakes the writer when frames arrive or the connection must close (cheaper than a
+    /// `Notify` on the per-delivery path: an atomic swap when the writer already woke).
+    writer: AtomicWaker,
     /// Cancelled once the connection must close; interrupts a writer stuck on the socket.
     closing: CancellationToken,
     limits: QueueLimits,
@@ -38,8 +49,8 @@ pub struct Outbox {
 struct Queue {
     frames: VecDeque<Utf8Bytes>,
     bytes: usize,
-    /// Set once: why the connection closes. Nothing is queued after it.
-    close: Option<CloseCode>,
+    /// Set once: how the connection ends. Nothing is queued after it.
+    ending: Option<Ending>,
 }
 
 impl Outbox {
@@ -47,7 +58,7 @@ impl Outbox {
     pub fn new(limits: QueueLimits) -> Self {
         Self {
             queue: Mutex::default(),
-            ready: Notify::new(),
+            writer: AtomicWaker::new(),
             closing: CancellationToken::new(),
             limits,
         }
@@ -61,7 +72,7 @@ impl Outbox {
     /// closing as a slow consumer and its queue is dropped.
     pub fn push_event(&self, frame: &Utf8Bytes) -> bool {
         let mut queue = self.lock();
-        if queue.close.is_some() {
+        if queue.ending.is_some() {
             return true;
         }
         let fits = queue.frames.len() < self.limits.frames
@@ -69,16 +80,16 @@ impl Outbox {
         if !fits {
             queue.frames.clear();
             queue.bytes = 0;
-            queue.close = Some(CloseCode::SlowConsumer);
+            queue.ending = Some(Ending::Close(CloseCode::SlowConsumer));
             drop(queue);
             self.closing.cancel();
-            self.ready.notify_one();
+            self.writer.wake();
             return false;
         }
         queue.bytes += frame.len();
         queue.frames.push_back(frame.clone());
         drop(queue);
-        self.ready.notify_one();
+        self.writer.wake();
         true
     }
 
@@ -86,53 +97,60 @@ impl Outbox {
     /// are bounded by the client's own requests and replays by the topic's history.
     pub fn push_reply(&self, frame: Utf8Bytes) {
         let mut queue = self.lock();
-        if queue.close.is_some() {
+        if queue.ending.is_some() {
             return;
         }
         queue.bytes += frame.len();
         queue.frames.push_back(frame);
         drop(queue);
-        self.ready.notify_one();
+        self.writer.wake();
+    }
+
+    /// Ends the connection (the first reason wins): the writer sends the close frame, if
+    /// any, and stops.
+    pub fn end(&self, ending: Ending) {
+        let mut queue = self.lock();
+        if queue.ending.is_none() {
+            queue.ending = Some(ending);
+        }
+        drop(queue);
+        self.closing.cancel();
+        self.writer.wake();
     }
 
     /// Asks the writer to close the connection with `code` (the first reason wins).
     pub fn close(&self, code: CloseCode) {
-        let mut queue = self.lock();
-        if queue.close.is_none() {
-            queue.close = Some(code);
-        }
-        drop(queue);
-        self.closing.cancel();
-        self.ready.notify_one();
+        self.end(Ending::Close(code));
     }
 
     /// Waits until there is something to do: moves every queued frame into `batch`
-    /// (returning `None`), or returns why the connection must close. Cancel-safe.
-    pub async fn next_batch(&self, batch: &mut Vec<Utf8Bytes>) -> Option<CloseCode> {
-        loop {
-            {
-                let mut queue = self.lock();
-                if let Some(code) = queue.close {
-                    return Some(code);
-                }
-                if !queue.frames.is_empty() {
-                    batch.extend(queue.frames.drain(..));
-                    queue.bytes = 0;
-                    return None;
-                }
+    /// (returning `None`), or returns how the connection ends. Cancel-safe; one writer.
+    pub async fn next_batch(&self, batch: &mut Vec<Utf8Bytes>) -> Option<Ending> {
+        std::future::poll_fn(|cx| {
+            // Register before looking, so that a push between the look and the wait wakes us.
+            self.writer.register(cx.waker());
+            let mut queue = self.lock();
+            if let Some(ending) = queue.ending {
+                return Poll::Ready(Some(ending));
             }
-            self.ready.notified().await;
-        }
+            if queue.frames.is_empty() {
+                return Poll::Pending;
+            }
+            batch.extend(queue.frames.drain(..));
+            queue.bytes = 0;
+            Poll::Ready(None)
+        })
+        .await
     }
 
-    /// Completes once the connection must close.
-    pub async fn closing(&self) {
-        self.closing.cancelled().await;
+    /// Completes once the connection must close (and at once on every later poll).
+    pub fn closing(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.closing.cancelled()
     }
 
-    /// The reason the connection closes, once there is one.
-    pub fn close_reason(&self) -> Option<CloseCode> {
-        self.lock().close
+    /// How the connection ends, once that is decided.
+    pub fn ending(&self) -> Option<Ending> {
+        self.lock().ending
     }
 
     /// How many frames wait to be written.
@@ -175,7 +193,7 @@ mod tests {
 
         assert_eq!(
             outbox.next_batch(&mut Vec::new()).await,
-            Some(CloseCode::SlowConsumer)
+            Some(Ending::Close(CloseCode::SlowConsumer))
         );
         assert_eq!(outbox.depth(), 0, "the queue is dropped");
         outbox.closing().await;
@@ -188,7 +206,10 @@ mod tests {
 
         assert!(!outbox.push_event(&"12345".into()));
 
-        assert_eq!(outbox.close_reason(), Some(CloseCode::SlowConsumer));
+        assert_eq!(
+            outbox.ending(),
+            Some(Ending::Close(CloseCode::SlowConsumer))
+        );
     }
 
     #[tokio::test]
@@ -199,17 +220,35 @@ mod tests {
             assert!(outbox.push_event(&"456".into()));
             outbox.next_batch(&mut Vec::new()).await;
         }
-        assert_eq!(outbox.close_reason(), None);
+        assert_eq!(outbox.ending(), None);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_wakes_for_a_frame_pushed_later() {
+        let outbox = std::sync::Arc::new(Outbox::new(LIMITS));
+        let writer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut batch = Vec::new();
+                outbox.next_batch(&mut batch).await;
+                batch
+            })
+        };
+        tokio::task::yield_now().await;
+
+        outbox.push_event(&"late".into());
+
+        assert_eq!(writer.await.unwrap(), [Utf8Bytes::from("late")]);
     }
 
     #[tokio::test]
     async fn the_first_close_reason_wins() {
         let outbox = Outbox::new(LIMITS);
         outbox.close(CloseCode::HeartbeatTimeout);
-        outbox.close(CloseCode::GoingAway);
+        outbox.end(Ending::ClientGone);
         assert_eq!(
             outbox.next_batch(&mut Vec::new()).await,
-            Some(CloseCode::HeartbeatTimeout)
+            Some(Ending::Close(CloseCode::HeartbeatTimeout))
         );
     }
 }
