@@ -195,25 +195,32 @@ impl Server {
 
     /// CPU seconds the server has used (user + system).
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit(") ")
-            .next()
-            .unwrap_or_default()
-            .split(' ')
-            .collect();
-        let ticks: u64 = fields
-            .get(11..13)
-            .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
-        ticks as f64 / 100.0
+        cpu_seconds(self.pid())
     }
+}
+
+/// CPU seconds process `pid` has used (user + system), from `/proc/{pid}/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(") ")
+        .next()
+        .unwrap_or_default()
+        .split(' ')
+        .collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    ticks as f64 / 100.0
 }
 
 /// What all subscribers saw, shared by their tasks (one thread).
 #[derive(Default)]
 struct Tally {
     delivered: Cell<u64>,
+    /// Publishers waiting for deliveries to catch up (see `fanout`).
+    waiting: Cell<bool>,
+    caught_up: tokio::sync::Notify,
     gaps: Cell<u64>,
     closed: Cell<u64>,
     latency_us: RefCell<Option<Histogram<u64>>>,
@@ -233,7 +240,7 @@ async fn connect(
     start: Instant,
 ) {
     let url = format!("ws://{}/api/ws", server.addr);
-    let config = WebSocketConfig::default().read_buffer_size(16 << 10);
+    let config = WebSocketConfig::default().read_buffer_size(4 << 10);
     for _ in 0..count {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
             .await
@@ -255,7 +262,7 @@ async fn connect(
             let mut last_seq = 0;
             while let Some(Ok(frame)) = ws.next().await {
                 let Message::Text(text) = frame else { continue };
-                if text.contains(r#""type":"ping""#) {
+                if text.starts_with(r#"{"v":1,"type":"ping""#) {
                     let _ = ws
                         .send(Message::Text(r#"{"v":1,"type":"pong"}"#.into()))
                         .await;
@@ -271,6 +278,9 @@ async fn connect(
                 }
                 last_seq = seq;
                 tally.delivered.set(tally.delivered.get() + 1);
+                if tally.waiting.replace(false) {
+                    tally.caught_up.notify_waiters();
+                }
                 if let Some(histogram) = tally.latency_us.borrow_mut().as_mut() {
                     let _ = histogram.record(micros(start).saturating_sub(sent).max(1));
                 }
@@ -344,7 +354,11 @@ async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: 
     *tally.latency_us.borrow_mut() = Some(new_histogram());
     let url = format!("http://{}/api/topics/ops/events", server.addr);
     let published = Rc::new(Cell::new(0u64));
-    let (cpu_before, measure_from) = (server.cpu_seconds(), Instant::now());
+    let (cpu_before, own_before, measure_from) = (
+        server.cpu_seconds(),
+        cpu_seconds(std::process::id()),
+        Instant::now(),
+    );
     let deadline = measure_from + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..publishers {
@@ -353,7 +367,9 @@ async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: 
             let client = reqwest::Client::new();
             while Instant::now() < deadline {
                 if published.get() * subs > tally.delivered.get() + window * subs {
-                    tokio::task::yield_now().await;
+                    let caught_up = tally.caught_up.notified();
+                    tally.waiting.set(true);
+                    caught_up.await;
                     continue;
                 }
                 published.set(published.get() + 1);
@@ -367,6 +383,7 @@ async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: 
     drain(&tally, published.get() * subs).await;
     let elapsed = measure_from.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
+    let own = cpu_seconds(std::process::id()) - own_before;
     let delivered = tally.delivered.get();
     let expected = published.get() * subs;
     println!(
@@ -374,7 +391,7 @@ async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: 
         published.get()
     );
     println!(
-        "deliveries/s: {:.0}  loss: {} of {expected}  gaps: {}  closed: {}  server CPU: {cpu:.2} s ({:.3} µs/delivery)",
+        "deliveries/s: {:.0}  loss: {} of {expected}  gaps: {}  closed: {}  server CPU: {cpu:.2} s ({:.3} µs/delivery)  generator CPU: {own:.2} s",
         delivered as f64 / elapsed,
         expected.saturating_sub(delivered),
         tally.gaps.get(),
