@@ -218,6 +218,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 #[derive(Default)]
 struct Tally {
     delivered: Cell<u64>,
+    /// The last `seq` each subscriber received, so publishers can wait for the slowest.
+    last_seqs: RefCell<Vec<u64>>,
     /// Publishers waiting for deliveries to catch up (see `fanout`).
     waiting: Cell<bool>,
     caught_up: tokio::sync::Notify,
@@ -241,7 +243,9 @@ async fn connect(
 ) {
     let url = format!("ws://{}/api/ws", server.addr);
     let config = WebSocketConfig::default().read_buffer_size(4 << 10);
-    for _ in 0..count {
+    for index in 0..count {
+        let index = usize::try_from(index).expect("a count that fits memory");
+        tally.last_seqs.borrow_mut().push(0);
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
             .await
             .expect("a WebSocket connection");
@@ -268,15 +272,14 @@ async fn connect(
                         .await;
                     continue;
                 }
-                let (Some(sent), Some(seq)) =
-                    (number_after(&text, "t="), number_after(&text, r#""seq":"#))
-                else {
+                let (Some(sent), Some(seq)) = (sent_at(&text), seq_of(&text)) else {
                     continue;
                 };
                 if seq != last_seq + 1 && last_seq != 0 {
                     tally.gaps.set(tally.gaps.get() + 1);
                 }
                 last_seq = seq;
+                tally.last_seqs.borrow_mut()[index] = seq;
                 tally.delivered.set(tally.delivered.get() + 1);
                 if tally.waiting.replace(false) {
                     tally.caught_up.notify_waiters();
@@ -290,12 +293,30 @@ async fn connect(
     }
 }
 
-fn number_after(text: &str, marker: &str) -> Option<u64> {
-    let rest = &text[text.find(marker)? + marker.len()..];
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+/// The publisher's timestamp: serde writes a notice's text at a fixed offset, so look there
+/// first (the generator must stay cheaper than the server it measures).
+fn sent_at(text: &str) -> Option<u64> {
+    const TEXT_AT: usize = r#"{"v":1,"type":"notice","data":{"level":"info","text":"t="#.len();
+    if text.get(TEXT_AT - 2..TEXT_AT) == Some("t=") {
+        return number_after(text, TEXT_AT);
+    }
+    number_after(text, text.find("t=")? + 2)
+}
+
+/// The frame's `seq`, which serde writes near its end.
+fn seq_of(text: &str) -> Option<u64> {
+    const MARKER: &str = r#""seq":"#;
+    number_after(text, text.rfind(MARKER)? + MARKER.len())
+}
+
+/// The decimal number that starts at byte `at` of `text`.
+fn number_after(text: &str, at: usize) -> Option<u64> {
+    let digits = text.get(at..)?.as_bytes();
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    text.get(at..at + end)?.parse().ok()
 }
 
 /// Publishes one notice stamped with the current time.
@@ -345,8 +366,9 @@ async fn drain(tally: &Tally, expected: u64) {
 }
 
 /// One topic, `subs` subscribers, publishes as fast as the server delivers them from
-/// `publishers` concurrent HTTP clients, with at most `window` publishes not yet delivered
-/// to everyone (under each connection's queue limit of 500 frames, so nothing is lost).
+/// `publishers` concurrent HTTP clients, with at most `window` publishes not yet received
+/// by the slowest subscriber (under each connection's queue limit of 500 frames, so a
+/// generator that falls behind slows the publishers instead of being cut off).
 async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: u64) {
     let start = Instant::now();
     let tally = Rc::new(Tally::default());
@@ -366,7 +388,8 @@ async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: 
         tasks.push(tokio::task::spawn_local(async move {
             let client = reqwest::Client::new();
             while Instant::now() < deadline {
-                if published.get() * subs > tally.delivered.get() + window * subs {
+                let slowest = tally.last_seqs.borrow().iter().copied().min().unwrap_or(0);
+                if published.get() >= slowest + window {
                     let caught_up = tally.caught_up.notified();
                     tally.waiting.set(true);
                     caught_up.await;
