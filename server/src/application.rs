@@ -4,7 +4,7 @@
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
 
-use axum::extract::FromRef;
+use axum::{extract::FromRef, serve::ListenerExt};
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -147,6 +147,12 @@ impl Application {
         let store = state.store.clone();
         let realtime = state.realtime.clone();
         let stop = CancellationToken::new();
+        // Small frames go out at once: Nagle's algorithm would hold them back for an ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "cannot set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(listener, http::router(state))
             .with_graceful_shutdown(stop.clone().cancelled_owned());
         let mut server = tokio::spawn(server.into_future());
