@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 
 /// Buffer for reading from a socket: small, because it is zero-filled on every read and held
 /// by every connection.
-const READ_BUFFER_BYTES: usize = 8 << 10;
+const READ_BUFFER_BYTES: usize = 4 << 10;
 
 /// `GET /api/ws`: authenticates and checks the origin before upgrading; a refused client
 /// still gets the upgrade, then an immediate close (4401 or 4403) it can read.
