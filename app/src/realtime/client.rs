@@ -2,6 +2,7 @@
 //! components use to follow topics. In the browser it owns the socket (see `browser.rs`);
 //! on the server it is inert, so pages render the same markup on both sides.
 
+#[cfg(feature = "hydrate")]
 use std::rc::Rc;
 
 use hatchery_shared::realtime::Envelope;
@@ -85,6 +86,6 @@ pub fn use_topic(
     #[cfg(not(feature = "hydrate"))]
     {
         // Nothing streams into a page rendered on the server.
-        let _ = (client, topic, Rc::new(on_event), Rc::new(on_resync));
+        let _ = (client, topic, on_event, on_resync);
     }
 }
