@@ -148,11 +148,6 @@ impl Outbox {
         self.closing.cancelled()
     }
 
-    /// How the connection ends, once that is decided.
-    pub fn ending(&self) -> Option<Ending> {
-        self.lock().ending
-    }
-
     /// How many frames wait to be written.
     pub fn depth(&self) -> usize {
         self.lock().frames.len()
@@ -207,7 +202,7 @@ mod tests {
         assert!(!outbox.push_event(&"12345".into()));
 
         assert_eq!(
-            outbox.ending(),
+            outbox.next_batch(&mut Vec::new()).await,
             Some(Ending::Close(CloseCode::SlowConsumer))
         );
     }
@@ -220,7 +215,10 @@ mod tests {
             assert!(outbox.push_event(&"456".into()));
             outbox.next_batch(&mut Vec::new()).await;
         }
-        assert_eq!(outbox.ending(), None);
+        assert!(outbox.push_event(&"789".into()));
+        let mut batch = Vec::new();
+        assert_eq!(outbox.next_batch(&mut batch).await, None, "still open");
+        assert_eq!(batch, [Utf8Bytes::from("789")]);
     }
 
     #[tokio::test]

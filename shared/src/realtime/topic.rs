@@ -76,11 +76,6 @@ impl Topic {
         Ok(Self(text.to_owned()))
     }
 
-    /// The topic of one user's own stream.
-    pub fn user(id: &str) -> Result<Self, InvalidTopic> {
-        Self::parse(&format!("user:{id}"))
-    }
-
     /// The kind of this topic.
     pub fn kind(&self) -> TopicKind {
         let kind = self.0.split(':').next().unwrap_or_default();
@@ -129,7 +124,7 @@ mod tests {
         assert_eq!(topic.id(), Some("42"));
         assert_eq!(Topic::parse("ops").unwrap().kind(), TopicKind::Ops);
         assert_eq!(Topic::parse("ops").unwrap().id(), None);
-        assert_eq!(Topic::user("dev").unwrap().as_str(), "user:dev");
+        assert_eq!(Topic::parse("user:dev").unwrap().as_str(), "user:dev");
         assert!(Topic::parse(&format!("agent:{}", "a".repeat(MAX_TOPIC_ID_LEN))).is_ok());
     }
 
