@@ -42,7 +42,8 @@ struct Channel {
 struct Stored {
     seq: u64,
     at: Instant,
-    envelope: Envelope,
+    /// The event as sent; the history endpoint parses it back (a rare read, so the event
+    /// is kept once, serialised).
     frame: Utf8Bytes,
 }
 
@@ -128,7 +129,6 @@ impl Broker for MemoryBroker {
         channel.history.push_back(Stored {
             seq,
             at: Instant::now(),
-            envelope,
             frame: text,
         });
         channel.forget_old(self.limits);
@@ -200,7 +200,9 @@ impl Broker for MemoryBroker {
         channel.forget_old(self.limits);
         let (recovered, events, has_more) = match channel.events_after(since) {
             Some(events) => {
-                let mut events = events.map(|stored| stored.envelope.clone());
+                let mut events = events.filter_map(|stored| {
+                    hatchery_shared::realtime::parse_frame(&stored.frame).ok()
+                });
                 let page: Vec<Envelope> = events.by_ref().take(limit).collect();
                 (true, page, events.next().is_some())
             }
