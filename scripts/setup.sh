@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Hatchery needs and is missing; fast when everything is already there.
 #   scripts/setup.sh run    tools to build and serve the site
-#   scripts/setup.sh test   the same, plus what the tests need (Chromium, Playwright)
+#   scripts/setup.sh test   the same, plus what the tests need (Chromium, PostgreSQL, Playwright)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +51,12 @@ ensure_npm() {
   (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 }
 
+# The tests run a second time against a throwaway PostgreSQL (scripts/with-postgres.sh).
+ensure_postgres() {
+  compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && return
+  apt_install postgresql
+}
+
 ensure_chromium() {
   command -v chromium >/dev/null && return
   apt_install chromium
@@ -65,6 +71,7 @@ case "$purpose" in
   run) ;;
   test)
     ensure_chromium
+    ensure_postgres
     ensure_npm end2end
     ;;
   *)

@@ -19,7 +19,8 @@ step "format" cargo fmt --all -- --check
 step "clippy (server)" cargo clippy --locked --workspace --exclude hatchery-frontend --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy --locked --target wasm32-unknown-unknown \
   -p hatchery-frontend -p hatchery-app -p hatchery-shared --all-targets -- -D warnings
-step "rust tests" cargo test --locked --workspace --exclude hatchery-frontend
+step "rust tests (SQLite)" cargo test --locked --workspace --exclude hatchery-frontend
+step "API tests (PostgreSQL)" scripts/with-postgres.sh cargo test --locked -p hatchery-server --test api
 step "build site" cargo leptos build
 step "browser tests" bash -c 'cd end2end && npx playwright test'
 printf '\n\033[1;32mAll checks passed.\033[0m\n'

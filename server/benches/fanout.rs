@@ -144,6 +144,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hatchery"))
             .env("HATCHERY_ADDR", "127.0.0.1:0")
             .env("HATCHERY_DATA_DIR", data.path())
+            .env("HATCHERY_AUTH", "disabled")
             .env("HATCHERY_WORKER_THREADS", "1")
             .env("HATCHERY_WS_HEARTBEAT_MS", heartbeat_ms.to_string())
             .env("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "1000000")

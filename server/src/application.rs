@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::{BuiltInAdmin, SharedAuthenticator},
+    auth::Auth,
     config::Config,
     http,
     realtime::Realtime,
@@ -25,8 +25,8 @@ pub struct AppState {
     pub store: Store,
     /// The real-time hub.
     pub realtime: Realtime,
-    /// Decides who each request comes from.
-    pub auth: SharedAuthenticator,
+    /// Decides who each request comes from; signs people in and out.
+    pub auth: Auth,
     /// Every Prometheus metric of the process.
     pub metrics: prometheus::Registry,
     /// Where the site's files are and what the bundle is called.
@@ -72,21 +72,8 @@ pub struct Application {
 
 impl Application {
     /// Creates the data directory, opens and migrates the database, and binds the listener
-    /// (port 0 picks a free port; see [`Application::local_addr`]). Without accounts, every
-    /// request acts as the built-in admin.
+    /// (port 0 picks a free port; see [`Application::local_addr`]).
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        tracing::warn!(
-            user = BuiltInAdmin::USER_ID,
-            "sign-in is not available in this version: every request acts as the built-in admin"
-        );
-        Self::build_with(config, std::sync::Arc::new(BuiltInAdmin)).await
-    }
-
-    /// Like [`Application::build`], with the given authenticator.
-    pub async fn build_with(
-        config: &Config,
-        auth: SharedAuthenticator,
-    ) -> Result<Self, StartupError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -104,7 +91,8 @@ impl Application {
                     source,
                 })?;
         let metrics = prometheus::Registry::new();
-        let realtime = Realtime::new(config.realtime.clone(), &metrics)?;
+        let realtime = Realtime::new(config.realtime.clone(), &metrics, store.clone())?;
+        let auth = Auth::new(config.auth.clone(), store.clone(), realtime.clone()).await?;
         Ok(Self {
             listener,
             state: AppState {
@@ -130,6 +118,11 @@ impl Application {
         &self.state.store
     }
 
+    /// Authentication, for callers that run beside the server (such as tests).
+    pub fn auth(&self) -> &Auth {
+        &self.state.auth
+    }
+
     /// The real-time hub, for callers that run beside the server (such as tests).
     pub fn realtime(&self) -> &Realtime {
         &self.state.realtime
@@ -153,8 +146,9 @@ impl Application {
                 tracing::warn!(error = %err, "cannot set TCP_NODELAY");
             }
         });
-        let server = axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let server =
+            axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
         let mut server = tokio::spawn(server.into_future());
 
         let finished_early = tokio::select! {

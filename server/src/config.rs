@@ -5,9 +5,12 @@
 
 use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
-use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions};
 
-use crate::realtime::RealtimeConfig;
+use crate::{
+    auth::{AuthConfig, AuthMode},
+    realtime::RealtimeConfig,
+};
 
 /// Everything the server needs to start, parsed and validated.
 #[derive(Debug, Clone)]
@@ -29,6 +32,9 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     /// Threads of the async runtime (`HATCHERY_WORKER_THREADS`, default one per core).
     pub worker_threads: Option<usize>,
+    /// Sign-in and sessions (`HATCHERY_AUTH`, `HATCHERY_SIGNUP`, `HATCHERY_SESSION_TTL_SECS`,
+    /// `HATCHERY_SIGNIN_MAX_FAILURES`).
+    pub auth: AuthConfig,
 }
 
 /// Which database to use and how to reach it.
@@ -36,6 +42,8 @@ pub struct Config {
 pub enum DatabaseConfig {
     /// An SQLite database, usually a file in the data directory.
     Sqlite(SqliteConnectOptions),
+    /// A PostgreSQL database (the password, if any, is never logged).
+    Postgres(PgConnectOptions),
 }
 
 /// How log lines are filtered and written.
@@ -184,6 +192,58 @@ impl Config {
             None => None,
         };
 
+        let mut auth = AuthConfig::default();
+        match read("HATCHERY_AUTH")?.as_deref() {
+            None | Some("accounts") => {}
+            Some("disabled") if addr.ip().is_loopback() => auth.mode = AuthMode::Disabled,
+            Some("disabled") => {
+                return Err(ConfigError {
+                    var: "HATCHERY_AUTH",
+                    message: format!(
+                        "\"disabled\" lets anyone act as an admin, so it only listens on a \
+                         loopback address, and HATCHERY_ADDR is {addr}"
+                    ),
+                });
+            }
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "HATCHERY_AUTH",
+                    message: format!("{other:?} is not one of: accounts, disabled"),
+                });
+            }
+        }
+        match read("HATCHERY_SIGNUP")?.as_deref() {
+            None | Some("closed") => {}
+            Some("open") => auth.signup_open = true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "HATCHERY_SIGNUP",
+                    message: format!("{other:?} is not one of: closed, open"),
+                });
+            }
+        }
+        if let Some(text) = read("HATCHERY_SESSION_TTL_SECS")? {
+            auth.session_ttl = text
+                .parse::<u64>()
+                .ok()
+                .filter(|secs| (1..=31_536_000).contains(secs))
+                .map(Duration::from_secs)
+                .ok_or_else(|| ConfigError {
+                    var: "HATCHERY_SESSION_TTL_SECS",
+                    message: format!("{text:?} is not a number of seconds from 1 to 31536000"),
+                })?;
+        }
+        if let Some(text) = read("HATCHERY_SIGNIN_MAX_FAILURES")? {
+            auth.max_failures = text
+                .parse::<u32>()
+                .ok()
+                .filter(|max| *max >= 1)
+                .ok_or_else(|| ConfigError {
+                    var: "HATCHERY_SIGNIN_MAX_FAILURES",
+                    message: format!("{text:?} is not a positive number"),
+                })?;
+        }
+
         Ok(Self {
             addr,
             data_dir,
@@ -192,6 +252,7 @@ impl Config {
             shutdown_grace,
             realtime,
             worker_threads,
+            auth,
         })
     }
 }
@@ -212,11 +273,12 @@ impl DatabaseConfig {
             Some("sqlite") => SqliteConnectOptions::from_str(url)
                 .map(Self::Sqlite)
                 .map_err(|err| error(format!("not a usable SQLite URL: {err}"))),
-            Some("postgres" | "postgresql") => Err(error(
-                "PostgreSQL is not supported in this version yet; use a sqlite: URL".into(),
-            )),
+            Some("postgres" | "postgresql") => PgConnectOptions::from_str(url)
+                .map(Self::Postgres)
+                .map_err(|err| error(format!("not a usable PostgreSQL URL: {err}"))),
             _ => Err(error(
-                "expected a URL starting with sqlite: (for example sqlite://data/hatchery.db)"
+                "expected a URL starting with sqlite: or postgres: (for example \
+                 sqlite://data/hatchery.db or postgres://hatchery@localhost/hatchery)"
                     .into(),
             )),
         }
@@ -242,8 +304,11 @@ mod tests {
         let config = config_from(&[]).unwrap();
         assert_eq!(config.addr, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(config.data_dir, PathBuf::from("data"));
-        let DatabaseConfig::Sqlite(options) = config.database;
+        let DatabaseConfig::Sqlite(options) = config.database else {
+            panic!("the default database is SQLite");
+        };
         assert_eq!(options.get_filename(), PathBuf::from("data/hatchery.db"));
+        assert_eq!(config.auth.mode, AuthMode::Accounts);
         assert_eq!(config.log.format, LogFormat::Pretty);
         assert_eq!(config.shutdown_grace, Duration::from_secs(10));
     }
@@ -251,7 +316,9 @@ mod tests {
     #[test]
     fn the_database_file_follows_the_data_dir() {
         let config = config_from(&[("HATCHERY_DATA_DIR", "/var/lib/hatchery")]).unwrap();
-        let DatabaseConfig::Sqlite(options) = config.database;
+        let DatabaseConfig::Sqlite(options) = config.database else {
+            panic!("the default database is SQLite");
+        };
         assert_eq!(
             options.get_filename(),
             PathBuf::from("/var/lib/hatchery/hatchery.db")
@@ -263,7 +330,11 @@ mod tests {
         for (var, value) in [
             ("HATCHERY_ADDR", "localhost"),
             ("HATCHERY_DATABASE_URL", "mysql://db/hatchery"),
-            ("HATCHERY_DATABASE_URL", "postgres://db/hatchery"),
+            ("HATCHERY_DATABASE_URL", "postgres://db:port/hatchery"),
+            ("HATCHERY_AUTH", "off"),
+            ("HATCHERY_SIGNUP", "yes"),
+            ("HATCHERY_SESSION_TTL_SECS", "0"),
+            ("HATCHERY_SIGNIN_MAX_FAILURES", "none"),
             ("HATCHERY_LOG", "info,[bad"),
             ("HATCHERY_LOG_FORMAT", "xml"),
             ("HATCHERY_SHUTDOWN_GRACE_SECS", "-1"),
@@ -275,6 +346,33 @@ mod tests {
             assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");
             assert!(err.to_string().starts_with(var), "{err}");
         }
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgres() {
+        let config = config_from(&[(
+            "HATCHERY_DATABASE_URL",
+            "postgres://hatchery:secret@db.internal:5433/hatchery",
+        )])
+        .unwrap();
+        let DatabaseConfig::Postgres(options) = config.database else {
+            panic!("a postgres: URL is PostgreSQL");
+        };
+        assert_eq!(options.get_host(), "db.internal");
+        assert_eq!(options.get_port(), 5433);
+    }
+
+    #[test]
+    fn developer_mode_listens_on_loopback_only() {
+        let config = config_from(&[("HATCHERY_AUTH", "disabled")]).unwrap();
+        assert_eq!(config.auth.mode, AuthMode::Disabled);
+        let err = config_from(&[
+            ("HATCHERY_AUTH", "disabled"),
+            ("HATCHERY_ADDR", "0.0.0.0:3000"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "HATCHERY_AUTH");
+        assert!(err.message.contains("loopback"), "{err}");
     }
 
     #[test]
@@ -294,7 +392,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.addr.port(), 8080);
-        let DatabaseConfig::Sqlite(options) = config.database;
+        let DatabaseConfig::Sqlite(options) = config.database else {
+            panic!("a sqlite: URL is SQLite");
+        };
         assert_eq!(options.get_filename(), PathBuf::from("elsewhere.db"));
         assert_eq!(
             config.log,

@@ -2,8 +2,10 @@
 //! the real-time hub, and the database. `main.rs` only parses the configuration, sets up logging and runs
 //! what this library builds, so tests can run the same server in-process.
 
+pub mod agents;
 pub mod application;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod realtime;

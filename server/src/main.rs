@@ -1,10 +1,17 @@
-//! The `hatchery` binary: read the configuration, set up logging, serve until SIGINT/SIGTERM.
+//! The `hatchery` binary: read the command line and the configuration, set up logging, then
+//! serve until SIGINT/SIGTERM or run a one-off command.
 
 use std::process::ExitCode;
 
-use hatchery_server::{Application, Config, shutdown_signal, telemetry};
+use clap::Parser;
+use hatchery_server::{
+    Application, Config,
+    cli::{Cli, Command},
+    shutdown_signal, telemetry,
+};
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     // A `.env` file is a development convenience; real environment variables win.
     let _ = dotenvy::dotenv();
     let config = match Config::from_env() {
@@ -19,11 +26,26 @@ fn main() -> ExitCode {
     if let Some(threads) = config.worker_threads {
         runtime.worker_threads(threads);
     }
-    match runtime.enable_all().build() {
-        Ok(runtime) => runtime.block_on(serve(config)),
+    let runtime = match runtime.enable_all().build() {
+        Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!(error = %err, "cannot start the async runtime");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime.block_on(serve(config)),
+        Command::User(command) => {
+            match runtime.block_on(hatchery_server::cli::run_user_command(&config, command)) {
+                Ok(done) => {
+                    eprintln!("hatchery: {done}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("hatchery: {err}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

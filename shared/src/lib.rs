@@ -4,6 +4,7 @@
 //! `wasm32-unknown-unknown`: a change to the protocol is a change here, and both sides
 //! stop compiling until they agree.
 
+pub mod api;
 pub mod health;
 pub mod realtime;
 

@@ -1,31 +1,90 @@
-//! Who is making a request: the [`Identity`] extractor and the [`Authenticator`] behind it.
+//! Who is making a request: users, sessions, API tokens and passwords, and the
+//! [`Identity`] extractor every handler uses.
 //!
-//! Sign-in does not exist in this version: the server runs with [`BuiltInAdmin`], which
-//! treats every request as the built-in admin. Handlers only ever see [`Identity`], so
-//! accounts replace the authenticator without touching them.
+//! A request is authenticated by, in order: developer mode (everyone is the built-in
+//! admin), `Authorization: Bearer <token>` (or `?token=` on the WebSocket only), or the
+//! session cookie. Cookie-authenticated mutations must come from an allowed origin (CSRF).
 
-use std::sync::Arc;
+mod limiter;
+pub mod origin;
+pub mod password;
+pub mod secret;
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use std::{
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use crate::{application::AppState, http::ApiError};
+use axum::{
+    extract::FromRequestParts,
+    http::{Method, header, request::Parts},
+};
+use axum_extra::extract::CookieJar;
+use chrono::Utc;
+pub use hatchery_shared::api::accounts::{AuthMode, Role};
 
-/// The user a request acts as.
+use self::limiter::FailureLimiter;
+use crate::{
+    application::AppState,
+    http::ApiError,
+    realtime::Realtime,
+    store::{NewUser, Store, UserRow},
+};
+
+/// The name of the browser's session cookie.
+pub const SESSION_COOKIE: &str = "hatchery_session";
+/// What every session cookie's token starts with.
+const SESSION_PREFIX: &str = "hss_";
+/// What every API token starts with (so secret scanners can recognise one).
+pub const TOKEN_PREFIX: &str = "hat_";
+
+/// Sign-in and session settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Accounts, or developer mode (`HATCHERY_AUTH=disabled`).
+    pub mode: AuthMode,
+    /// Whether anyone may create an account (`HATCHERY_SIGNUP=open`).
+    pub signup_open: bool,
+    /// How long a session lasts without use; each use extends it
+    /// (`HATCHERY_SESSION_TTL_SECS`, default 14 days).
+    pub session_ttl: Duration,
+    /// Failed sign-ins allowed per account in 15 minutes, and ten times as many per client
+    /// address (`HATCHERY_SIGNIN_MAX_FAILURES`, default 5).
+    pub max_failures: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Accounts,
+            signup_open: false,
+            session_ttl: Duration::from_secs(14 * 24 * 3600),
+            max_failures: 5,
+        }
+    }
+}
+
+/// The user a request acts as, and the credential it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The user's id (as it appears in topics such as `user:{id}`).
     pub user_id: String,
     /// What the user may do.
     pub role: Role,
+    /// What proved it.
+    pub credential: Credential,
 }
 
-/// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Sees and changes their own things.
-    User,
-    /// Sees and changes everything.
-    Admin,
+/// What proved a request's identity; revoking it closes the sockets it opened.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// A browser session (its id: the hash of its token).
+    Session(String),
+    /// A personal API token (its id).
+    Token(String),
+    /// Developer mode: no credential at all.
+    BuiltIn,
 }
 
 impl Identity {
@@ -33,47 +92,291 @@ impl Identity {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
-}
 
-/// Why a request has no identity.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct AuthError(pub String);
-
-/// Decides who a request comes from, from its headers (cookie, `Authorization`) or query.
-pub trait Authenticator: Send + Sync + 'static {
-    /// The identity of the request, or why it has none.
-    fn authenticate(&self, parts: &Parts) -> Result<Identity, AuthError>;
-}
-
-/// Every request acts as the built-in admin `dev`: the mode of a server without accounts.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BuiltInAdmin;
-
-impl BuiltInAdmin {
-    /// The user id every request gets.
-    pub const USER_ID: &str = "dev";
-}
-
-impl Authenticator for BuiltInAdmin {
-    fn authenticate(&self, _: &Parts) -> Result<Identity, AuthError> {
-        Ok(Identity {
-            user_id: Self::USER_ID.into(),
-            role: Role::Admin,
-        })
+    /// Whether this identity may see and change things owned by `owner_id`.
+    pub fn may_manage(&self, owner_id: &str) -> bool {
+        self.is_admin() || self.user_id == owner_id
     }
 }
 
-/// The authenticator a server uses, shared by every request.
-pub type SharedAuthenticator = Arc<dyn Authenticator>;
+/// The window in which failed sign-ins are counted.
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How many accounts and addresses the failure counters remember at most.
+const FAILURE_KEYS: usize = 100_000;
+/// How stale `last_seen_at` / `last_used_at` may get before a request writes it again.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Authentication: decides identities, signs people in and out. Cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AuthConfig,
+    store: Store,
+    realtime: Realtime,
+    allowed_origins: Vec<String>,
+    per_account: FailureLimiter,
+    per_address: FailureLimiter,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful sign-in: the user and the session token for the cookie.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// Who signed in.
+    pub user: UserRow,
+    /// The session cookie's value.
+    pub token: String,
+}
+
+/// The built-in admin of developer mode.
+pub const BUILT_IN_ADMIN_ID: &str = "dev";
+
+impl Auth {
+    /// Authentication over `store`, closing revoked sockets through `realtime`. In
+    /// developer mode, makes sure the built-in admin exists.
+    pub async fn new(
+        config: AuthConfig,
+        store: Store,
+        realtime: Realtime,
+    ) -> Result<Self, crate::store::StoreError> {
+        if config.mode == AuthMode::Disabled {
+            tracing::warn!(
+                user = BUILT_IN_ADMIN_ID,
+                "HATCHERY_AUTH=disabled: NO SIGN-IN — every request acts as the built-in admin; \
+                 never expose this server"
+            );
+            store
+                .ensure_user(
+                    BUILT_IN_ADMIN_ID,
+                    &NewUser {
+                        email: "dev@localhost".into(),
+                        display_name: "Developer".into(),
+                        role: Role::Admin,
+                        password_hash: None,
+                    },
+                )
+                .await?;
+        }
+        let allowed_origins = realtime.config().allowed_origins.clone();
+        let max = config.max_failures;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                realtime,
+                allowed_origins,
+                per_account: FailureLimiter::new(max, FAILURE_WINDOW, FAILURE_KEYS),
+                per_address: FailureLimiter::new(max * 10, FAILURE_WINDOW, FAILURE_KEYS),
+            }),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// The identity of a request, or why it has none.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Identity, ApiError> {
+        if self.inner.config.mode == AuthMode::Disabled {
+            return Ok(Identity {
+                user_id: BUILT_IN_ADMIN_ID.into(),
+                role: Role::Admin,
+                credential: Credential::BuiltIn,
+            });
+        }
+        if let Some(token) = bearer(parts) {
+            return self.token_identity(token).await;
+        }
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(cookie) = jar.get(SESSION_COOKIE) else {
+            return Err(ApiError::Unauthorized("sign in first".into()));
+        };
+        let identity = self.session_identity(cookie.value()).await?;
+        if !is_safe(&parts.method)
+            && !origin::same_origin(&parts.headers, &self.inner.allowed_origins)
+        {
+            return Err(ApiError::Forbidden(
+                "cross-site request refused: changes with a session cookie must come from this \
+                 site's own pages"
+                    .into(),
+            ));
+        }
+        Ok(identity)
+    }
+
+    async fn token_identity(&self, token: &str) -> Result<Identity, ApiError> {
+        let found = self
+            .inner
+            .store
+            .api_token_user(&secret::hash(token))
+            .await?;
+        let Some((token_id, user, last_used)) = found else {
+            return Err(ApiError::Unauthorized(
+                "the API token is not valid or was revoked".into(),
+            ));
+        };
+        if last_used.is_none_or(|at| stale(at, TOUCH_EVERY)) {
+            self.inner.store.touch_api_token(&token_id).await?;
+        }
+        Ok(Identity {
+            user_id: user.id,
+            role: user.role,
+            credential: Credential::Token(token_id),
+        })
+    }
+
+    async fn session_identity(&self, token: &str) -> Result<Identity, ApiError> {
+        let id = secret::hash(token);
+        let Some(session) = self.inner.store.session(&id).await? else {
+            return Err(ApiError::Unauthorized(
+                "your session has ended; sign in again".into(),
+            ));
+        };
+        let ttl = self.inner.config.session_ttl;
+        if stale(session.last_seen_at, TOUCH_EVERY.min(ttl / 10)) {
+            self.inner.store.touch_session(&id, expiry(ttl)).await?;
+        }
+        Ok(Identity {
+            user_id: session.user.id,
+            role: session.user.role,
+            credential: Credential::Session(id),
+        })
+    }
+
+    /// Signs in with email and password from `address`: one argon2 verification, whether
+    /// or not the account exists. Too many failures → 429 with how long to wait.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: String,
+        address: IpAddr,
+    ) -> Result<SignedIn, ApiError> {
+        let account_key = crate::store::email_key(email);
+        let address_key = address.to_string();
+        let now = Instant::now();
+        let wait = [
+            self.inner.per_account.check(&account_key, now),
+            self.inner.per_address.check(&address_key, now),
+        ]
+        .into_iter()
+        .filter_map(Result::err)
+        .max();
+        if let Some(wait) = wait {
+            return Err(ApiError::TooManyRequests {
+                message: "too many failed sign-ins; wait before trying again".into(),
+                retry_after: wait,
+            });
+        }
+        let user = self.inner.store.user_by_email(email).await?;
+        let hash = user.as_ref().and_then(|user| user.password_hash.clone());
+        let matches = password::verify(hash, password).await;
+        match user {
+            Some(user) if matches => {
+                self.inner.per_account.clear(&account_key);
+                let token = self.start_session(&user.id).await?;
+                Ok(SignedIn { user, token })
+            }
+            _ => {
+                self.inner.per_account.fail(&account_key, now);
+                self.inner.per_address.fail(&address_key, now);
+                Err(ApiError::Unauthorized(
+                    "the email or the password is wrong".into(),
+                ))
+            }
+        }
+    }
+
+    /// Starts a session for `user_id` and returns its cookie token.
+    pub async fn start_session(&self, user_id: &str) -> Result<String, ApiError> {
+        let token = secret::generate(SESSION_PREFIX);
+        let store = &self.inner.store;
+        store.delete_expired_sessions().await?;
+        store
+            .create_session(
+                &secret::hash(&token),
+                user_id,
+                expiry(self.inner.config.session_ttl),
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// Ends what proved `identity` if it is a session, and closes the sockets it opened.
+    pub async fn sign_out(&self, identity: &Identity) -> Result<(), ApiError> {
+        if let Credential::Session(id) = &identity.credential {
+            self.inner.store.delete_session(id).await?;
+            self.inner.realtime.disconnect(&identity.credential);
+        }
+        Ok(())
+    }
+
+    /// Revokes one of `user_id`'s API tokens and closes the sockets it opened; false when
+    /// there is no such token.
+    pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<bool, ApiError> {
+        let deleted = self.inner.store.delete_api_token(user_id, token_id).await?;
+        if deleted {
+            self.inner
+                .realtime
+                .disconnect(&Credential::Token(token_id.to_owned()));
+        }
+        Ok(deleted)
+    }
+}
+
+/// The token of `Authorization: Bearer …`, or of `?token=` on the WebSocket endpoint.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let from_header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let from_query = || {
+        (parts.uri.path() == "/api/ws")
+            .then(|| parts.uri.query())
+            .flatten()?
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("token="))
+    };
+    from_header.or_else(from_query)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn stale(at: chrono::DateTime<Utc>, after: Duration) -> bool {
+    Utc::now()
+        .signed_duration_since(at)
+        .to_std()
+        .unwrap_or_default()
+        >= after
+}
+
+fn expiry(ttl: Duration) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(ttl).expect("session lifetimes are capped at a year")
+}
 
 impl FromRequestParts<AppState> for Identity {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        state
-            .auth
-            .authenticate(parts)
-            .map_err(|err| ApiError::Unauthorized(err.0))
+        if let Some(identity) = parts.extensions.get::<Self>() {
+            return Ok(identity.clone());
+        }
+        let identity = state.auth.authenticate(parts).await?;
+        parts.extensions.insert(identity.clone());
+        Ok(identity)
     }
 }

@@ -1,14 +1,16 @@
 //! The API's error type and its JSON shape:
 //! `{"error":{"code":"not_found","message":"…","fields":{…}}}`.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
+
+use crate::store::StoreError;
 
 /// An error an API handler returns; each variant maps to one status and one `code`.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +27,35 @@ pub enum ApiError {
     /// The thing asked for does not exist, or the caller may not know it exists (404).
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
     /// The request is well-formed but its values are not acceptable (422), per field.
     #[error("invalid input")]
     Validation(BTreeMap<String, String>),
+    /// Too many requests; try again after `retry_after` (429 with `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was limited.
+        message: String,
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// Something failed on the server's side (500); the detail goes to the log only.
+    #[error("something went wrong on the server; the error was logged")]
+    Internal,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            err => {
+                tracing::error!(error = %err, "database error");
+                Self::Internal
+            }
+        }
+    }
 }
 
 impl ApiError {
@@ -43,7 +71,10 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -54,7 +85,10 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::Validation(_) => "validation_failed",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::Internal => "internal",
         }
     }
 }
@@ -65,6 +99,14 @@ impl IntoResponse for ApiError {
         if let Self::Validation(fields) = &self {
             error["fields"] = json!(fields);
         }
-        (self.status(), Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status(), Json(json!({ "error": error }))).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            // Whole seconds, rounded up so that a client waiting that long is let in.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

@@ -1,12 +1,17 @@
 //! The HTTP surface: one router per resource, merged here, with the layers every request
 //! passes through (request id, tracing), and the API's error and JSON types.
 
+mod agents;
+mod auth;
 mod error;
 mod health;
 mod json;
 mod metrics;
+mod page;
 mod request_id;
 mod site;
+mod tokens;
+mod users;
 
 use axum::{Router, routing::any};
 use tower::ServiceBuilder;
@@ -16,6 +21,7 @@ use tower_http::{
 };
 use tracing::Level;
 
+pub use auth::validated as validated_account;
 pub use error::ApiError;
 pub use json::AppJson;
 
@@ -27,6 +33,10 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(realtime::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(tokens::router())
+        .merge(agents::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found));
 

@@ -27,7 +27,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves an upgraded socket until either side closes it or the server shuts down.
 pub(super) async fn serve(mut socket: WebSocket, identity: Identity, realtime: Realtime) {
-    let Some((conn, outbox)) = realtime.open_connection(&identity.user_id) else {
+    let Some((conn, outbox)) = realtime.open_connection(&identity) else {
         tracing::info!(user = %identity.user_id, "too many connections for this user");
         close_at_once(&mut socket, CloseCode::TooManyConnections).await;
         return;
@@ -41,7 +41,7 @@ pub(super) async fn serve(mut socket: WebSocket, identity: Identity, realtime: R
         realtime: realtime.clone(),
     };
     tracing::debug!(conn, %user, "connected");
-    session.greet();
+    session.greet().await;
 
     let (mut sink, stream) = socket.split();
     let reader = realtime.inner.tasks.spawn(read(stream, session));
@@ -115,7 +115,7 @@ async fn read(mut stream: SplitStream<WebSocket>, mut session: Session) -> Sessi
             inbound = stream.next() => {
                 idle.as_mut().reset(Instant::now() + idle_limit);
                 match inbound {
-                    Some(Ok(WsMessage::Text(text))) => session.handle(&text),
+                    Some(Ok(WsMessage::Text(text))) => session.handle(&text).await,
                     Some(Ok(WsMessage::Binary(_))) => session.reply_error(
                         ErrorCode::BadJson,
                         "binary frames are not part of the protocol; send JSON text".into(),
@@ -189,7 +189,7 @@ struct Session {
 
 impl Session {
     /// Sends `hello` and subscribes the user's own topic.
-    fn greet(&mut self) {
+    async fn greet(&mut self) {
         let config = self.realtime.config();
         self.send(frame::envelope(Message::Hello(Hello {
             conn_id: self.conn.to_string(),
@@ -202,7 +202,7 @@ impl Session {
             topic: format!("user:{}", self.identity.user_id),
             since: None,
         };
-        self.subscribe(&own, None);
+        self.subscribe(&own, None).await;
     }
 
     /// Queues a reply, logging its id.
@@ -229,7 +229,7 @@ impl Session {
     }
 
     /// Handles one text frame from the client.
-    fn handle(&mut self, text: &str) {
+    async fn handle(&mut self, text: &str) {
         let envelope = match parse_frame(text) {
             Ok(envelope) => envelope,
             Err(err) => return self.reply_error(err.code, err.message, err.req.as_deref()),
@@ -239,7 +239,7 @@ impl Session {
         match &envelope.message {
             Message::Subscribe(subscribe) => {
                 for topic in &subscribe.topics {
-                    self.subscribe(topic, req);
+                    self.subscribe(topic, req).await;
                 }
             }
             Message::Unsubscribe(unsubscribe) => {
@@ -260,7 +260,7 @@ impl Session {
         }
     }
 
-    fn subscribe(&mut self, request: &SubscribeTopic, req: Option<&str>) {
+    async fn subscribe(&mut self, request: &SubscribeTopic, req: Option<&str>) {
         let refuse = |code, message: String| {
             Message::SubscribeError(SubscribeError {
                 topic: request.topic.clone(),
@@ -285,7 +285,8 @@ impl Session {
                 req,
             );
         }
-        if let Err((code, message)) = policy::may_follow(&self.identity, &topic) {
+        let store = &self.realtime.inner.store;
+        if let Err((code, message)) = policy::may_follow(store, &self.identity, &topic).await {
             return self.reply(refuse(code, message), Some(topic), req);
         }
         let recovery = self.realtime.inner.broker.subscribe(Subscription {

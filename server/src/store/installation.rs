@@ -1,9 +1,9 @@
-//! The `installation` row: this installation's identity and its schema version.
+//! The `installation` row: this installation's identity, its schema version, and the
+//! one-time claim of the first-run setup.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 
-use super::StoreError;
+use super::{Store, StoreError, on_pool};
 
 /// Facts about this installation that outlive restarts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,14 +16,16 @@ pub struct Installation {
     pub schema_version: i64,
 }
 
-pub(super) async fn get(pool: &SqlitePool) -> Result<Installation, StoreError> {
-    let (id, created_at, schema_version) = sqlx::query_as::<_, (String, DateTime<Utc>, i64)>(
-        "SELECT installation_id, created_at, \
-                (SELECT MAX(version) FROM _sqlx_migrations WHERE success) \
-         FROM installation WHERE id = 1",
-    )
-    .fetch_one(pool)
-    .await?;
+pub(super) async fn get(store: &Store) -> Result<Installation, StoreError> {
+    let (id, created_at, schema_version) = on_pool!(store, |pool| {
+        sqlx::query_as::<_, (String, DateTime<Utc>, i64)>(
+            "SELECT installation_id, created_at, \
+                    (SELECT MAX(version) FROM _sqlx_migrations WHERE success) \
+             FROM installation WHERE id = 1",
+        )
+        .fetch_one(pool)
+        .await?
+    });
     Ok(Installation {
         id,
         created_at,

@@ -1,22 +1,38 @@
 //! Database access: the connection pool, embedded migrations, and one module per table
 //! family. Only this module writes SQL.
+//!
+//! SQLite and PostgreSQL run the same SQL: every statement is written once, in the subset
+//! both understand (`$1` placeholders, `RETURNING`, `ON CONFLICT`), and [`on_pool!`] expands
+//! it for whichever pool is open. What differs between the two — the pool's settings and the
+//! schema's column types — lives here and in `migrations/{sqlite,postgres}` only.
 
+mod agents;
 mod installation;
+mod sessions;
+mod tokens;
+mod users;
 
 use std::time::Duration;
 
 use sqlx::{
-    SqlitePool,
+    PgPool, SqlitePool,
     migrate::Migrator,
+    postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use agents::{AgentChange, AgentCursor, AgentFilter, AgentRow};
 pub use installation::Installation;
+pub use sessions::SessionRow;
+pub use tokens::{ApiTokenRow, NewApiToken};
+pub use users::{NewUser, UserRow, email_key};
 
 use crate::config::DatabaseConfig;
 
 /// The migrations for SQLite, embedded in the binary and applied at start-up.
 pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+/// The migrations for PostgreSQL, embedded in the binary and applied at start-up.
+pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// A failure to reach or prepare the database.
 #[derive(Debug, thiserror::Error)]
@@ -27,49 +43,120 @@ pub enum StoreError {
     /// A migration failed to apply.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row would break a uniqueness rule (such as a second account with one email).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
 }
+
+impl StoreError {
+    /// Maps a unique-constraint violation to [`StoreError::Conflict`] about `what`.
+    fn unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(what),
+            _ => Self::Database(err),
+        }
+    }
+}
+
+/// The open pool, of one backend or the other.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the open pool, whichever backend it is: the body is
+/// compiled once per backend from one source.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+use on_pool;
 
 /// Hatchery's database: a shared, cheaply cloned handle to the connection pool.
 ///
-/// Callers use its methods and never see the pool, so another backend can be added behind
-/// it without changing them.
+/// Callers use its methods and never see the pool or the backend.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl Store {
     /// Opens the database (creating an SQLite file when missing) without migrating it.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
-        let DatabaseConfig::Sqlite(options) = config;
-        let options: SqliteConnectOptions = options
-            .clone()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
+        let pool = match config {
+            DatabaseConfig::Sqlite(options) => {
+                let options: SqliteConnectOptions = options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect_with(options)
+                        .await?,
+                )
+            }
+            DatabaseConfig::Postgres(options) => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options.clone())
+                    .await?,
+            ),
+        };
         Ok(Self { pool })
     }
 
     /// Applies every embedded migration not yet applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        SQLITE_MIGRATIONS.run(&self.pool).await?;
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
         Ok(())
     }
 
     /// Who this installation is and which schema it runs: the readiness check's query.
     pub async fn installation(&self) -> Result<Installation, StoreError> {
-        installation::get(&self.pool).await
+        installation::get(self).await
     }
 
     /// Closes every connection; later queries fail at once.
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |pool| pool.close().await);
     }
+}
+
+/// The current time as stored: UTC, to the microsecond (what both backends keep).
+fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// A new row id: a UUIDv7, so ids sort by creation time.
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// A time as the API shows it: RFC 3339 in UTC with a `Z`, to the millisecond.
+pub fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Parses an enum column; the CHECK constraints make a failure a sign of a corrupt row.
+fn parse_column<T: std::str::FromStr>(column: &str, text: &str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("{column} holds the unknown value {text:?}").into(),
+        ))
+    })
 }

@@ -1,18 +1,27 @@
 //! `spawn_app()`: the test harness. Each test gets its own server on port 0 and its own
-//! database in a temporary directory, and a [`TestApp`] with one helper per endpoint.
+//! database — a SQLite file in a temporary directory, or, when `HATCHERY_TEST_POSTGRES`
+//! names a PostgreSQL server, a fresh database on it — and a [`TestApp`] with one helper per
+//! endpoint. Every server starts with three real accounts and an API token for each:
+//! `alice` and `bob` (users with those ids) and `root` (an admin, token name `admin`).
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
-use axum::http::request::Parts;
 use hatchery_server::{
     Application,
-    auth::{AuthError, Authenticator, Identity, Role},
+    auth::{AuthConfig, Role, TOKEN_PREFIX, password, secret},
     config::{Config, DatabaseConfig, LogConfig, LogFormat},
     realtime::{Realtime, RealtimeConfig},
-    store::Store,
+    store::{NewApiToken, NewUser, Store},
 };
+use sqlx::{Connection, migrate::Migrator, postgres::PgConnectOptions};
 use tempfile::TempDir;
-use tokio::{sync::oneshot, task::JoinHandle};
+use tokio::{
+    sync::{OnceCell, oneshot},
+    task::JoinHandle,
+};
+
+/// The password of every test account.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
@@ -26,20 +35,30 @@ pub struct TestApp {
     pub realtime: Realtime,
     /// The data directory; keeps the temporary directory alive while the test runs.
     pub data: TestData,
+    /// API token secrets by name: `alice`, `bob`, `admin`.
+    tokens: HashMap<&'static str, String>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// A data directory that outlives one server, so a test can restart on the same database.
+/// A data directory and database that outlive one server, so a test can restart on them.
 pub struct TestData {
     dir: TempDir,
+    postgres: Option<PgConnectOptions>,
 }
 
 impl TestData {
-    /// A new, empty data directory.
+    /// A new, empty data directory and database.
     pub fn new() -> Self {
+        let postgres = std::env::var("HATCHERY_TEST_POSTGRES").ok().map(|url| {
+            let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+            PgConnectOptions::from_str(&url)
+                .expect("HATCHERY_TEST_POSTGRES is a PostgreSQL URL")
+                .database(&name)
+        });
         Self {
             dir: tempfile::tempdir().expect("a temporary directory"),
+            postgres,
         }
     }
 
@@ -48,11 +67,52 @@ impl TestData {
         self.dir.path().to_path_buf()
     }
 
-    fn config(&self) -> Config {
+    /// Whether the tests run on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// The migrations this backend applies.
+    pub fn migrations(&self) -> &'static Migrator {
+        if self.is_postgres() {
+            &hatchery_server::store::POSTGRES_MIGRATIONS
+        } else {
+            &hatchery_server::store::SQLITE_MIGRATIONS
+        }
+    }
+
+    /// Creates the PostgreSQL database if it does not exist yet.
+    async fn create_database(&self) {
+        let Some(options) = &self.postgres else {
+            return;
+        };
+        let name = options.get_database().expect("a database name").to_owned();
+        let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres"))
+            .await
+            .expect("the test PostgreSQL server answers");
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        if !exists {
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// The configuration of a server on this directory and database.
+    pub fn config(&self) -> Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: self.path(),
-            database: DatabaseConfig::sqlite_file(self.path().join("hatchery.db")),
+            database: match &self.postgres {
+                Some(options) => DatabaseConfig::Postgres(options.clone()),
+                None => DatabaseConfig::sqlite_file(self.path().join("hatchery.db")),
+            },
             log: LogConfig {
                 filter: "warn".into(),
                 format: LogFormat::Pretty,
@@ -60,37 +120,7 @@ impl TestData {
             shutdown_grace: Duration::from_secs(5),
             realtime: RealtimeConfig::default(),
             worker_threads: None,
-        }
-    }
-}
-
-/// Test identities, chosen by bearer token (header or `?token=`): `alice` and `bob` are
-/// users of those ids, `admin` is the admin `root`; anything else is refused.
-struct TestTokens;
-
-impl Authenticator for TestTokens {
-    fn authenticate(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let from_header = parts
-            .headers
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        let from_query = parts.uri.query().and_then(|query| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("token="))
-        });
-        match from_header.or(from_query) {
-            Some(user @ ("alice" | "bob")) => Ok(Identity {
-                user_id: user.into(),
-                role: Role::User,
-            }),
-            Some("admin") => Ok(Identity {
-                user_id: "root".into(),
-                role: Role::Admin,
-            }),
-            Some(_) => Err(AuthError("unknown token".into())),
-            None => Err(AuthError("sign in first".into())),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -102,9 +132,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server whose real-time settings `tune` changed first.
 pub async fn spawn_app_with(tune: impl FnOnce(&mut RealtimeConfig)) -> TestApp {
+    spawn_app_configured(|config| tune(&mut config.realtime)).await
+}
+
+/// Starts a server whose configuration `tune` changed first.
+pub async fn spawn_app_configured(tune: impl FnOnce(&mut Config)) -> TestApp {
     let data = TestData::new();
     let mut config = data.config();
-    tune(&mut config.realtime);
+    tune(&mut config);
     start(data, config).await
 }
 
@@ -114,13 +149,59 @@ pub async fn spawn_app_on(data: TestData) -> TestApp {
     start(data, config).await
 }
 
+/// One argon2 hash of [`PASSWORD`], shared by every test account of the process.
+async fn password_hash() -> String {
+    static HASH: OnceCell<String> = OnceCell::const_new();
+    HASH.get_or_init(|| password::hash(PASSWORD.into()))
+        .await
+        .clone()
+}
+
+/// Makes sure the test accounts exist and gives each a new API token.
+async fn seed_accounts(store: &Store) -> HashMap<&'static str, String> {
+    let hash = password_hash().await;
+    let mut tokens = HashMap::new();
+    for (token_name, id, role) in [
+        ("alice", "alice", Role::User),
+        ("bob", "bob", Role::User),
+        ("admin", "root", Role::Admin),
+    ] {
+        store
+            .ensure_user(
+                id,
+                &NewUser {
+                    email: format!("{id}@example.com"),
+                    display_name: id.to_owned(),
+                    role,
+                    password_hash: Some(hash.clone()),
+                },
+            )
+            .await
+            .expect("a test account");
+        let token = secret::generate(TOKEN_PREFIX);
+        store
+            .create_api_token(&NewApiToken {
+                user_id: id,
+                name: "tests",
+                hash: &secret::hash(&token),
+                prefix: &token[..10],
+            })
+            .await
+            .expect("a test token");
+        tokens.insert(token_name, token);
+    }
+    tokens
+}
+
 async fn start(data: TestData, config: Config) -> TestApp {
-    let app = Application::build_with(&config, Arc::new(TestTokens))
+    data.create_database().await;
+    let app = Application::build(&config)
         .await
         .expect("the server starts");
     let addr = app.local_addr();
     let store = app.store().clone();
     let realtime = app.realtime().clone();
+    let tokens = seed_accounts(&store).await;
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -136,12 +217,19 @@ async fn start(data: TestData, config: Config) -> TestApp {
         store,
         realtime,
         data,
+        tokens,
         stop: Some(stop),
         server: Some(server),
     }
 }
 
 impl TestApp {
+    /// The API token of the test account `name` (`alice`, `bob`, `admin`); any other name
+    /// is passed through as is, as a token the server does not know.
+    pub fn bearer<'a>(&'a self, name: &'a str) -> &'a str {
+        self.tokens.get(name).map_or(name, String::as_str)
+    }
+
     /// The absolute URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
@@ -160,7 +248,7 @@ impl TestApp {
     pub async fn publish_notice(&self, token: &str, topic: &str, text: &str) -> reqwest::Response {
         self.client
             .post(self.url(&format!("/api/topics/{topic}/events")))
-            .bearer_auth(token)
+            .bearer_auth(self.bearer(token))
             .json(&serde_json::json!({"type": "notice", "data": {"level": "info", "text": text}}))
             .send()
             .await
@@ -171,7 +259,7 @@ impl TestApp {
     pub async fn topic_events(&self, token: &str, topic: &str, query: &str) -> reqwest::Response {
         self.client
             .get(self.url(&format!("/api/topics/{topic}/events?{query}")))
-            .bearer_auth(token)
+            .bearer_auth(self.bearer(token))
             .send()
             .await
             .expect("the request completes")

@@ -470,7 +470,7 @@ async fn only_admins_publish_and_only_events_with_valid_data() {
     let post = |body: &'static str| {
         app.client
             .post(app.url("/api/topics/ops/events"))
-            .bearer_auth("admin")
+            .bearer_auth(app.bearer("admin"))
             .header("content-type", "application/json")
             .body(body)
             .send()

@@ -1,7 +1,5 @@
 //! The database: created and migrated on an empty data directory, kept across restarts.
 
-use hatchery_server::store::SQLITE_MIGRATIONS;
-
 use crate::helpers::{TestData, spawn_app, spawn_app_on};
 
 #[tokio::test]
@@ -11,9 +9,19 @@ async fn an_empty_data_directory_gets_a_database_with_every_migration_applied() 
 
     let app = spawn_app_on(data).await;
 
-    assert!(app.data.path().join("hatchery.db").exists());
+    assert_eq!(
+        app.data.path().join("hatchery.db").exists(),
+        !app.data.is_postgres(),
+        "the SQLite file is created, and only for SQLite"
+    );
     let installation = app.store.installation().await.unwrap();
-    let newest = SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap();
+    let newest = app
+        .data
+        .migrations()
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap();
     assert_eq!(installation.schema_version, newest);
     assert_eq!(installation.id.len(), 32, "a random 128-bit id in hex");
 }

@@ -32,15 +32,16 @@ pub enum Ended {
 }
 
 impl TestApp {
-    /// Opens `/api/ws` with `token` (or none) and, if given, an `Origin` header.
+    /// Opens `/api/ws` with the token of `token` (see [`TestApp::bearer`]; or none) and, if given, an `Origin` header.
     pub async fn ws_with(&self, token: Option<&str>, origin: Option<&str>) -> WsHarness {
         let mut request = format!("ws://{}/api/ws", self.addr)
             .into_client_request()
             .unwrap();
         if let Some(token) = token {
-            request
-                .headers_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {}", self.bearer(token)).parse().unwrap(),
+            );
         }
         if let Some(origin) = origin {
             request

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::topic::Topic;
+use crate::api::agents::{Agent, AgentDeleted};
 
 /// A message: the envelope's `type` and `data` together.
 ///
@@ -45,6 +46,12 @@ pub enum Message {
     Error(ErrorBody),
     /// Domain event: a notice for people to read, published by an admin or a script.
     Notice(Notice),
+    /// An agent was created (on `agent:{id}` and `user:{owner}`).
+    AgentCreated(Agent),
+    /// An agent changed (on `agent:{id}` and `user:{owner}`).
+    AgentUpdated(Agent),
+    /// An agent was deleted (on `agent:{id}` and `user:{owner}`).
+    AgentDeleted(AgentDeleted),
 }
 
 impl Message {
@@ -70,7 +77,10 @@ impl MessageType {
 
     /// Whether this is a domain event, published to a topic (and so through the publish API).
     pub fn is_event(self) -> bool {
-        matches!(self, Self::Notice)
+        matches!(
+            self,
+            Self::Notice | Self::AgentCreated | Self::AgentUpdated | Self::AgentDeleted
+        )
     }
 }
 

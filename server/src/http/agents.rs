@@ -1,0 +1,170 @@
+//! `/api/agents`: list, create, read, change and delete agents. Each change is published
+//! as an event on `agent:{id}` and `user:{owner}` once it is committed.
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    routing::get,
+};
+use hatchery_shared::{
+    api::{
+        Page,
+        agents::{Agent, AgentDeleted, AgentPatch, NewAgent},
+    },
+    realtime::{Message, Topic},
+};
+use serde::Deserialize;
+
+use super::{ApiError, AppJson, page::PageQuery};
+use crate::{
+    agents,
+    application::AppState,
+    auth::Identity,
+    realtime::Realtime,
+    store::{AgentFilter, AgentRow, Store},
+};
+
+/// Routes of agents.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/agents", get(list).post(create))
+        .route("/api/agents/{id}", get(read).patch(update).delete(remove))
+}
+
+/// Which agents a list shows.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Scope {
+    /// The caller's own agents.
+    #[default]
+    Mine,
+    /// Everyone's (admins only).
+    All,
+}
+
+/// `?scope=&limit=&cursor=` of the list.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    scope: Scope,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+/// `GET /api/agents?scope=mine|all&limit=&cursor=`: agents, newest first.
+async fn list(
+    identity: Identity,
+    State(store): State<Store>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<Agent>>, ApiError> {
+    let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
+    let filter = match query.scope {
+        Scope::Mine => AgentFilter {
+            owner_id: Some(identity.user_id.clone()),
+        },
+        Scope::All if identity.is_admin() => AgentFilter::default(),
+        Scope::All => {
+            return Err(ApiError::Forbidden(
+                "only admins may list everyone's agents".into(),
+            ));
+        }
+    };
+    let rows = store
+        .agents(&filter, query.page.cursor.as_ref(), query.page.fetch())
+        .await?;
+    Ok(Json(query.page.page(
+        rows,
+        |row| row.id.clone(),
+        agents::view,
+    )))
+}
+
+/// `POST /api/agents`: a new agent owned by the caller.
+async fn create(
+    identity: Identity,
+    State(store): State<Store>,
+    State(realtime): State<Realtime>,
+    AppJson(body): AppJson<NewAgent>,
+) -> Result<(StatusCode, Json<Agent>), ApiError> {
+    let change = agents::new_change(body).map_err(ApiError::Validation)?;
+    let row = store.create_agent(&identity.user_id, &change).await?;
+    let agent = agents::view(&row);
+    announce(&realtime, &row, Message::AgentCreated(agent.clone())).await;
+    Ok((StatusCode::CREATED, Json(agent)))
+}
+
+/// `GET /api/agents/{id}`.
+async fn read(
+    identity: Identity,
+    State(store): State<Store>,
+    Path(id): Path<String>,
+) -> Result<Json<Agent>, ApiError> {
+    let row = visible(&store, &identity, &id).await?;
+    Ok(Json(agents::view(&row)))
+}
+
+/// `PATCH /api/agents/{id}`: changes the fields given.
+async fn update(
+    identity: Identity,
+    State(store): State<Store>,
+    State(realtime): State<Realtime>,
+    Path(id): Path<String>,
+    AppJson(patch): AppJson<AgentPatch>,
+) -> Result<Json<Agent>, ApiError> {
+    let current = visible(&store, &identity, &id).await?;
+    let change = agents::patched(&current, patch).map_err(ApiError::Validation)?;
+    let row = store
+        .update_agent(&id, &change)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let agent = agents::view(&row);
+    announce(&realtime, &row, Message::AgentUpdated(agent.clone())).await;
+    Ok(Json(agent))
+}
+
+/// `DELETE /api/agents/{id}`.
+async fn remove(
+    identity: Identity,
+    State(store): State<Store>,
+    State(realtime): State<Realtime>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let row = visible(&store, &identity, &id).await?;
+    if !store.delete_agent(&id).await? {
+        return Err(not_found(&id));
+    }
+    let deleted = Message::AgentDeleted(AgentDeleted {
+        id: row.id.clone(),
+        owner_id: row.owner_id.clone(),
+    });
+    announce(&realtime, &row, deleted).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The agent `id` if the caller may see it; another user's agent is "not found".
+async fn visible(store: &Store, identity: &Identity, id: &str) -> Result<AgentRow, ApiError> {
+    match store.agent(id).await? {
+        Some(row) if identity.may_manage(&row.owner_id) => Ok(row),
+        _ => Err(not_found(id)),
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("there is no agent {id}"))
+}
+
+/// Publishes a committed change on the agent's topic and its owner's.
+async fn announce(realtime: &Realtime, row: &AgentRow, message: Message) {
+    for topic in [
+        format!("agent:{}", row.id),
+        format!("user:{}", row.owner_id),
+    ] {
+        match Topic::parse(&topic) {
+            Ok(topic) => {
+                realtime.publish(&topic, message.clone()).await;
+            }
+            Err(err) => tracing::error!(topic, error = %err.0, "cannot name the topic"),
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Signing in and out: `/api/auth/session`, `sign-in`, `sign-out`, the first-run `setup`
+//! and open `sign-up`; the session cookie is set and cleared here.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json, Router,
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, StatusCode},
+    routing::{get, post},
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use hatchery_shared::api::accounts::{
+    MIN_PASSWORD_CHARS, NewAccount, Role, SessionInfo, SignIn, User,
+};
+
+use super::{ApiError, AppJson};
+use crate::{
+    application::AppState,
+    auth::{Auth, Identity, SESSION_COOKIE, password},
+    store::{NewUser, Store},
+};
+
+/// Routes of sign-in and sign-out.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/session", get(session))
+        .route("/api/auth/sign-in", post(sign_in))
+        .route("/api/auth/sign-out", post(sign_out))
+        .route("/api/auth/setup", post(setup))
+        .route("/api/auth/sign-up", post(sign_up))
+}
+
+/// `GET /api/auth/session`: who the caller is, whether the first-run page is due, and
+/// whether sign-up is open. Renews the session cookie's lifetime.
+async fn session(
+    State(auth): State<Auth>,
+    State(store): State<Store>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    identity: Result<Identity, ApiError>,
+) -> Result<(CookieJar, Json<SessionInfo>), ApiError> {
+    let user = match &identity {
+        Ok(identity) => store.user(&identity.user_id).await?.map(|user| user.view()),
+        Err(_) => None,
+    };
+    let jar = match (jar.get(SESSION_COOKIE), &user) {
+        (Some(cookie), Some(_)) => {
+            let token = cookie.value().to_owned();
+            jar.add(session_cookie(&auth, &headers, token))
+        }
+        _ => jar,
+    };
+    Ok((
+        jar,
+        Json(SessionInfo {
+            user,
+            mode: auth.config().mode,
+            setup_needed: store.setup_needed().await?,
+            signup_open: auth.config().signup_open,
+        }),
+    ))
+}
+
+/// `POST /api/auth/sign-in {email, password}`: sets the session cookie.
+async fn sign_in(
+    State(auth): State<Auth>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    AppJson(body): AppJson<SignIn>,
+) -> Result<(CookieJar, Json<User>), ApiError> {
+    let signed_in = auth.sign_in(&body.email, body.password, peer.ip()).await?;
+    tracing::info!(user = %signed_in.user.id, "signed in");
+    Ok((
+        jar.add(session_cookie(&auth, &headers, signed_in.token)),
+        Json(signed_in.user.view()),
+    ))
+}
+
+/// `POST /api/auth/sign-out`: ends the session, clears the cookie, closes its sockets.
+async fn sign_out(
+    State(auth): State<Auth>,
+    identity: Identity,
+    jar: CookieJar,
+) -> Result<(CookieJar, StatusCode), ApiError> {
+    auth.sign_out(&identity).await?;
+    Ok((
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        StatusCode::NO_CONTENT,
+    ))
+}
+
+/// `POST /api/auth/setup {email, display_name, password}`: creates the first admin and
+/// signs them in; 409 once any account can sign in.
+async fn setup(
+    State(auth): State<Auth>,
+    State(store): State<Store>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    AppJson(body): AppJson<NewAccount>,
+) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
+    let new = validated(body, Role::Admin).await?;
+    let Some(user) = store.create_first_admin(&new).await? else {
+        return Err(ApiError::Conflict(
+            "this installation already has an admin; sign in instead".into(),
+        ));
+    };
+    tracing::info!(user = %user.id, "first admin created");
+    let token = auth.start_session(&user.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        jar.add(session_cookie(&auth, &headers, token)),
+        Json(user.view()),
+    ))
+}
+
+/// `POST /api/auth/sign-up {email, display_name, password}`: creates a user and signs them
+/// in, when `HATCHERY_SIGNUP=open`.
+async fn sign_up(
+    State(auth): State<Auth>,
+    State(store): State<Store>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    AppJson(body): AppJson<NewAccount>,
+) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
+    if !auth.config().signup_open {
+        return Err(ApiError::Forbidden(
+            "sign-up is closed on this server; ask an admin for an account".into(),
+        ));
+    }
+    let user = store
+        .create_user(&validated(body, Role::User).await?)
+        .await?;
+    let token = auth.start_session(&user.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        jar.add(session_cookie(&auth, &headers, token)),
+        Json(user.view()),
+    ))
+}
+
+/// The session cookie carrying `token`: HttpOnly, SameSite=Lax, Secure behind HTTPS, and
+/// lasting as long as the session does without use.
+fn session_cookie(auth: &Auth, headers: &HeaderMap, token: String) -> Cookie<'static> {
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+    let max_age = time_duration(auth.config().session_ttl);
+    Cookie::build((SESSION_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(https)
+        .max_age(max_age)
+        .build()
+}
+
+fn time_duration(duration: std::time::Duration) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Checks a new account's fields (422 naming each bad one) and hashes its password.
+pub async fn validated(body: NewAccount, role: Role) -> Result<NewUser, ApiError> {
+    let mut errors = std::collections::BTreeMap::new();
+    let email = body.email.trim();
+    let looks_like_email = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && (domain.contains('.') || domain == "localhost")
+    });
+    if !looks_like_email || email.len() > 254 || email.contains(char::is_whitespace) {
+        errors.insert(
+            "email".into(),
+            "enter an email address like ada@example.com".into(),
+        );
+    }
+    let name = body.display_name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.insert(
+            "display_name".into(),
+            "enter a name of 1 to 100 characters".into(),
+        );
+    }
+    let length = body.password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=1024).contains(&length) {
+        errors.insert(
+            "password".into(),
+            format!("use {MIN_PASSWORD_CHARS} to 1024 characters"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(NewUser {
+        email: email.to_owned(),
+        display_name: name.to_owned(),
+        role,
+        password_hash: Some(password::hash(body.password).await),
+    })
+}

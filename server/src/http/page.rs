@@ -1,0 +1,47 @@
+//! Cursor pagination: the `limit` and `cursor` query parameters and the [`Page`] answer.
+
+use hatchery_shared::api::{MAX_PAGE_SIZE, Page};
+use serde::Deserialize;
+
+/// `?limit=&cursor=` of a list endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageQuery {
+    /// How many items to return: clamped to 1–200, default 50.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Items per page when the request does not say.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+
+impl PageQuery {
+    /// The page size asked for, clamped.
+    pub fn limit(&self) -> u32 {
+        self.limit
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
+    }
+
+    /// How many rows to fetch: one more than a page, to learn whether another page follows.
+    pub fn fetch(&self) -> u32 {
+        self.limit() + 1
+    }
+
+    /// The page made of `rows` (fetched with [`PageQuery::fetch`]), each shown by `view`,
+    /// with the cursor after the last one given by `cursor_of`.
+    pub fn page<R, T>(
+        &self,
+        mut rows: Vec<R>,
+        cursor_of: impl Fn(&R) -> String,
+        view: impl Fn(&R) -> T,
+    ) -> Page<T> {
+        let limit = self.limit() as usize;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        Page {
+            next_cursor: more.then(|| rows.last().map(&cursor_of)).flatten(),
+            items: rows.iter().map(view).collect(),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Users: accounts, the first-run admin, and the built-in admin of developer mode.
+
+use chrono::{DateTime, Utc};
+use hatchery_shared::api::accounts::{Role, User};
+
+use super::{Store, StoreError, on_pool};
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// The user's id.
+    pub id: String,
+    /// The email as entered.
+    pub email: String,
+    /// The name shown in the interface.
+    pub display_name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The argon2id hash of the password; `None` when the account cannot sign in.
+    pub password_hash: Option<String>,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    /// The user as the API shows it.
+    pub fn view(&self) -> User {
+        User {
+            id: self.id.clone(),
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            created_at: super::rfc3339(self.created_at),
+        }
+    }
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The email as entered (already validated).
+    pub email: String,
+    /// The name shown in the interface.
+    pub display_name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The argon2id hash of the password, or `None` for an account without one.
+    pub password_hash: Option<String>,
+}
+
+/// A `users` row as read, before its role is parsed.
+#[derive(sqlx::FromRow)]
+pub(super) struct RawUser {
+    id: String,
+    email: String,
+    display_name: String,
+    role: String,
+    password_hash: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<RawUser> for UserRow {
+    type Error = StoreError;
+
+    fn try_from(raw: RawUser) -> Result<Self, StoreError> {
+        Ok(Self {
+            role: super::parse_column("users.role", &raw.role)?,
+            id: raw.id,
+            email: raw.email,
+            display_name: raw.display_name,
+            password_hash: raw.password_hash,
+            created_at: raw.created_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, email, display_name, role, password_hash, created_at";
+
+/// How emails are compared: trimmed and lower-cased.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+impl Store {
+    /// Creates a user; [`StoreError::Conflict`] when the email is taken.
+    pub async fn create_user(&self, new: &NewUser) -> Result<UserRow, StoreError> {
+        self.insert_user(&super::new_id(), new).await
+    }
+
+    async fn insert_user(&self, id: &str, new: &NewUser) -> Result<UserRow, StoreError> {
+        let now = super::now();
+        let sql = format!(
+            "INSERT INTO users (id, email, email_key, display_name, role, password_hash, \
+                                created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
+        );
+        let raw = on_pool!(self, |pool| {
+            sqlx::query_as::<_, RawUser>(&sql)
+                .bind(id)
+                .bind(new.email.trim())
+                .bind(email_key(&new.email))
+                .bind(new.display_name.trim())
+                .bind(new.role.as_str())
+                .bind(&new.password_hash)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::unique("an account with this email"))?
+        });
+        raw.try_into()
+    }
+
+    /// Creates the first admin through the first-run page, once: `None` when an account that
+    /// can sign in already exists or the setup was already claimed.
+    pub async fn create_first_admin(&self, new: &NewUser) -> Result<Option<UserRow>, StoreError> {
+        let now = super::now();
+        let id = super::new_id();
+        let sql = format!(
+            "INSERT INTO users (id, email, email_key, display_name, role, password_hash, \
+                                created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'admin', $5, $6, $6) RETURNING {COLUMNS}"
+        );
+        let raw = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // The row lock on `installation` makes the claim atomic on both backends.
+            let claimed = sqlx::query(
+                "UPDATE installation SET setup_at = $1 WHERE id = 1 AND setup_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL)",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !claimed {
+                return Ok(None);
+            }
+            let raw = sqlx::query_as::<_, RawUser>(&sql)
+                .bind(&id)
+                .bind(new.email.trim())
+                .bind(email_key(&new.email))
+                .bind(new.display_name.trim())
+                .bind(&new.password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::unique("an account with this email"))?;
+            tx.commit().await?;
+            raw
+        });
+        raw.try_into().map(Some)
+    }
+
+    /// Whether no account can sign in yet (the first-run page is offered).
+    pub async fn setup_needed(&self) -> Result<bool, StoreError> {
+        let exists: bool = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL) \
+                 OR EXISTS (SELECT 1 FROM installation WHERE setup_at IS NOT NULL)",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(!exists)
+    }
+
+    /// Makes sure the user `id` exists, creating it with `new` when missing.
+    pub async fn ensure_user(&self, id: &str, new: &NewUser) -> Result<UserRow, StoreError> {
+        if let Some(user) = self.user(id).await? {
+            return Ok(user);
+        }
+        self.insert_user(id, new).await
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+        let raw = on_pool!(self, |pool| {
+            sqlx::query_as::<_, RawUser>(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        raw.map(TryInto::try_into).transpose()
+    }
+
+    /// The user with this email (compared case-insensitively).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE email_key = $1");
+        let raw = on_pool!(self, |pool| {
+            sqlx::query_as::<_, RawUser>(&sql)
+                .bind(email_key(email))
+                .fetch_optional(pool)
+                .await?
+        });
+        raw.map(TryInto::try_into).transpose()
+    }
+
+    /// Up to `limit` users, newest first, after the user id `before` when given.
+    pub async fn users(
+        &self,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
+        );
+        let raws = on_pool!(self, |pool| {
+            sqlx::query_as::<_, RawUser>(&sql)
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        raws.into_iter().map(TryInto::try_into).collect()
+    }
+}

@@ -1,0 +1,195 @@
+//! Agents: what an agent is, and the bodies that create and change one.
+
+use serde::{Deserialize, Serialize};
+
+use super::absent_null_or_value;
+
+/// What an agent is doing.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AgentStatus {
+    /// Waiting for a message, a schedule or a trigger.
+    Idle,
+    /// A run is in progress.
+    Running,
+    /// The last runs failed; `last_error` says why.
+    Error,
+    /// Turned off: nothing triggers it.
+    Disabled,
+}
+
+impl AgentStatus {
+    /// The status's name, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A built-in tool an agent may be allowed to call.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Tool {
+    /// The current date and time in a time zone.
+    CurrentTime,
+    /// An HTTP GET or POST to a public address.
+    HttpRequest,
+    /// Arithmetic on an expression.
+    Calculator,
+}
+
+impl Tool {
+    /// The tool's name, as stored, sent and shown to the model.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// An agent as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    /// The agent's id.
+    pub id: String,
+    /// The user who owns it.
+    pub owner_id: String,
+    /// Its name, 1–100 characters.
+    pub name: String,
+    /// The system prompt of every run.
+    pub system_instructions: String,
+    /// What a scheduled or manual run asks it to do.
+    pub task_instructions: String,
+    /// The model to call.
+    pub model: String,
+    /// Sampling temperature, 0–2.
+    pub temperature: f64,
+    /// The tools it may call.
+    pub tools: Vec<Tool>,
+    /// A cron expression (five fields, or `@daily` and the like), if it runs on a schedule.
+    pub schedule: Option<String>,
+    /// The schedule in words, such as "At 09:00 AM, Monday through Friday".
+    pub schedule_description: Option<String>,
+    /// The IANA time zone the schedule is read in, such as `Europe/Paris`.
+    pub time_zone: String,
+    /// What it is doing.
+    pub status: AgentStatus,
+    /// Why the last run failed, if it did.
+    pub last_error: Option<String>,
+    /// When it last ran (RFC 3339, UTC).
+    pub last_run_at: Option<String>,
+    /// When its schedule next fires (RFC 3339, UTC).
+    pub next_run_at: Option<String>,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// `POST /api/agents`: a new agent. Only `name` is required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAgent {
+    /// Its name, 1–100 characters.
+    pub name: String,
+    /// The system prompt (default empty).
+    #[serde(default)]
+    pub system_instructions: String,
+    /// The task of scheduled and manual runs (default empty).
+    #[serde(default)]
+    pub task_instructions: String,
+    /// The model (default: the server's default model).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Sampling temperature, 0–2 (default 0.7).
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// Allowed tools (default none).
+    #[serde(default)]
+    pub tools: Vec<Tool>,
+    /// A cron expression, or none.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// The schedule's IANA time zone (default `UTC`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Create it disabled (default false).
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// `PATCH /api/agents/{id}`: the fields to change; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentPatch {
+    /// A new name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New system instructions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_instructions: Option<String>,
+    /// New task instructions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_instructions: Option<String>,
+    /// A new model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// A new temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// A new list of tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    /// A new schedule (`null` removes it).
+    #[serde(
+        default,
+        deserialize_with = "absent_null_or_value",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub schedule: Option<Option<String>>,
+    /// A new time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Turn the agent off (`true`) or back on (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+/// The payload of `agent_deleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentDeleted {
+    /// The deleted agent's id.
+    pub id: String,
+    /// Its owner.
+    pub owner_id: String,
+}
+
+/// The model a new agent gets when none is given.
+pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// The temperature a new agent gets when none is given.
+pub const DEFAULT_TEMPERATURE: f64 = 0.7;
+/// The longest agent name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
