@@ -43,13 +43,14 @@ enum Scope {
     All,
 }
 
-/// `?scope=&limit=&cursor=` of the list.
+/// `?scope=&limit=&cursor=` of the list. (Not a flattened [`PageQuery`]: flattening loses
+/// the number types of a query string.)
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     #[serde(default)]
     scope: Scope,
-    #[serde(flatten)]
-    page: PageQuery,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 /// `GET /api/agents?scope=mine|all&limit=&cursor=`: agents, newest first.
@@ -59,6 +60,10 @@ async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<Agent>>, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
     let filter = match query.scope {
         Scope::Mine => AgentFilter {
             owner_id: Some(identity.user_id.clone()),
@@ -71,13 +76,9 @@ async fn list(
         }
     };
     let rows = store
-        .agents(&filter, query.page.cursor.as_ref(), query.page.fetch())
+        .agents(&filter, page.cursor.as_ref(), page.fetch())
         .await?;
-    Ok(Json(query.page.page(
-        rows,
-        |row| row.id.clone(),
-        agents::view,
-    )))
+    Ok(Json(page.page(rows, |row| row.id.clone(), agents::view)))
 }
 
 /// `POST /api/agents`: a new agent owned by the caller.

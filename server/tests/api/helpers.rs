@@ -44,7 +44,7 @@ pub struct TestApp {
 /// A data directory and database that outlive one server, so a test can restart on them.
 pub struct TestData {
     dir: TempDir,
-    postgres: Option<PgConnectOptions>,
+    postgres: Option<(String, PgConnectOptions)>,
 }
 
 impl TestData {
@@ -52,9 +52,13 @@ impl TestData {
     pub fn new() -> Self {
         let postgres = std::env::var("HATCHERY_TEST_POSTGRES").ok().map(|url| {
             let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-            PgConnectOptions::from_str(&url)
+            let options = PgConnectOptions::from_str(&url)
                 .expect("HATCHERY_TEST_POSTGRES is a PostgreSQL URL")
-                .database(&name)
+                .database(&name);
+            let server = url
+                .rsplit_once('/')
+                .map_or(url.as_str(), |(server, _)| server);
+            (format!("{server}/{name}"), options)
         });
         Self {
             dir: tempfile::tempdir().expect("a temporary directory"),
@@ -81,9 +85,17 @@ impl TestData {
         }
     }
 
+    /// `HATCHERY_DATABASE_URL` for this directory's database.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some((url, _)) => url.clone(),
+            None => format!("sqlite://{}", self.path().join("hatchery.db").display()),
+        }
+    }
+
     /// Creates the PostgreSQL database if it does not exist yet.
-    async fn create_database(&self) {
-        let Some(options) = &self.postgres else {
+    pub async fn create_database(&self) {
+        let Some((_, options)) = &self.postgres else {
             return;
         };
         let name = options.get_database().expect("a database name").to_owned();
@@ -110,7 +122,7 @@ impl TestData {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: self.path(),
             database: match &self.postgres {
-                Some(options) => DatabaseConfig::Postgres(options.clone()),
+                Some((_, options)) => DatabaseConfig::Postgres(options.clone()),
                 None => DatabaseConfig::sqlite_file(self.path().join("hatchery.db")),
             },
             log: LogConfig {
@@ -147,6 +159,13 @@ pub async fn spawn_app_configured(tune: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn spawn_app_on(data: TestData) -> TestApp {
     let config = data.config();
     start(data, config).await
+}
+
+/// Starts a server on a database without any account, as on first run.
+pub async fn spawn_app_without_accounts() -> TestApp {
+    let data = TestData::new();
+    let config = data.config();
+    start_with(data, config, false).await
 }
 
 /// One argon2 hash of [`PASSWORD`], shared by every test account of the process.
@@ -194,6 +213,10 @@ async fn seed_accounts(store: &Store) -> HashMap<&'static str, String> {
 }
 
 async fn start(data: TestData, config: Config) -> TestApp {
+    start_with(data, config, true).await
+}
+
+async fn start_with(data: TestData, config: Config, accounts: bool) -> TestApp {
     data.create_database().await;
     let app = Application::build(&config)
         .await
@@ -201,7 +224,11 @@ async fn start(data: TestData, config: Config) -> TestApp {
     let addr = app.local_addr();
     let store = app.store().clone();
     let realtime = app.realtime().clone();
-    let tokens = seed_accounts(&store).await;
+    let tokens = if accounts {
+        seed_accounts(&store).await
+    } else {
+        HashMap::new()
+    };
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -228,6 +255,43 @@ impl TestApp {
     /// is passed through as is, as a token the server does not know.
     pub fn bearer<'a>(&'a self, name: &'a str) -> &'a str {
         self.tokens.get(name).map_or(name, String::as_str)
+    }
+
+    /// A request to `path` with the API token of `who` (see [`TestApp::bearer`]), or
+    /// anonymous when `None`, and a JSON body when given.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(who) = who {
+            request = request.bearer_auth(self.bearer(who));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the request completes")
+    }
+
+    /// `POST /api/auth/sign-in`; the response as is.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/auth/sign-in"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("the request completes")
+    }
+
+    /// Signs in as `email` with the test password and returns the `Cookie` header value that
+    /// carries the session.
+    pub async fn session_cookie(&self, email: &str) -> String {
+        let response = self.sign_in(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "{email} signs in");
+        session_cookie_of(&response).expect("sign-in sets the session cookie")
     }
 
     /// The absolute URL of `path` on this server.
@@ -298,4 +362,18 @@ impl TestApp {
         }
         self.data
     }
+}
+
+/// The `name=value` of the session cookie a response sets, if it sets one with a value.
+pub fn session_cookie_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| {
+            pair.starts_with("hatchery_session=") && pair.len() > "hatchery_session=".len()
+        })
+        .map(str::to_owned)
 }

@@ -1,8 +1,11 @@
-//! Integration tests: the real server on a random port, a fresh SQLite database per test,
-//! driven over HTTP. One binary so that it links once.
+//! Integration tests: the real server on a random port, a fresh database per test (SQLite,
+//! or PostgreSQL when `HATCHERY_TEST_POSTGRES` is set), driven over HTTP. One binary so that it links once.
 
 mod helpers;
 
+mod accounts;
+mod agents;
+mod authorization;
 mod health;
 mod process;
 mod realtime;

@@ -31,6 +31,13 @@ pub enum Ended {
     Dropped,
 }
 
+async fn connect(request: tungstenite::handshake::client::Request) -> WsHarness {
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the WebSocket upgrade succeeds");
+    WsHarness { ws, next_req: 0 }
+}
+
 impl TestApp {
     /// Opens `/api/ws` with the token of `token` (see [`TestApp::bearer`]; or none) and, if given, an `Origin` header.
     pub async fn ws_with(&self, token: Option<&str>, origin: Option<&str>) -> WsHarness {
@@ -48,10 +55,18 @@ impl TestApp {
                 .headers_mut()
                 .insert("origin", origin.parse().unwrap());
         }
-        let (ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("the WebSocket upgrade succeeds");
-        WsHarness { ws, next_req: 0 }
+        connect(request).await
+    }
+
+    /// Opens `/api/ws` with a session cookie (`name=value`), as a script would (no `Origin`).
+    pub async fn ws_with_cookie(&self, cookie: &str) -> WsHarness {
+        let mut request = format!("ws://{}/api/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+        connect(request).await
     }
 
     /// Opens `/api/ws` as the holder of `token` and reads `hello` and the `subscribed`

@@ -1,0 +1,436 @@
+//! Accounts: the first-run admin, sign-in and sign-out, session expiry, CSRF, rate limiting,
+//! API tokens, admins creating users, sign-up, developer mode and the `user create` command.
+
+use std::time::Duration;
+
+use hatchery_shared::{
+    api::accounts::{AuthMode, CreatedApiToken, SessionInfo, User},
+    realtime::MessageType,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{
+        PASSWORD, TestApp, TestData, session_cookie_of, spawn_app, spawn_app_configured,
+        spawn_app_on, spawn_app_without_accounts,
+    },
+    ws::Ended,
+};
+
+async fn session_info(app: &TestApp, cookie: Option<&str>) -> SessionInfo {
+    let mut request = app.client.get(app.url("/api/auth/session"));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// A request carrying the session `cookie`, from the server's own origin.
+fn with_cookie(app: &TestApp, method: Method, path: &str, cookie: &str) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(path))
+        .header("cookie", cookie)
+        .header("origin", format!("http://{}", app.addr))
+}
+
+#[tokio::test]
+async fn the_first_run_creates_the_admin_once() {
+    let app = spawn_app_without_accounts().await;
+    let info = session_info(&app, None).await;
+    assert!(info.setup_needed && info.user.is_none());
+    assert_eq!(info.mode, AuthMode::Accounts);
+
+    let bad = json!({"email": "not an email", "display_name": "", "password": "short"});
+    let response = app
+        .call(Method::POST, "/api/auth/setup", None, Some(bad))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let fields = &body["error"]["fields"];
+    for field in ["email", "display_name", "password"] {
+        assert!(fields[field].is_string(), "{field} is named: {body}");
+    }
+    assert!(
+        session_info(&app, None).await.setup_needed,
+        "nothing was created"
+    );
+
+    let admin = json!({"email": "Ada@Example.com", "display_name": "Ada", "password": PASSWORD});
+    let response = app
+        .call(Method::POST, "/api/auth/setup", None, Some(admin.clone()))
+        .await;
+    assert_eq!(response.status(), 201);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain HTTP: not Secure");
+    let cookie = session_cookie_of(&response).unwrap();
+    let user: User = response.json().await.unwrap();
+    assert_eq!(user.display_name, "Ada");
+
+    let info = session_info(&app, Some(&cookie)).await;
+    assert!(!info.setup_needed);
+    assert_eq!(info.user.unwrap().role.as_str(), "admin");
+
+    let again = app
+        .call(Method::POST, "/api/auth/setup", None, Some(admin))
+        .await;
+    assert_eq!(again.status(), 409);
+    let signed_in = app.sign_in("ada@example.COM", PASSWORD).await;
+    assert_eq!(signed_in.status(), 200, "emails compare case-insensitively");
+}
+
+#[tokio::test]
+async fn sign_in_and_sign_out() {
+    let app = spawn_app().await;
+    let wrong = app.sign_in("alice@example.com", "wrong password").await;
+    assert_eq!(wrong.status(), 401);
+    let wrong: Value = wrong.json().await.unwrap();
+    let unknown = app.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown.status(), 401);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(
+        wrong, unknown,
+        "the answer does not reveal whether the email exists"
+    );
+
+    let cookie = app.session_cookie("alice@example.com").await;
+    let me = session_info(&app, Some(&cookie)).await.user.unwrap();
+    assert_eq!(me.id, "alice");
+    let agents = with_cookie(&app, Method::GET, "/api/agents", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(agents.status(), 200);
+
+    let out = with_cookie(&app, Method::POST, "/api/auth/sign-out", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let cleared = out.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.starts_with("hatchery_session=;"), "{cleared}");
+    let after = with_cookie(&app, Method::GET, "/api/agents", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401, "the session is revoked server-side");
+}
+
+#[tokio::test]
+async fn a_session_expires_unless_used() {
+    let app = spawn_app_configured(|config| config.auth.session_ttl = Duration::from_secs(2)).await;
+    let cookie = app.session_cookie("alice@example.com").await;
+    // Used within its lifetime, it slides forward.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        let used = with_cookie(&app, Method::GET, "/api/agents", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(used.status(), 200, "a session in use stays alive");
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let expired = with_cookie(&app, Method::GET, "/api/agents", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), 401);
+    let body: Value = expired.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again")
+    );
+}
+
+#[tokio::test]
+async fn cross_site_requests_with_the_session_cookie_are_refused() {
+    let app = spawn_app().await;
+    let cookie = app.session_cookie("alice@example.com").await;
+    let agent = json!({"name": "from elsewhere"});
+
+    let evil = app
+        .client
+        .post(app.url("/api/agents"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .json(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), 403);
+    let no_origin = app
+        .client
+        .post(app.url("/api/agents"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .json(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_origin.status(), 403);
+    let listed = app
+        .call(Method::GET, "/api/agents", Some("alice"), None)
+        .await;
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    let own = with_cookie(&app, Method::POST, "/api/agents", &cookie)
+        .json(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 201);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_rate_limited_per_account() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        let response = app.sign_in("alice@example.com", "guess").await;
+        assert_eq!(response.status(), 401);
+    }
+    let limited = app.sign_in("alice@example.com", PASSWORD).await;
+    assert_eq!(limited.status(), 429, "even the right password waits");
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    let bob = app.sign_in("bob@example.com", PASSWORD).await;
+    assert_eq!(bob.status(), 200, "other accounts are not locked");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_rate_limited_per_address() {
+    let app = spawn_app_configured(|config| config.auth.max_failures = 1).await;
+    // One failure per account, from one address: ten allowed, then the address waits.
+    for n in 0..10 {
+        let response = app.sign_in(&format!("guess{n}@example.com"), "guess").await;
+        assert_eq!(response.status(), 401);
+    }
+    let limited = app.sign_in("bob@example.com", PASSWORD).await;
+    assert_eq!(limited.status(), 429);
+}
+
+#[tokio::test]
+async fn api_tokens_are_shown_once_and_revocation_closes_their_sockets() {
+    let app = spawn_app().await;
+    let created = app
+        .call(
+            Method::POST,
+            "/api/tokens",
+            Some("alice"),
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: CreatedApiToken = created.json().await.unwrap();
+    assert!(created.secret.starts_with("hat_"));
+    assert!(created.secret.starts_with(&created.token.prefix));
+
+    let listed = app
+        .call(Method::GET, "/api/tokens", Some("alice"), None)
+        .await;
+    let listed = listed.text().await.unwrap();
+    assert!(listed.contains("\"ci\"") && !listed.contains(&created.secret));
+
+    let mut ws = app.ws(&created.secret).await;
+    let bob_revokes = app
+        .call(
+            Method::DELETE,
+            &format!("/api/tokens/{}", created.token.id),
+            Some("bob"),
+            None,
+        )
+        .await;
+    assert_eq!(bob_revokes.status(), 404, "only the owner revokes a token");
+    let revoked = app
+        .call(
+            Method::DELETE,
+            &format!("/api/tokens/{}", created.token.id),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        ws.expect_close(Duration::from_secs(2)).await,
+        Ended::Closed(4401)
+    );
+
+    let after = app
+        .call(Method::GET, "/api/agents", Some(&created.secret), None)
+        .await;
+    assert_eq!(after.status(), 401);
+    let empty = app
+        .call(
+            Method::POST,
+            "/api/tokens",
+            Some("alice"),
+            Some(json!({"name": " "})),
+        )
+        .await;
+    assert_eq!(empty.status(), 422);
+}
+
+#[tokio::test]
+async fn signing_out_closes_the_sessions_sockets() {
+    let app = spawn_app().await;
+    let cookie = app.session_cookie("alice@example.com").await;
+    let mut ws = app.ws_with_cookie(&cookie).await;
+    ws.expect(MessageType::Hello).await;
+    ws.expect(MessageType::Subscribed).await;
+    with_cookie(&app, Method::POST, "/api/auth/sign-out", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ws.expect_close(Duration::from_secs(2)).await,
+        Ended::Closed(4401)
+    );
+}
+
+#[tokio::test]
+async fn admins_create_users_and_sign_up_is_closed_by_default() {
+    let app = spawn_app().await;
+    let carol =
+        json!({"email": "carol@example.com", "display_name": "Carol", "password": PASSWORD});
+    let by_user = app
+        .call(
+            Method::POST,
+            "/api/users",
+            Some("alice"),
+            Some(carol.clone()),
+        )
+        .await;
+    assert_eq!(by_user.status(), 403);
+    let by_admin = app
+        .call(Method::POST, "/api/users", Some("admin"), Some(carol))
+        .await;
+    assert_eq!(by_admin.status(), 201);
+    assert_eq!(
+        app.sign_in("carol@example.com", PASSWORD).await.status(),
+        200
+    );
+
+    let duplicate =
+        json!({"email": "CAROL@example.com", "display_name": "C", "password": PASSWORD});
+    let response = app
+        .call(
+            Method::POST,
+            "/api/users",
+            Some("admin"),
+            Some(duplicate.clone()),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+
+    let sign_up = app
+        .call(Method::POST, "/api/auth/sign-up", None, Some(duplicate))
+        .await;
+    assert_eq!(sign_up.status(), 403);
+    let users = app
+        .call(Method::GET, "/api/users", Some("admin"), None)
+        .await;
+    let users: Value = users.json().await.unwrap();
+    assert_eq!(users["items"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn open_sign_up_creates_a_user_and_signs_them_in() {
+    let app = spawn_app_configured(|config| config.auth.signup_open = true).await;
+    let dave = json!({"email": "dave@example.com", "display_name": "Dave", "password": PASSWORD, "role": "admin"});
+    let response = app
+        .call(Method::POST, "/api/auth/sign-up", None, Some(dave))
+        .await;
+    assert_eq!(response.status(), 201);
+    let cookie = session_cookie_of(&response).unwrap();
+    let user: User = response.json().await.unwrap();
+    assert_eq!(user.role.as_str(), "user", "sign-up never makes an admin");
+    assert!(session_info(&app, Some(&cookie)).await.signup_open);
+}
+
+#[tokio::test]
+async fn developer_mode_acts_as_the_built_in_admin() {
+    let app = spawn_app_configured(|config| config.auth.mode = AuthMode::Disabled).await;
+    let response = app
+        .call(
+            Method::POST,
+            "/api/agents",
+            None,
+            Some(json!({"name": "dev agent"})),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let agent: Value = response.json().await.unwrap();
+    assert_eq!(agent["owner_id"], "dev");
+    let info = session_info(&app, None).await;
+    assert_eq!(info.mode, AuthMode::Disabled);
+    assert_eq!(info.user.unwrap().role.as_str(), "admin");
+}
+
+#[tokio::test]
+async fn the_user_create_command_makes_an_account_that_signs_in() {
+    let data = TestData::new();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hatchery"));
+    command
+        .args(["user", "create", "--admin", "--email", "ops@example.com"])
+        .env_clear()
+        .env("HATCHERY_DATA_DIR", data.path())
+        .env("HATCHERY_DATABASE_URL", data.database_url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    data.create_database().await;
+    let mut child = command.spawn().unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the command exits by itself")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("created admin ops@example.com"), "{stderr}");
+
+    let app = spawn_app_on(data).await;
+    assert_eq!(app.sign_in("ops@example.com", PASSWORD).await.status(), 200);
+    assert!(!session_info(&app, None).await.setup_needed);
+
+    let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_hatchery"))
+        .args(["user", "create", "--email", "ops@example.com"])
+        .env_clear()
+        .env("HATCHERY_DATA_DIR", app.data.path())
+        .env("HATCHERY_DATABASE_URL", app.data.database_url())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!again.status.success(), "an empty password is refused");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("password"), "{stderr}");
+}

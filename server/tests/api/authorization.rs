@@ -1,0 +1,145 @@
+//! The authorization matrix: every endpoint that acts on something, as an anonymous caller,
+//! another user, the owner and an admin, against the status each must get.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Who calls: no credential, bob (not the owner), alice (the owner), root (admin).
+const CALLERS: [Option<&str>; 4] = [None, Some("bob"), Some("alice"), Some("admin")];
+
+/// Creates an agent of alice's and returns its id.
+async fn alices_agent(app: &TestApp) -> String {
+    let response = app
+        .call(
+            Method::POST,
+            "/api/agents",
+            Some("alice"),
+            Some(json!({"name": "owned"})),
+        )
+        .await;
+    let agent: Value = response.json().await.unwrap();
+    agent["id"].as_str().unwrap().to_owned()
+}
+
+/// Creates an API token of alice's and returns its id.
+async fn alices_token(app: &TestApp) -> String {
+    let response = app
+        .call(
+            Method::POST,
+            "/api/tokens",
+            Some("alice"),
+            Some(json!({"name": "t"})),
+        )
+        .await;
+    let created: Value = response.json().await.unwrap();
+    created["token"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_caller_as_expected() {
+    let app = spawn_app().await;
+    let account = |email: &str| json!({"email": email, "display_name": "New", "password": "long enough password"});
+    // (method, path with {agent}/{token}, body, [anonymous, other, owner, admin])
+    let cases: Vec<(Method, &str, Option<Value>, [u16; 4])> = vec![
+        (Method::GET, "/api/agents", None, [401, 200, 200, 200]),
+        (
+            Method::GET,
+            "/api/agents?scope=all",
+            None,
+            [401, 403, 403, 200],
+        ),
+        (
+            Method::POST,
+            "/api/agents",
+            Some(json!({"name": "n"})),
+            [401, 201, 201, 201],
+        ),
+        (
+            Method::GET,
+            "/api/agents/{agent}",
+            None,
+            [401, 404, 200, 200],
+        ),
+        (
+            Method::PATCH,
+            "/api/agents/{agent}",
+            Some(json!({"name": "m"})),
+            [401, 404, 200, 200],
+        ),
+        (
+            Method::DELETE,
+            "/api/agents/{agent}",
+            None,
+            [401, 404, 204, 204],
+        ),
+        (Method::GET, "/api/tokens", None, [401, 200, 200, 200]),
+        (
+            Method::POST,
+            "/api/tokens",
+            Some(json!({"name": "n"})),
+            [401, 201, 201, 201],
+        ),
+        (
+            Method::DELETE,
+            "/api/tokens/{token}",
+            None,
+            [401, 404, 204, 404],
+        ),
+        (Method::GET, "/api/users", None, [401, 403, 403, 200]),
+        (
+            Method::POST,
+            "/api/users",
+            Some(account("{who}@new.example")),
+            [401, 403, 403, 201],
+        ),
+        (
+            Method::POST,
+            "/api/auth/sign-out",
+            None,
+            [401, 204, 204, 204],
+        ),
+        (
+            Method::GET,
+            "/api/topics/agent:{agent}/events?epoch=x&after=0",
+            None,
+            [401, 404, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/topics/user:alice/events?epoch=x&after=0",
+            None,
+            [401, 403, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/topics/user:alice/events",
+            Some(json!({"type": "notice", "data": {"level": "info", "text": "hi"}})),
+            [401, 403, 403, 202],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (method, template, body, expected) in &cases {
+        for (caller, want) in CALLERS.iter().zip(expected) {
+            // A fresh target per call, so deletes do not affect later callers.
+            let path = template
+                .replace("{agent}", &alices_agent(&app).await)
+                .replace("{token}", &alices_token(&app).await);
+            let body = body.as_ref().map(|body| {
+                let who = caller.unwrap_or("anonymous");
+                serde_json::from_str(&body.to_string().replace("{who}", who)).unwrap()
+            });
+            let got = app
+                .call(method.clone(), &path, *caller, body)
+                .await
+                .status();
+            if got != *want {
+                failures.push(format!(
+                    "{method} {template} as {caller:?}: {got}, want {want}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
