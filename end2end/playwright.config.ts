@@ -1,7 +1,8 @@
 import { defineConfig } from "@playwright/test";
 
 // The server under test: the debug build that `cargo leptos build` produced, on its own port
-// with a fresh data directory each run.
+// with a fresh data directory each run, in developer mode (every request is the built-in
+// admin). Tests of sign-in start servers of their own with accounts.
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 
@@ -36,6 +37,7 @@ export default defineConfig({
     env: {
       HATCHERY_ADDR: `127.0.0.1:${port}`,
       HATCHERY_DATA_DIR: "../target/e2e-data",
+      HATCHERY_AUTH: "disabled",
       HATCHERY_LOG: "warn",
       LEPTOS_SITE_ROOT: "../target/site",
     },

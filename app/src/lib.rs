@@ -1,20 +1,27 @@
 //! Hatchery's user interface: the page shell, the layout and the pages, written once and
 //! rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
 
+pub mod api;
 mod components;
 mod pages;
 pub mod realtime;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use crate::{
     components::layout::Layout,
-    pages::{dashboard::Dashboard, not_found::NotFound, unavailable::Unavailable},
+    pages::{
+        agent_form::AgentFormPage, agents::AgentsPage, dashboard::Dashboard, not_found::NotFound,
+        setup::Setup, sign_in::SignIn, tokens::TokensPage, unavailable::Unavailable,
+        users::UsersPage,
+    },
+    session::Session,
 };
 
 /// The HTML document around the app, rendered on the server for every page.
@@ -43,6 +50,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     realtime::WsClient::provide();
+    Session::provide();
     mark_hydrated();
 
     view! {
@@ -52,7 +60,12 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=Dashboard />
-                    <Route path=StaticSegment("agents") view=|| view! { <Unavailable title="Agents" /> } />
+                    <Route path=StaticSegment("sign-in") view=SignIn />
+                    <Route path=StaticSegment("setup") view=Setup />
+                    <Route path=StaticSegment("agents") view=AgentsPage />
+                    <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentFormPage />
+                    <Route path=(StaticSegment("account"), StaticSegment("tokens")) view=TokensPage />
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                     <Route path=StaticSegment("runs") view=|| view! { <Unavailable title="Runs" /> } />
                     <Route path=StaticSegment("rooms") view=|| view! { <Unavailable title="Rooms" /> } />
                     <Route path=StaticSegment("logs") view=|| view! { <Unavailable title="Logs" /> } />

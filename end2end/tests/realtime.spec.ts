@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test, expect, hydrated } from "./fixtures";
+import { test, expect, hydrated, startServer, waitUntilReady } from "./fixtures";
 
 test("the page connects and the indicator says it is live", async ({ page }) => {
   await page.goto("/");
@@ -54,28 +53,10 @@ test("Ctrl+Shift+D opens the overlay listing frames, with a filter", async ({ pa
   await expect(overlay).toBeHidden();
 });
 
-// A server of this test's own, so that it can be killed and started again.
+// A server of this test's own, so that it can be killed and started again; in developer
+// mode, like the shared server.
+const developerMode = { HATCHERY_AUTH: "disabled" };
 const ownPort = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 1;
-
-function startServer(dataDir: string): ChildProcess {
-  return spawn("../target/debug/hatchery", [], {
-    env: {
-      ...process.env,
-      HATCHERY_ADDR: `127.0.0.1:${ownPort}`,
-      HATCHERY_DATA_DIR: dataDir,
-      HATCHERY_LOG: "warn",
-      LEPTOS_SITE_ROOT: "../target/site",
-    },
-    stdio: "ignore",
-  });
-}
-
-async function waitUntilReady() {
-  await expect(async () => {
-    const response = await fetch(`http://127.0.0.1:${ownPort}/readyz`);
-    expect(response.status).toBe(200);
-  }).toPass({ timeout: 15_000 });
-}
 
 test("after the server restarts the client reconnects by itself, resyncs, and never holds two sockets", async ({
   page,
@@ -83,9 +64,9 @@ test("after the server restarts the client reconnects by itself, resyncs, and ne
 }) => {
   test.setTimeout(60_000);
   const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-"));
-  let server = startServer(dataDir);
+  let server = startServer(ownPort, dataDir, developerMode);
   try {
-    await waitUntilReady();
+    await waitUntilReady(ownPort);
     await page.addInitScript(() => {
       const Native = window.WebSocket;
       const stats = { created: 0, live: 0, maxLive: 0 };
@@ -110,8 +91,8 @@ test("after the server restarts the client reconnects by itself, resyncs, and ne
     server.kill("SIGKILL");
     await expect(indicator).toHaveAttribute("data-state", "reconnecting");
     await expect(indicator).toContainText("Reconnecting");
-    server = startServer(dataDir);
-    await waitUntilReady();
+    server = startServer(ownPort, dataDir, developerMode);
+    await waitUntilReady(ownPort);
 
     await expect(indicator).toHaveAttribute("data-state", "open", { timeout: 30_000 });
     // The restart lost the hub's history (a new epoch), so the dashboard refetched by itself.

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::{
-    connection_indicator::ConnectionIndicator, debug_overlay::DebugOverlay, notices::Notices,
+    account_menu::AccountMenu, connection_indicator::ConnectionIndicator,
+    debug_overlay::DebugOverlay, notices::Notices,
 };
 
 /// The navigation entries, in order: (path, label).
@@ -34,6 +35,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         .collect_view()}
                 </nav>
                 <ConnectionIndicator />
+                <AccountMenu />
             </header>
             <main class="content">{children()}</main>
             <footer class="footer">

@@ -1,6 +1,8 @@
 //! Pieces of the interface used by several pages.
 
+pub mod account_menu;
 pub mod connection_indicator;
 pub mod debug_overlay;
+pub mod form;
 pub mod layout;
 pub mod notices;

@@ -4,7 +4,7 @@ use hatchery_shared::health::{CheckStatus, Readiness};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::realtime::use_topic;
+use crate::{pages::agents::AgentsTable, realtime::use_topic, session::SignedIn};
 
 /// The dashboard page.
 #[component]
@@ -15,7 +15,10 @@ pub fn Dashboard() -> impl IntoView {
             <h1>"Dashboard"</h1>
             <p class="muted">"Your agents, runs and costs at a glance."</p>
         </header>
-        <SystemCard />
+        <SignedIn>
+            <AgentsTable />
+            <SystemCard />
+        </SignedIn>
     }
 }
 

@@ -136,6 +136,17 @@ impl Core {
         self.arm_watchdog();
     }
 
+    /// Drops the current socket, if any, and connects again at once: after signing in or out,
+    /// so that the connection carries the new identity.
+    pub(super) fn restart(self: &Rc<Self>) {
+        if let Some(socket) = self.socket.borrow_mut().take() {
+            socket.abandon();
+        }
+        self.watchdog.take();
+        self.backoff.set(Backoff::default());
+        self.connect();
+    }
+
     /// Reconnects if nothing is heard for the current window.
     fn arm_watchdog(self: &Rc<Self>) {
         let weak = Rc::downgrade(self);

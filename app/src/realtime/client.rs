@@ -61,6 +61,14 @@ impl WsClient {
     }
 }
 
+impl WsClient {
+    /// Reconnects at once, as whoever the browser is now signed in as.
+    pub fn restart(&self) {
+        #[cfg(feature = "hydrate")]
+        self.core.restart();
+    }
+}
+
 /// The tab's client, provided by the app.
 pub fn use_ws_client() -> WsClient {
     use_context::<WsClient>().expect("WsClient::provide() runs in App")

@@ -8,7 +8,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use hatchery_shared::api::{ErrorBody, ErrorDetail};
 
 use crate::store::StoreError;
 
@@ -95,11 +95,17 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code(), "message": self.to_string() });
-        if let Self::Validation(fields) = &self {
-            error["fields"] = json!(fields);
-        }
-        let mut response = (self.status(), Json(json!({ "error": error }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().into(),
+                message: self.to_string(),
+                fields: match &self {
+                    Self::Validation(fields) => fields.clone(),
+                    _ => BTreeMap::new(),
+                },
+            },
+        };
+        let mut response = (self.status(), Json(body)).into_response();
         if let Self::TooManyRequests { retry_after, .. } = &self {
             // Whole seconds, rounded up so that a client waiting that long is let in.
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);

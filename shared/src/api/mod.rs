@@ -28,3 +28,22 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
+
+/// The body of every API error: `{"error": {"code", "message", "fields"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for programs (`code`) and people (`message`, `fields`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code such as `not_found` or `validation_failed`.
+    pub code: String,
+    /// A sentence a person can act on.
+    pub message: String,
+    /// For validation errors: what is wrong with each field, by field name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
+}

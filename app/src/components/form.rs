@@ -1,0 +1,85 @@
+//! Form building blocks: a labelled text field with its error under it, and the error
+//! summary of a failed submit.
+
+use leptos::prelude::*;
+
+use crate::api::Failure;
+
+/// A labelled input (or textarea) bound to `value`, showing `failure`'s error for `name`
+/// under it and marking itself invalid for assistive technology.
+#[component]
+pub fn TextField(
+    /// The visible label.
+    label: &'static str,
+    /// The field's name in the API (and its element id, prefixed).
+    name: &'static str,
+    /// The value, read and written.
+    value: RwSignal<String>,
+    /// The last failed submit, if any.
+    failure: RwSignal<Option<Failure>>,
+    /// The input type (`text` by default).
+    #[prop(default = "text")]
+    kind: &'static str,
+    /// A textarea instead of an input.
+    #[prop(optional)]
+    multiline: bool,
+    /// A hint shown under the label.
+    #[prop(optional)]
+    hint: Option<&'static str>,
+    /// The browser's autocomplete token.
+    #[prop(default = "off")]
+    autocomplete: &'static str,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    let error = move || failure.get().and_then(|failure| failure.field(name));
+    let invalid = move || error().is_some().to_string();
+    let described = error_id.clone();
+    let control = if multiline {
+        view! {
+            <textarea
+                id=id.clone()
+                name=name
+                rows="4"
+                aria-invalid=invalid
+                aria-describedby=described
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            ></textarea>
+        }
+        .into_any()
+    } else {
+        view! {
+            <input
+                id=id.clone()
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                aria-invalid=invalid
+                aria-describedby=described
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+        }
+        .into_any()
+    };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            {hint.map(|hint| view! { <span class="hint">{hint}</span> })}
+            {control}
+            <p id=error_id class="field-error" aria-live="polite">{error}</p>
+        </div>
+    }
+}
+
+/// The message of a failed submit that is not about one field.
+#[component]
+pub fn FormError(failure: RwSignal<Option<Failure>>) -> impl IntoView {
+    move || {
+        failure
+            .get()
+            .filter(|failure| failure.fields.is_empty())
+            .map(|failure| view! { <p class="form-error" role="alert">{failure.message}</p> })
+    }
+}

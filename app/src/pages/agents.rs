@@ -1,0 +1,241 @@
+//! The agents table: the caller's agents with their status, model, schedule and last run,
+//! kept up to date by the owner's real-time topic, with delete (after confirmation).
+
+use gloo_net::http::Method;
+use hatchery_shared::{
+    api::{Page, agents::Agent},
+    realtime::Message,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::{
+    api::{self, Failure},
+    realtime::use_topic,
+    session::{SignedIn, use_session},
+};
+
+/// `/agents`: the agents table on a page of its own.
+#[component]
+pub fn AgentsPage() -> impl IntoView {
+    view! {
+        <Title text="Agents" />
+        <SignedIn>
+            <AgentsTable />
+        </SignedIn>
+    }
+}
+
+/// What one load of a page of agents brought: the cursor it was for, and the page.
+type Loaded = (Option<String>, Result<Page<Agent>, Failure>);
+
+/// The caller's agents, newest first, with "Load more" for further pages.
+#[component]
+pub fn AgentsTable() -> impl IntoView {
+    let session = use_session();
+    let user_id = session.user().map(|user| user.id).unwrap_or_default();
+    let agents = RwSignal::new(Vec::<Agent>::new());
+    let next_cursor = RwSignal::new(None::<String>);
+    let failure = RwSignal::new(None::<String>);
+    let loaded_once = RwSignal::new(false);
+
+    let load = Action::new_local(|cursor: &Option<String>| {
+        let cursor = cursor.clone();
+        async move {
+            let path = match &cursor {
+                Some(cursor) => format!("/api/agents?limit=50&cursor={cursor}"),
+                None => "/api/agents?limit=50".to_owned(),
+            };
+            (cursor, api::get::<Page<Agent>>(&path).await)
+        }
+    });
+    Effect::new(move || {
+        load.dispatch(None);
+    });
+    Effect::new(move || {
+        let Some((cursor, result)): Option<Loaded> = load.value().get() else {
+            return;
+        };
+        match result {
+            Ok(page) => {
+                if cursor.is_none() {
+                    agents.set(page.items);
+                } else {
+                    agents.update(|list| list.extend(page.items));
+                }
+                next_cursor.set(page.next_cursor);
+                failure.set(None);
+            }
+            Err(err) => failure.set(Some(err.message)),
+        }
+        loaded_once.set(true);
+    });
+    use_topic(
+        format!("user:{user_id}"),
+        move |envelope| match &envelope.message {
+            Message::AgentCreated(agent) => agents.update(|list| {
+                if !list.iter().any(|a| a.id == agent.id) {
+                    list.insert(0, agent.clone());
+                }
+            }),
+            Message::AgentUpdated(agent) => agents.update(|list| {
+                if let Some(slot) = list.iter_mut().find(|a| a.id == agent.id) {
+                    *slot = agent.clone();
+                }
+            }),
+            Message::AgentDeleted(deleted) => {
+                agents.update(|list| list.retain(|a| a.id != deleted.id));
+            }
+            _ => {}
+        },
+        move || {
+            load.dispatch(None);
+        },
+    );
+
+    view! {
+        <section class="card" aria-labelledby="agents-heading">
+            <div class="card-header">
+                <h2 id="agents-heading">"Agents"</h2>
+                <A href="/agents/new" attr:class="button primary">"New agent"</A>
+            </div>
+            {move || failure.get().map(|message| view! {
+                <p class="form-error" role="alert">"Cannot load the agents: " {message}</p>
+            })}
+            {move || {
+                if !loaded_once.get() {
+                    view! { <p class="muted" aria-busy="true">"Loading agents…"</p> }.into_any()
+                } else if agents.with(Vec::is_empty) {
+                    view! {
+                        <div class="empty" data-testid="agents-empty">
+                            <p>"No agents yet."</p>
+                            <p class="muted">"An agent has instructions, a model and tools; it can run on a schedule."</p>
+                        </div>
+                    }
+                    .into_any()
+                } else {
+                    view! { <AgentRows agents /> }.into_any()
+                }
+            }}
+            <Show when=move || next_cursor.with(Option::is_some)>
+                <button
+                    class="button"
+                    on:click=move |_| {
+                        load.dispatch(next_cursor.get_untracked());
+                    }
+                >
+                    "Load more"
+                </button>
+            </Show>
+        </section>
+    }
+}
+
+/// The table itself.
+#[component]
+fn AgentRows(agents: RwSignal<Vec<Agent>>) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="agents">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Model"</th>
+                    <th scope="col">"Schedule"</th>
+                    <th scope="col">"Last run"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                <For
+                    each=move || agents.get()
+                    key=|agent| (agent.id.clone(), agent.updated_at.clone())
+                    children=move |agent| view! { <AgentRow agent agents /> }
+                />
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let id = agent.id.clone();
+    let delete = Action::new_local(move |_: &()| {
+        let path = format!("/api/agents/{id}");
+        async move { api::call(Method::DELETE, &path).await }
+    });
+    // The `agent_deleted` event removes the row too; this covers a connection that is down.
+    let id = agent.id.clone();
+    Effect::new(move || {
+        if let Some(Ok(())) = delete.value().get() {
+            agents.update(|list| list.retain(|a| a.id != id));
+        }
+    });
+    let delete_error = move || {
+        delete
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|err| err.message)
+    };
+    let schedule = match (&agent.schedule, &agent.schedule_description) {
+        (None, _) => view! { <span class="muted">"Manual"</span> }.into_any(),
+        (Some(expression), description) => {
+            let words = description.clone().unwrap_or_else(|| expression.clone());
+            let next = agent
+                .next_run_at
+                .as_deref()
+                .map(|at| format!("next {}", short_time(at)));
+            view! {
+                <span title=expression.clone()>{words}</span>
+                {next.map(|next| view! { <br /><span class="muted">{next}</span> })}
+            }
+            .into_any()
+        }
+    };
+    let status = agent.status.as_str();
+    let edit = format!("/agents/{}", agent.id);
+    let name = agent.name.clone();
+    view! {
+        <tr data-agent=agent.id.clone()>
+            <td><A href=edit.clone()>{agent.name.clone()}</A></td>
+            <td><span class=format!("badge badge-{status}")>{status}</span>
+                {agent.last_error.clone().map(|error| view! { <br /><span class="muted">{error}</span> })}
+            </td>
+            <td>{agent.model.clone()}</td>
+            <td>{schedule}</td>
+            <td>{agent.last_run_at.as_deref().map_or_else(|| "Never".to_owned(), short_time)}</td>
+            <td class="actions">
+                <Show
+                    when=move || confirming.get()
+                    fallback=move || view! {
+                        <A href=edit.clone() attr:class="button small">"Edit"</A>
+                        <button class="button small danger" on:click=move |_| confirming.set(true)>"Delete"</button>
+                    }
+                >
+                    <span>"Delete " {name.clone()} "?"</span>
+                    <button
+                        class="button small danger"
+                        on:click=move |_| {
+                            delete.dispatch(());
+                        }
+                    >
+                        "Yes, delete"
+                    </button>
+                    <button class="button small" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </Show>
+                {move || delete_error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            </td>
+        </tr>
+    }
+}
+
+/// `2026-11-24T09:00:00.000Z` as `2026-11-24 09:00 UTC`.
+pub fn short_time(rfc3339: &str) -> String {
+    match rfc3339.get(..16) {
+        Some(minutes) => format!("{} UTC", minutes.replacen('T', " ", 1)),
+        None => rfc3339.to_owned(),
+    }
+}

@@ -1,0 +1,107 @@
+//! The sign-in page, which also creates an account when sign-up is open.
+
+use gloo_net::http::Method;
+use hatchery_shared::api::accounts::{NewAccount, SignIn as SignInBody, User};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_navigate;
+
+use crate::{
+    api,
+    components::form::{FormError, TextField},
+    realtime::use_ws_client,
+    session::{Access, use_session},
+};
+
+/// `/sign-in`.
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let session = use_session();
+    let ws = use_ws_client();
+    let navigate = use_navigate();
+    let signing_up = RwSignal::new(false);
+    let email = RwSignal::new(String::new());
+    let display_name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let failure = RwSignal::new(None);
+
+    let submit = Action::new_local(move |_: &()| async move {
+        if signing_up.get_untracked() {
+            let body = NewAccount {
+                email: email.get_untracked(),
+                display_name: display_name.get_untracked(),
+                password: password.get_untracked(),
+                role: None,
+            };
+            api::send::<User>(Method::POST, "/api/auth/sign-up", &body).await
+        } else {
+            let body = SignInBody {
+                email: email.get_untracked(),
+                password: password.get_untracked(),
+            };
+            api::send::<User>(Method::POST, "/api/auth/sign-in", &body).await
+        }
+    });
+    let pending = submit.pending();
+    Effect::new(move || match submit.value().get() {
+        Some(Ok(_)) => {
+            failure.set(None);
+            session.refresh();
+            ws.restart();
+        }
+        Some(Err(err)) => failure.set(Some(err)),
+        None => {}
+    });
+    // Once signed in (now or already), go to the dashboard; on first run, to the setup.
+    Effect::new(move || match session.access() {
+        Access::SignedIn(_) => navigate("/", Default::default()),
+        Access::SetupNeeded => navigate("/setup", Default::default()),
+        _ => {}
+    });
+
+    view! {
+        <Title text=move || if signing_up.get() { "Create an account" } else { "Sign in" } />
+        <section class="card narrow">
+            <h1>{move || if signing_up.get() { "Create an account" } else { "Sign in" }}</h1>
+            <form on:submit=move |event| {
+                event.prevent_default();
+                submit.dispatch(());
+            }>
+                <TextField label="Email" name="email" kind="email" value=email failure autocomplete="username" />
+                <Show when=move || signing_up.get()>
+                    <TextField label="Name" name="display_name" value=display_name failure autocomplete="name" />
+                </Show>
+                <TextField
+                    label="Password"
+                    name="password"
+                    kind="password"
+                    value=password
+                    failure
+                    autocomplete=if signing_up.get_untracked() { "new-password" } else { "current-password" }
+                />
+                <FormError failure />
+                <button class="button primary" type="submit" disabled=move || pending.get()>
+                    {move || match (pending.get(), signing_up.get()) {
+                        (true, _) => "Please wait…",
+                        (false, true) => "Create account",
+                        (false, false) => "Sign in",
+                    }}
+                </button>
+            </form>
+            <Show when=move || session.signup_open()>
+                <p class="muted">
+                    <button
+                        class="link"
+                        type="button"
+                        on:click=move |_| {
+                            failure.set(None);
+                            signing_up.update(|up| *up = !*up);
+                        }
+                    >
+                        {move || if signing_up.get() { "I have an account: sign in" } else { "No account yet? Create one" }}
+                    </button>
+                </p>
+            </Show>
+        </section>
+    }
+}

@@ -1,0 +1,121 @@
+//! `/admin/users`: admins see every account and create new ones.
+
+use gloo_net::http::Method;
+use hatchery_shared::api::{
+    Page,
+    accounts::{NewAccount, Role, User},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    api::{self, Failure},
+    components::form::{FormError, TextField},
+    pages::agents::short_time,
+    session::{SignedIn, use_session},
+};
+
+/// `/admin/users`.
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Title text="Users" />
+        <SignedIn>
+            {move || match session.user() {
+                Some(user) if user.role == Role::Admin => view! { <Users /> }.into_any(),
+                _ => view! { <p class="form-error" role="alert">"Only admins manage users."</p> }.into_any(),
+            }}
+        </SignedIn>
+    }
+}
+
+#[component]
+fn Users() -> impl IntoView {
+    let users = RwSignal::new(Vec::<User>::new());
+    let failure = RwSignal::new(None::<Failure>);
+    let email = RwSignal::new(String::new());
+    let display_name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let admin = RwSignal::new(false);
+
+    let load = Action::new_local(|_: &()| api::get::<Page<User>>("/api/users?limit=200"));
+    Effect::new(move || {
+        load.dispatch(());
+    });
+    Effect::new(move || match load.value().get() {
+        Some(Ok(page)) => users.set(page.items),
+        Some(Err(err)) => failure.set(Some(err)),
+        None => {}
+    });
+    let create = Action::new_local(move |_: &()| {
+        let body = NewAccount {
+            email: email.get_untracked(),
+            display_name: display_name.get_untracked(),
+            password: password.get_untracked(),
+            role: Some(if admin.get_untracked() {
+                Role::Admin
+            } else {
+                Role::User
+            }),
+        };
+        async move { api::send::<User>(Method::POST, "/api/users", &body).await }
+    });
+    Effect::new(move || match create.value().get() {
+        Some(Ok(user)) => {
+            users.update(|list| list.insert(0, user));
+            for field in [email, display_name, password] {
+                field.set(String::new());
+            }
+            admin.set(false);
+            failure.set(None);
+        }
+        Some(Err(err)) => failure.set(Some(err)),
+        None => {}
+    });
+
+    view! {
+        <header class="page-header">
+            <h1>"Users"</h1>
+        </header>
+        <section class="card narrow">
+            <h2>"Add a user"</h2>
+            <form on:submit=move |event| {
+                event.prevent_default();
+                create.dispatch(());
+            }>
+                <TextField label="Email" name="email" kind="email" value=email failure />
+                <TextField label="Name" name="display_name" value=display_name failure />
+                <TextField label="Password" name="password" kind="password" value=password failure autocomplete="new-password" />
+                <label class="checkbox">
+                    <input type="checkbox" prop:checked=move || admin.get() on:change=move |event| admin.set(event_target_checked(&event)) />
+                    "Admin"
+                </label>
+                <FormError failure />
+                <button class="button primary" type="submit">"Add user"</button>
+            </form>
+        </section>
+        <section class="card">
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Email"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Created"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || users.get() key=|user| user.id.clone() let:user>
+                        <tr>
+                            <td>{user.display_name.clone()}</td>
+                            <td>{user.email.clone()}</td>
+                            <td>{user.role.as_str()}</td>
+                            <td>{short_time(&user.created_at)}</td>
+                        </tr>
+                    </For>
+                </tbody>
+            </table>
+        </section>
+    }
+}

@@ -1,0 +1,112 @@
+//! The signed-in user, loaded once per tab from `GET /api/auth/session` and shared through
+//! context; [`SignedIn`] keeps a page's content behind sign-in.
+
+use hatchery_shared::api::accounts::{SessionInfo, User};
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use crate::api;
+
+/// The tab's session: what the server said about the caller, once it answered.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    info: RwSignal<Option<Result<SessionInfo, String>>>,
+}
+
+/// Where a page stands with the session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    /// The server has not answered yet (or the page is rendered on the server).
+    Loading,
+    /// The server could not say.
+    Failed(String),
+    /// No account exists yet: the first-run page creates the admin.
+    SetupNeeded,
+    /// Nobody is signed in.
+    SignedOut,
+    /// Someone is signed in.
+    SignedIn(User),
+}
+
+impl Session {
+    /// Creates the tab's session, provides it through context and, in the browser, loads it.
+    pub fn provide() -> Self {
+        let session = Self {
+            info: RwSignal::new(None),
+        };
+        provide_context(session);
+        session.refresh();
+        session
+    }
+
+    /// Asks the server again (after signing in or out).
+    pub fn refresh(&self) {
+        let info = self.info;
+        if cfg!(feature = "hydrate") {
+            leptos::task::spawn_local(async move {
+                let answer = api::get::<SessionInfo>("/api/auth/session").await;
+                info.set(Some(answer.map_err(|failure| failure.message)));
+            });
+        }
+    }
+
+    /// Where the caller stands (tracked).
+    pub fn access(&self) -> Access {
+        match self.info.get() {
+            None => Access::Loading,
+            Some(Err(message)) => Access::Failed(message),
+            Some(Ok(info)) => match info.user {
+                Some(user) => Access::SignedIn(user),
+                None if info.setup_needed => Access::SetupNeeded,
+                None => Access::SignedOut,
+            },
+        }
+    }
+
+    /// The signed-in user, if any (tracked).
+    pub fn user(&self) -> Option<User> {
+        match self.access() {
+            Access::SignedIn(user) => Some(user),
+            _ => None,
+        }
+    }
+
+    /// How the server authenticates, once it said (tracked).
+    pub fn mode(&self) -> Option<hatchery_shared::api::accounts::AuthMode> {
+        match self.info.get() {
+            Some(Ok(info)) => Some(info.mode),
+            _ => None,
+        }
+    }
+
+    /// Whether anyone may create an account on this server (tracked).
+    pub fn signup_open(&self) -> bool {
+        matches!(self.info.get(), Some(Ok(info)) if info.signup_open)
+    }
+}
+
+/// The tab's session, provided by the app.
+pub fn use_session() -> Session {
+    use_context::<Session>().expect("Session::provide() runs in App")
+}
+
+/// Shows `children` to a signed-in user; sends everyone else to sign in (or, on first run,
+/// to create the admin).
+#[component]
+pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    Effect::new(move || match session.access() {
+        Access::SetupNeeded => navigate("/setup", Default::default()),
+        Access::SignedOut => navigate("/sign-in", Default::default()),
+        _ => {}
+    });
+    move || match session.access() {
+        Access::SignedIn(_) => children().into_any(),
+        Access::Failed(message) => view! {
+            <p class="form-error" role="alert">{message}</p>
+        }
+        .into_any(),
+        _ => view! { <p class="muted" aria-busy="true">"Loading…"</p> }.into_any(),
+    }
+}

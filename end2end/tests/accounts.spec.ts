@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, expect, hydrated, startServer, waitUntilReady } from "./fixtures";
+
+// A server of this file's own with accounts (sign-in required) and an empty database, so
+// that the first run's admin page shows.
+const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 2;
+const base = `http://127.0.0.1:${port}`;
+
+// The browser reports each refused request of these statuses, which the flow provokes on
+// purpose (a wrong password, a bad schedule); nothing else may fail.
+function dropExpected(errors: string[], statuses: number[]) {
+  const expected = (e: string) => statuses.some((s) => e.includes(`status of ${s}`));
+  const unexpected = errors.filter((e) => !expected(e));
+  errors.length = 0;
+  errors.push(...unexpected);
+}
+
+test("first run, sign-in and sign-out, and an agent created, edited live across tabs and deleted", async ({
+  page,
+  context,
+  consoleErrors,
+}) => {
+  test.setTimeout(120_000);
+  const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-accounts-"));
+  const server = startServer(port, dataDir);
+  try {
+    await waitUntilReady(port);
+
+    // First run: the only thing to do is create the admin.
+    await page.goto(`${base}/`);
+    await hydrated(page);
+    await expect(page).toHaveURL(`${base}/setup`);
+    await page.getByLabel("Email").fill("ada@example.com");
+    await page.getByLabel("Name").fill("Ada");
+    await page.getByLabel("Password", { exact: true }).fill("correct horse battery");
+    await page.getByLabel("Password again").fill("correct horse battery");
+    await page.getByRole("button", { name: "Create admin account" }).click();
+    await expect(page).toHaveURL(`${base}/`);
+    await expect(page.getByTestId("agents-empty")).toBeVisible();
+    const menu = page.getByTestId("account-menu");
+    await expect(menu).toContainText("Ada");
+    await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "open");
+
+    // Sign out, then a wrong password, then the right one.
+    await menu.locator("summary").click();
+    await menu.getByRole("menuitem", { name: "Sign out" }).click();
+    await expect(page).toHaveURL(`${base}/sign-in`);
+    await page.getByLabel("Email").fill("ada@example.com");
+    await page.getByLabel("Password").fill("wrong password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toContainText("the email or the password is wrong");
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(`${base}/`);
+    await expect(page.getByTestId("agents-empty")).toBeVisible();
+
+    // A bad schedule is refused on its field; a good one saves.
+    await page.getByRole("link", { name: "New agent" }).click();
+    await page.getByLabel("Name").fill("Morning digest");
+    await page.getByLabel("Schedule").fill("61 * * * *");
+    await page.getByRole("button", { name: "Save" }).click();
+    const schedule = page.getByLabel("Schedule");
+    await expect(schedule).toHaveAttribute("aria-invalid", "true");
+    await expect(page.locator("#field-schedule-error")).toContainText("not a valid cron expression");
+    await schedule.fill("0 9 * * 1-5");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page).toHaveURL(`${base}/`);
+    const row = page.getByTestId("agents").getByRole("row", { name: /Morning digest/ });
+    await expect(row).toContainText("At 09:00 AM, Monday through Friday");
+    await expect(row).toContainText("idle");
+
+    // A second tab sees an edit made in the first without reloading.
+    const other = await context.newPage();
+    await other.goto(`${base}/`);
+    await hydrated(other);
+    await expect(other.getByTestId("connection")).toHaveAttribute("data-state", "open");
+    await expect(other.getByTestId("agents")).toContainText("Morning digest");
+    await row.getByRole("link", { name: "Morning digest" }).click();
+    await expect(page.getByLabel("Name")).toHaveValue("Morning digest");
+    await page.getByLabel("Name").fill("Evening digest");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page).toHaveURL(`${base}/`);
+    await expect(other.getByTestId("agents")).toContainText("Evening digest");
+    await expect(other.getByTestId("agents")).not.toContainText("Morning digest");
+
+    // Delete, after confirming; both tabs empty.
+    const renamed = page.getByTestId("agents").getByRole("row", { name: /Evening digest/ });
+    await renamed.getByRole("button", { name: "Delete" }).click();
+    await renamed.getByRole("button", { name: "Yes, delete" }).click();
+    await expect(page.getByTestId("agents-empty")).toBeVisible();
+    await expect(other.getByTestId("agents-empty")).toBeVisible();
+
+    dropExpected(consoleErrors, [401, 422]);
+  } finally {
+    server.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
