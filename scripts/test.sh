@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every check and test: formatting, clippy on the server
-# and WASM targets, the Rust tests, and the Playwright tests in Chromium against the real
-# server. Stops at the first failure.
+# and WASM targets, the Rust tests (the API suite on SQLite, then again on a throwaway
+# PostgreSQL), and the Playwright tests in Chromium against the real server. Stops at the
+# first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

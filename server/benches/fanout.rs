@@ -11,28 +11,25 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+mod support;
+
 use std::{
     cell::{Cell, RefCell},
-    collections::HashMap,
-    process::Stdio,
     rc::Rc,
     time::{Duration, Instant},
 };
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-    task::LocalSet,
-};
+use support::{Args, Server, cpu_seconds, pin};
+use tokio::task::LocalSet;
 use tokio_tungstenite::tungstenite::{Message, protocol::WebSocketConfig};
 
 /// Payload filler so that each event's `data` is about 100 bytes.
 const FILL: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij";
 
 fn main() {
-    let args = Args::parse();
+    let args = Args::parse("fanout");
     if args.flag("pin") {
         pin(std::process::id(), 0);
     }
@@ -41,7 +38,13 @@ fn main() {
         .build()
         .expect("a runtime");
     LocalSet::new().block_on(&runtime, async move {
-        let server = Server::start(args.flag("pin"), args.number("heartbeat-ms", 25_000)).await;
+        let heartbeat = args.number("heartbeat-ms", 25_000).to_string();
+        let env = [
+            ("HATCHERY_AUTH", "disabled"),
+            ("HATCHERY_WS_HEARTBEAT_MS", heartbeat.as_str()),
+            ("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "1000000"),
+        ];
+        let server = Server::start(args.flag("pin"), &env).await;
         match args.scenario.as_str() {
             "fanout" => {
                 fanout(
@@ -73,146 +76,6 @@ fn main() {
             other => eprintln!("unknown scenario {other:?}: fanout, latency or idle"),
         }
     });
-}
-
-/// Command-line arguments: a scenario and `--name value` pairs (cargo's `--bench` ignored).
-struct Args {
-    scenario: String,
-    options: HashMap<String, String>,
-}
-
-impl Args {
-    fn parse() -> Self {
-        let mut scenario = String::from("fanout");
-        let mut options = HashMap::new();
-        let mut args = std::env::args()
-            .skip(1)
-            .filter(|arg| arg != "--bench")
-            .peekable();
-        while let Some(arg) = args.next() {
-            match arg.strip_prefix("--") {
-                Some(name) => {
-                    let value = match args.peek() {
-                        Some(next) if !next.starts_with("--") => args.next().unwrap_or_default(),
-                        _ => String::new(),
-                    };
-                    options.insert(name.to_owned(), value);
-                }
-                None => scenario = arg,
-            }
-        }
-        Self { scenario, options }
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.options.contains_key(name)
-    }
-
-    fn number(&self, name: &str, default: u64) -> u64 {
-        self.options
-            .get(name)
-            .map(|value| {
-                value
-                    .parse()
-                    .unwrap_or_else(|_| panic!("--{name} takes a number"))
-            })
-            .unwrap_or(default)
-    }
-}
-
-fn pin(pid: u32, core: u32) {
-    let status = std::process::Command::new("taskset")
-        .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
-        .stdout(Stdio::null())
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "taskset could not pin pid {pid}"
-    );
-}
-
-/// The `hatchery` binary under test, with a throwaway data directory.
-struct Server {
-    child: Child,
-    addr: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start(pin_core: bool, heartbeat_ms: u64) -> Self {
-        let data = tempfile::tempdir().expect("a temporary directory");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hatchery"))
-            .env("HATCHERY_ADDR", "127.0.0.1:0")
-            .env("HATCHERY_DATA_DIR", data.path())
-            .env("HATCHERY_AUTH", "disabled")
-            .env("HATCHERY_WORKER_THREADS", "1")
-            .env("HATCHERY_WS_HEARTBEAT_MS", heartbeat_ms.to_string())
-            .env("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "1000000")
-            .env("HATCHERY_LOG", "warn,hatchery=info")
-            .env("HATCHERY_LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the hatchery binary starts");
-        if pin_core {
-            pin(child.id().expect("a pid"), 1);
-        }
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let addr = loop {
-            let line = lines
-                .next_line()
-                .await
-                .ok()
-                .flatten()
-                .expect("the server listens");
-            if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
-                && entry["message"] == "listening"
-            {
-                break entry["addr"].as_str().expect("an address").to_owned();
-            }
-        };
-        tokio::task::spawn_local(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            child,
-            addr,
-            _data: data,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id().expect("the server runs")
-    }
-
-    /// Resident memory of the server, in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// CPU seconds the server has used (user + system).
-    fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(self.pid())
-    }
-}
-
-/// CPU seconds process `pid` has used (user + system), from `/proc/{pid}/stat`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(") ")
-        .next()
-        .unwrap_or_default()
-        .split(' ')
-        .collect();
-    let ticks: u64 = fields
-        .get(11..13)
-        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
-    ticks as f64 / 100.0
 }
 
 /// What all subscribers saw, shared by their tasks (one thread).

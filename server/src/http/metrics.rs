@@ -1,9 +1,11 @@
-//! `GET /metrics`: every metric in the Prometheus text format.
+//! `GET /metrics`: every metric in the Prometheus text format, for admins (a scraper sends
+//! an admin's API token as `Authorization: Bearer …`).
 
 use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
 use prometheus::{Encoder, TextEncoder};
 
-use crate::{application::AppState, realtime::Realtime};
+use super::ApiError;
+use crate::{application::AppState, auth::Identity, realtime::Realtime};
 
 /// The metrics route.
 pub fn router() -> Router<AppState> {
@@ -11,17 +13,23 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn metrics(
+    identity: Identity,
     State(registry): State<prometheus::Registry>,
     State(realtime): State<Realtime>,
-) -> impl IntoResponse {
+) -> Result<impl IntoResponse, ApiError> {
+    if !identity.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only admins may read the metrics".into(),
+        ));
+    }
     realtime.refresh_gauges();
     let mut body = Vec::new();
     let encoder = TextEncoder::new();
     if let Err(err) = encoder.encode(&registry.gather(), &mut body) {
         tracing::error!(error = %err, "cannot encode metrics");
     }
-    (
+    Ok((
         [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
         body,
-    )
+    ))
 }

@@ -21,8 +21,8 @@ pub async fn may_follow(
     };
     match topic.kind() {
         TopicKind::User if topic.id() == Some(identity.user_id.as_str()) => Ok(()),
-        _ if identity.is_admin() => Ok(()),
         TopicKind::User => forbidden("only that user may follow a user topic"),
+        _ if identity.is_admin() => Ok(()),
         TopicKind::Ops => forbidden("only admins may follow the ops topic"),
         TopicKind::Agent => match store.agent(topic.id().unwrap_or_default()).await {
             Ok(Some(agent)) if agent.owner_id == identity.user_id => Ok(()),

@@ -434,3 +434,28 @@ async fn the_user_create_command_makes_an_account_that_signs_in() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("password"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_token_in_the_query_string_is_taken_on_the_websocket_only() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = spawn_app().await;
+    let token = app.bearer("alice");
+    let request = format!("ws://{}/api/ws?token={token}", app.addr)
+        .into_client_request()
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let first = futures_util::StreamExt::next(&mut ws)
+        .await
+        .unwrap()
+        .unwrap();
+    let hello = hatchery_shared::realtime::parse_frame(first.to_text().unwrap()).unwrap();
+    assert_eq!(hello.message.message_type(), MessageType::Hello);
+
+    let rest = app.get(&format!("/api/agents?token={token}")).await;
+    assert_eq!(
+        rest.status(),
+        401,
+        "tokens in URLs end up in logs: REST refuses them"
+    );
+}

@@ -110,7 +110,7 @@ async fn every_endpoint_answers_each_caller_as_expected() {
             Method::GET,
             "/api/topics/user:alice/events?epoch=x&after=0",
             None,
-            [401, 403, 200, 200],
+            [401, 403, 200, 403],
         ),
         (
             Method::POST,

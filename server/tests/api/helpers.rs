@@ -332,7 +332,10 @@ impl TestApp {
     /// The value of one metric sample in `GET /metrics`, e.g.
     /// `hatchery_ws_connections_closed_total{code="slow_consumer"}`; 0 when absent.
     pub async fn metric(&self, sample: &str) -> f64 {
-        let text = self.get("/metrics").await.text().await.unwrap();
+        let response = self
+            .call(reqwest::Method::GET, "/metrics", Some("admin"), None)
+            .await;
+        let text = response.text().await.unwrap();
         text.lines()
             .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or(0.0)
