@@ -5,12 +5,16 @@ use hatchery_shared::api::accounts::{SessionInfo, User};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use crate::api;
+use crate::{
+    api,
+    realtime::{WsClient, use_ws_client},
+};
 
 /// The tab's session: what the server said about the caller, once it answered.
 #[derive(Debug, Clone, Copy)]
 pub struct Session {
     info: RwSignal<Option<Result<SessionInfo, String>>>,
+    ws: StoredValue<WsClient>,
 }
 
 /// Where a page stands with the session.
@@ -30,9 +34,11 @@ pub enum Access {
 
 impl Session {
     /// Creates the tab's session, provides it through context and, in the browser, loads it.
+    /// Needs the tab's [`WsClient`], which it reconnects when the caller changes.
     pub fn provide() -> Self {
         let session = Self {
             info: RwSignal::new(None),
+            ws: StoredValue::new(use_ws_client()),
         };
         provide_context(session);
         session.refresh();
@@ -48,6 +54,13 @@ impl Session {
                 info.set(Some(answer.map_err(|failure| failure.message)));
             });
         }
+    }
+
+    /// After signing in, up or out: asks the server who the caller is now, and reconnects
+    /// the WebSocket as them.
+    pub fn changed(&self) {
+        self.refresh();
+        self.ws.with_value(WsClient::restart);
     }
 
     /// Where the caller stands (tracked).
@@ -90,16 +103,26 @@ pub fn use_session() -> Session {
     use_context::<Session>().expect("Session::provide() runs in App")
 }
 
+/// Whenever the caller's access changes, navigates to the page `route` names for it, if any.
+pub fn route_by_access(route: fn(&Access) -> Option<&'static str>) {
+    let session = use_session();
+    let navigate = use_navigate();
+    Effect::new(move || {
+        if let Some(path) = route(&session.access()) {
+            navigate(path, Default::default());
+        }
+    });
+}
+
 /// Shows `children` to a signed-in user; sends everyone else to sign in (or, on first run,
 /// to create the admin).
 #[component]
 pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
-    Effect::new(move || match session.access() {
-        Access::SetupNeeded => navigate("/setup", Default::default()),
-        Access::SignedOut => navigate("/sign-in", Default::default()),
-        _ => {}
+    route_by_access(|access| match access {
+        Access::SetupNeeded => Some("/setup"),
+        Access::SignedOut => Some("/sign-in"),
+        _ => None,
     });
     move || match session.access() {
         Access::SignedIn(_) => children().into_any(),

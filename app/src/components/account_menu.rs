@@ -5,22 +5,20 @@ use hatchery_shared::api::accounts::{AuthMode, Role};
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_navigate};
 
-use crate::{api, realtime::use_ws_client, session::use_session};
+use crate::{api, session::use_session};
 
 /// The signed-in user's name with a menu (API tokens, users for admins, sign out), or a
 /// sign-in link.
 #[component]
 pub fn AccountMenu() -> impl IntoView {
     let session = use_session();
-    let ws = use_ws_client();
     let navigate = use_navigate();
     let sign_out = Action::new_local(|_: &()| api::call(Method::POST, "/api/auth/sign-out"));
     Effect::new(move || {
         if let Some(Ok(())) = sign_out.value().get() {
             // Leave the page first, so that nothing on it asks for data it may no longer see.
             navigate("/sign-in", Default::default());
-            session.refresh();
-            ws.restart();
+            session.changed();
         }
     });
 

@@ -4,21 +4,17 @@ use gloo_net::http::Method;
 use hatchery_shared::api::accounts::{NewAccount, User};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use crate::{
     api::{self, Failure},
     components::form::{FormError, TextField},
-    realtime::use_ws_client,
-    session::{Access, use_session},
+    session::{Access, route_by_access, use_session},
 };
 
 /// `/setup`.
 #[component]
 pub fn Setup() -> impl IntoView {
     let session = use_session();
-    let ws = use_ws_client();
-    let navigate = use_navigate();
     let email = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -47,18 +43,15 @@ pub fn Setup() -> impl IntoView {
     });
     let pending = submit.pending();
     Effect::new(move || match submit.value().get() {
-        Some(Ok(_)) => {
-            session.refresh();
-            ws.restart();
-        }
+        Some(Ok(_)) => session.changed(),
         Some(Err(err)) => failure.set(Some(err)),
         None => {}
     });
     // The page is for the first run only.
-    Effect::new(move || match session.access() {
-        Access::SignedIn(_) => navigate("/", Default::default()),
-        Access::SignedOut => navigate("/sign-in", Default::default()),
-        _ => {}
+    route_by_access(|access| match access {
+        Access::SignedIn(_) => Some("/"),
+        Access::SignedOut => Some("/sign-in"),
+        _ => None,
     });
 
     view! {

@@ -4,21 +4,17 @@ use gloo_net::http::Method;
 use hatchery_shared::api::accounts::{NewAccount, SignIn as SignInBody, User};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use crate::{
     api,
     components::form::{FormError, TextField},
-    realtime::use_ws_client,
-    session::{Access, use_session},
+    session::{Access, route_by_access, use_session},
 };
 
 /// `/sign-in`.
 #[component]
 pub fn SignIn() -> impl IntoView {
     let session = use_session();
-    let ws = use_ws_client();
-    let navigate = use_navigate();
     let signing_up = RwSignal::new(false);
     let email = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
@@ -46,17 +42,16 @@ pub fn SignIn() -> impl IntoView {
     Effect::new(move || match submit.value().get() {
         Some(Ok(_)) => {
             failure.set(None);
-            session.refresh();
-            ws.restart();
+            session.changed();
         }
         Some(Err(err)) => failure.set(Some(err)),
         None => {}
     });
     // Once signed in (now or already), go to the dashboard; on first run, to the setup.
-    Effect::new(move || match session.access() {
-        Access::SignedIn(_) => navigate("/", Default::default()),
-        Access::SetupNeeded => navigate("/setup", Default::default()),
-        _ => {}
+    route_by_access(|access| match access {
+        Access::SignedIn(_) => Some("/"),
+        Access::SetupNeeded => Some("/setup"),
+        _ => None,
     });
 
     view! {

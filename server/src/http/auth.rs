@@ -18,7 +18,7 @@ use super::{ApiError, AppJson};
 use crate::{
     application::AppState,
     auth::{Auth, Identity, SESSION_COOKIE, password},
-    store::{NewUser, Store},
+    store::{NewUser, Store, UserRow},
 };
 
 /// Routes of sign-in and sign-out.
@@ -107,12 +107,7 @@ async fn setup(
         ));
     };
     tracing::info!(user = %user.id, "first admin created");
-    let token = auth.start_session(&user.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        jar.add(session_cookie(&auth, &headers, token)),
-        Json(user.view()),
-    ))
+    signed_in_as_new(&auth, &headers, jar, &user).await
 }
 
 /// `POST /api/auth/sign-up {email, display_name, password}`: creates a user and signs them
@@ -132,10 +127,20 @@ async fn sign_up(
     let user = store
         .create_user(&validated(body, Role::User).await?)
         .await?;
+    signed_in_as_new(&auth, &headers, jar, &user).await
+}
+
+/// The answer to creating an account and signing into it: 201, the session cookie, the user.
+async fn signed_in_as_new(
+    auth: &Auth,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    user: &UserRow,
+) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
     let token = auth.start_session(&user.id).await?;
     Ok((
         StatusCode::CREATED,
-        jar.add(session_cookie(&auth, &headers, token)),
+        jar.add(session_cookie(auth, headers, token)),
         Json(user.view()),
     ))
 }

@@ -115,6 +115,24 @@ const COLUMNS: &str = "id, owner_id, name, system_instructions, task_instruction
                        temperature, tools, schedule, time_zone, status, last_error, \
                        last_run_at, next_run_at, created_at, updated_at";
 
+/// Binds the fields of an [`AgentChange`] to `$query`, in the order of the agent's columns
+/// from `name` to `next_run_at`.
+macro_rules! bind_change {
+    ($query:expr, $change:expr) => {
+        $query
+            .bind(&$change.name)
+            .bind(&$change.system_instructions)
+            .bind(&$change.task_instructions)
+            .bind(&$change.model)
+            .bind($change.temperature)
+            .bind(tools_json(&$change.tools))
+            .bind(&$change.schedule)
+            .bind(&$change.time_zone)
+            .bind($change.status.as_str())
+            .bind($change.next_run_at)
+    };
+}
+
 fn tools_json(tools: &[Tool]) -> String {
     serde_json::to_string(tools).expect("a list of tool names serialises")
 }
@@ -134,22 +152,15 @@ impl Store {
              RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            sqlx::query_as::<_, RawAgent>(&sql)
-                .bind(super::new_id())
-                .bind(owner_id)
-                .bind(&change.name)
-                .bind(&change.system_instructions)
-                .bind(&change.task_instructions)
-                .bind(&change.model)
-                .bind(change.temperature)
-                .bind(tools_json(&change.tools))
-                .bind(&change.schedule)
-                .bind(&change.time_zone)
-                .bind(change.status.as_str())
-                .bind(change.next_run_at)
-                .bind(super::now())
-                .fetch_one(pool)
-                .await?
+            bind_change!(
+                sqlx::query_as::<_, RawAgent>(&sql)
+                    .bind(super::new_id())
+                    .bind(owner_id),
+                change
+            )
+            .bind(super::now())
+            .fetch_one(pool)
+            .await?
         });
         raw.try_into()
     }
@@ -202,18 +213,7 @@ impl Store {
              WHERE id = $1 RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            sqlx::query_as::<_, RawAgent>(&sql)
-                .bind(id)
-                .bind(&change.name)
-                .bind(&change.system_instructions)
-                .bind(&change.task_instructions)
-                .bind(&change.model)
-                .bind(change.temperature)
-                .bind(tools_json(&change.tools))
-                .bind(&change.schedule)
-                .bind(&change.time_zone)
-                .bind(change.status.as_str())
-                .bind(change.next_run_at)
+            bind_change!(sqlx::query_as::<_, RawAgent>(&sql).bind(id), change)
                 .bind(super::now())
                 .fetch_optional(pool)
                 .await?

@@ -22,6 +22,15 @@ async fn create(app: &TestApp, who: &str, body: Value) -> Agent {
     response.json().await.unwrap()
 }
 
+/// The field errors of alice's refused attempt to create `body`.
+async fn refused(app: &TestApp, body: Value) -> Value {
+    field_errors(
+        app.call(Method::POST, "/api/agents", Some("alice"), Some(body))
+            .await,
+    )
+    .await
+}
+
 async fn field_errors(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
@@ -89,62 +98,30 @@ async fn a_new_agent_gets_defaults_and_its_schedule_in_words() {
 #[tokio::test]
 async fn bad_fields_are_named_and_nothing_is_created() {
     let app = spawn_app().await;
-    let fields = field_errors(
-        app.call(
-            Method::POST,
-            "/api/agents",
-            Some("alice"),
-            Some(json!({
-                "name": "",
-                "temperature": 2.5,
-                "schedule": "61 * * * *",
-                "time_zone": "Mars/Olympus",
-            })),
-        )
-        .await,
+    let fields = refused(
+        &app,
+        json!({
+            "name": "",
+            "temperature": 2.5,
+            "schedule": "61 * * * *",
+            "time_zone": "Mars/Olympus",
+        }),
     )
     .await;
     for field in ["name", "temperature", "time_zone"] {
         assert!(fields[field].is_string(), "{field}: {fields}");
     }
-    let fields = field_errors(
-        app.call(
-            Method::POST,
-            "/api/agents",
-            Some("alice"),
-            Some(json!({"name": "x", "schedule": "every day"})),
-        )
-        .await,
-    )
-    .await;
+    let fields = refused(&app, json!({"name": "x", "schedule": "every day"})).await;
     assert!(
         fields["schedule"].as_str().unwrap().contains("five fields"),
         "{fields}"
     );
-    let fields = field_errors(
-        app.call(
-            Method::POST,
-            "/api/agents",
-            Some("alice"),
-            Some(json!({"name": "x", "tools": ["shell"]})),
-        )
-        .await,
-    )
-    .await;
+    let fields = refused(&app, json!({"name": "x", "tools": ["shell"]})).await;
     assert!(
         fields["tools"].as_str().unwrap().contains("shell"),
         "{fields}"
     );
-    let fields = field_errors(
-        app.call(
-            Method::POST,
-            "/api/agents",
-            Some("alice"),
-            Some(json!({"name": "x".repeat(101)})),
-        )
-        .await,
-    )
-    .await;
+    let fields = refused(&app, json!({"name": "x".repeat(101)})).await;
     assert!(fields["name"].is_string());
 
     let page: Page<Agent> = app
