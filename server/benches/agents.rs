@@ -2,12 +2,13 @@
 //! database seeded with many agents of one user.
 //!
 //! ```text
-//! cargo bench -p hatchery-server --bench agents -- [--agents 100000] [--requests 2000] [--pin]
+//! cargo bench -p hatchery-server --bench agents -- [--agents 100000] [--requests 2000] [--signers 1] [--pin]
 //! scripts/with-postgres.sh cargo bench -p hatchery-server --bench agents -- --postgres
 //! ```
 //! It measures, one request at a time over a kept-alive connection: the first page of 50,
 //! pages of 50 from random cursors, and single agents by id; then sign-ins (one argon2
-//! verification each), and single agents again while two clients sign in without pause.
+//! verification each), and single agents again while `--signers` clients sign in without
+//! pause.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -109,7 +110,8 @@ async fn main() {
     measure("sign-in (one argon2 verification)", 30, sign_in).await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let signers: Vec<_> = (0..2)
+    let signer_count = args.number("signers", 1);
+    let signers: Vec<_> = (0..signer_count)
         .map(|_| {
             let stop = stop.clone();
             let request = client

@@ -184,18 +184,21 @@ impl Store {
         after: Option<&AgentCursor>,
         limit: u32,
     ) -> Result<Vec<AgentRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM agents \
-             WHERE ($1 IS NULL OR owner_id = $1) AND ($2 IS NULL OR id < $2) \
-             ORDER BY id DESC LIMIT $3"
-        );
+        let (clause, limit_param) = super::Conditions::default()
+            .add("owner_id =", filter.owner_id.as_ref())
+            .add("id <", after)
+            .finish();
+        let sql =
+            format!("SELECT {COLUMNS} FROM agents {clause} ORDER BY id DESC LIMIT ${limit_param}");
         let raws = on_pool!(self, |pool| {
-            sqlx::query_as::<_, RawAgent>(&sql)
-                .bind(&filter.owner_id)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
+            let mut query = sqlx::query_as::<_, RawAgent>(&sql);
+            if let Some(owner) = &filter.owner_id {
+                query = query.bind(owner);
+            }
+            if let Some(after) = after {
+                query = query.bind(after);
+            }
+            query.bind(i64::from(limit)).fetch_all(pool).await?
         });
         raws.into_iter().map(TryInto::try_into).collect()
     }

@@ -160,3 +160,32 @@ fn parse_column<T: std::str::FromStr>(column: &str, text: &str) -> Result<T, Sto
         ))
     })
 }
+
+/// A `WHERE` clause built from the conditions a list query needs, each with its own `$n`
+/// parameter in order. Written out rather than as `($1 IS NULL OR col = $1)`, which keeps
+/// the planners from seeking through an index.
+#[derive(Debug, Default)]
+struct Conditions {
+    parts: Vec<String>,
+}
+
+impl Conditions {
+    /// Adds `{column} {operator} $n` (such as `owner_id =`) when `value` is present.
+    fn add<T>(mut self, column_operator: &str, value: Option<T>) -> Self {
+        if value.is_some() {
+            let n = self.parts.len() + 1;
+            self.parts.push(format!("{column_operator} ${n}"));
+        }
+        self
+    }
+
+    /// The clause (empty when there is no condition) and the number of the next parameter.
+    fn finish(self) -> (String, usize) {
+        let next = self.parts.len() + 1;
+        if self.parts.is_empty() {
+            (String::new(), next)
+        } else {
+            (format!("WHERE {}", self.parts.join(" AND ")), next)
+        }
+    }
+}

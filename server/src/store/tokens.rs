@@ -117,17 +117,19 @@ impl Store {
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<ApiTokenRow>, StoreError> {
+        let (clause, limit_param) = super::Conditions::default()
+            .add("user_id =", Some(user_id))
+            .add("id <", before)
+            .finish();
         let sql = format!(
-            "SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 AND ($2 IS NULL OR id < $2) \
-             ORDER BY id DESC LIMIT $3"
+            "SELECT {COLUMNS} FROM api_tokens {clause} ORDER BY id DESC LIMIT ${limit_param}"
         );
         let rows = on_pool!(self, |pool| {
-            sqlx::query_as::<_, ApiTokenRow>(&sql)
-                .bind(user_id)
-                .bind(before)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
+            let mut query = sqlx::query_as::<_, ApiTokenRow>(&sql).bind(user_id);
+            if let Some(before) = before {
+                query = query.bind(before);
+            }
+            query.bind(i64::from(limit)).fetch_all(pool).await?
         });
         Ok(rows)
     }

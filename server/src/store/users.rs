@@ -202,15 +202,15 @@ impl Store {
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
-        );
+        let (clause, limit_param) = super::Conditions::default().add("id <", before).finish();
+        let sql =
+            format!("SELECT {COLUMNS} FROM users {clause} ORDER BY id DESC LIMIT ${limit_param}");
         let raws = on_pool!(self, |pool| {
-            sqlx::query_as::<_, RawUser>(&sql)
-                .bind(before)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
+            let mut query = sqlx::query_as::<_, RawUser>(&sql);
+            if let Some(before) = before {
+                query = query.bind(before);
+            }
+            query.bind(i64::from(limit)).fetch_all(pool).await?
         });
         raws.into_iter().map(TryInto::try_into).collect()
     }
