@@ -132,11 +132,10 @@ async fn main() {
         })
         .collect();
     let started = Instant::now();
-    let busy = measure(
-        "fetch one agent, two clients signing in meanwhile",
-        requests,
-        |n| get(format!("/api/agents/{}", pick(n))),
-    )
+    let label = format!("fetch one agent, {signer_count} client(s) signing in meanwhile");
+    let busy = measure(&label, requests, |n| {
+        get(format!("/api/agents/{}", pick(n)))
+    })
     .await;
     stop.store(true, Ordering::Relaxed);
     let mut sign_ins = 0;
