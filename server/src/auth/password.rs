@@ -1,6 +1,6 @@
 //! Password hashing with argon2id, on the blocking thread pool so that a sign-in's hash
-//! never stalls the async threads serving other requests, and at most one hash per core at
-//! a time so that a burst of sign-ins cannot take all the memory or every core.
+//! never stalls the async threads serving other requests, and on all cores but one at most,
+//! so that a burst of sign-ins can take neither all the memory nor every core.
 
 use std::sync::LazyLock;
 
@@ -18,9 +18,11 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes running at once: one per core.
+/// Hashes running at once: one per core, leaving one core to everything else (one on a
+/// single core).
 static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    Semaphore::new(cores.saturating_sub(1).max(1))
 });
 
 /// Runs `work` on the blocking pool once a hashing slot is free.
