@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod realtime;
+pub mod runner;
 pub mod store;
 pub mod telemetry;
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, a fresh database per test (SQLite,
 //! or PostgreSQL when `HATCHERY_TEST_POSTGRES` is set), driven over HTTP. One binary so that it links once.
 
+mod fake_llm;
 mod helpers;
 
 mod accounts;
@@ -8,7 +9,9 @@ mod agents;
 mod authorization;
 mod health;
 mod process;
+mod provider;
 mod realtime;
 mod site;
 mod storage;
+mod tools;
 mod ws;
