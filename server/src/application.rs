@@ -14,6 +14,7 @@ use crate::{
     config::Config,
     http,
     realtime::Realtime,
+    runner::Runner,
     store::{Store, StoreError},
 };
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub realtime: Realtime,
     /// Decides who each request comes from; signs people in and out.
     pub auth: Auth,
+    /// Starts and stops agent runs.
+    pub runner: Runner,
     /// Every Prometheus metric of the process.
     pub metrics: prometheus::Registry,
     /// Where the site's files are and what the bundle is called.
@@ -93,12 +96,14 @@ impl Application {
         let metrics = prometheus::Registry::new();
         let realtime = Realtime::new(config.realtime.clone(), &metrics, store.clone())?;
         let auth = Auth::new(config.auth.clone(), store.clone(), realtime.clone()).await?;
+        let runner = Runner::new(config.runner.clone(), store.clone(), realtime.clone()).await?;
         Ok(Self {
             listener,
             state: AppState {
                 store,
                 realtime,
                 auth,
+                runner,
                 metrics,
                 leptos,
             },
@@ -139,6 +144,7 @@ impl Application {
         } = self;
         let store = state.store.clone();
         let realtime = state.realtime.clone();
+        let runner = state.runner.clone();
         let stop = CancellationToken::new();
         // Small frames go out at once: Nagle's algorithm would hold them back for an ACK.
         let listener = listener.tap_io(|tcp| {
@@ -172,6 +178,7 @@ impl Application {
                 }
             }
         };
+        runner.shutdown(shutdown_grace).await;
         realtime.shutdown(shutdown_grace).await;
         store.close().await;
         tracing::info!("stopped");

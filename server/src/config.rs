@@ -10,6 +10,7 @@ use sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions};
 use crate::{
     auth::{AuthConfig, AuthMode},
     realtime::RealtimeConfig,
+    runner::{Price, RunnerConfig, provider::OpenAiConfig},
 };
 
 /// Everything the server needs to start, parsed and validated.
@@ -35,6 +36,10 @@ pub struct Config {
     /// Sign-in and sessions (`HATCHERY_AUTH`, `HATCHERY_SIGNUP`, `HATCHERY_SESSION_TTL_SECS`,
     /// `HATCHERY_SIGNIN_MAX_FAILURES`).
     pub auth: AuthConfig,
+    /// The agent runner (`HATCHERY_LLM_*`, `HATCHERY_RUN_MAX_STEPS`,
+    /// `HATCHERY_MAX_CONCURRENT_RUNS`, `HATCHERY_TOOL_TIMEOUT_SECS`,
+    /// `HATCHERY_HTTP_TOOL_ALLOW`).
+    pub runner: RunnerConfig,
 }
 
 /// Which database to use and how to reach it.
@@ -244,6 +249,8 @@ impl Config {
                 })?;
         }
 
+        let runner = runner_config(&read)?;
+
         Ok(Self {
             addr,
             data_dir,
@@ -253,8 +260,107 @@ impl Config {
             realtime,
             worker_threads,
             auth,
+            runner,
         })
     }
+}
+
+/// The runner's settings, from the `HATCHERY_LLM_*` and run variables.
+fn runner_config(
+    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<RunnerConfig, ConfigError> {
+    let number = |var: &'static str,
+                  range: std::ops::RangeInclusive<u64>|
+     -> Result<Option<u64>, ConfigError> {
+        read(var)?
+            .map(|text| {
+                text.parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| ConfigError {
+                        var,
+                        message: format!(
+                            "{text:?} is not a number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    })
+            })
+            .transpose()
+    };
+    let mut runner = RunnerConfig::default();
+    let timeout = Duration::from_secs(number("HATCHERY_LLM_TIMEOUT_SECS", 1..=3600)?.unwrap_or(60));
+    if let Some(url) = read("HATCHERY_LLM_BASE_URL")? {
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(ConfigError {
+                var: "HATCHERY_LLM_BASE_URL",
+                message: format!("{url:?} is not a URL like https://api.openai.com/v1"),
+            });
+        }
+        runner.provider = Some(OpenAiConfig {
+            base_url: url,
+            api_key: read("HATCHERY_LLM_API_KEY")?.map(Into::into),
+            timeout,
+        });
+    }
+    if let Some(steps) = number("HATCHERY_RUN_MAX_STEPS", 1..=100)? {
+        runner.max_steps = u32::try_from(steps).unwrap_or(100);
+    }
+    if let Some(runs) = number("HATCHERY_MAX_CONCURRENT_RUNS", 1..=10_000)? {
+        runner.max_concurrent_runs = usize::try_from(runs).unwrap_or(10_000);
+    }
+    if let Some(secs) = number("HATCHERY_TOOL_TIMEOUT_SECS", 1..=3600)? {
+        runner.tools.timeout = Duration::from_secs(secs);
+    }
+    if let Some(text) = read("HATCHERY_HTTP_TOOL_ALLOW")? {
+        runner.tools.http.allow = text
+            .split(',')
+            .map(str::trim)
+            .filter(|net| !net.is_empty())
+            .map(|net| {
+                net.parse().map_err(|_| ConfigError {
+                    var: "HATCHERY_HTTP_TOOL_ALLOW",
+                    message: format!("{net:?} is not a network like 10.0.0.0/8"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(text) = read("HATCHERY_LLM_PRICES")? {
+        runner.prices = parse_prices(&text).map_err(|message| ConfigError {
+            var: "HATCHERY_LLM_PRICES",
+            message,
+        })?;
+    }
+    Ok(runner)
+}
+
+/// `model=input/output,…` in dollars per million tokens, such as
+/// `gpt-4o-mini=0.15/0.60,gpt-4o=2.5/10`.
+fn parse_prices(text: &str) -> Result<std::collections::HashMap<String, Price>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let bad =
+                || format!("{entry:?} is not model=input/output, such as gpt-4o-mini=0.15/0.60");
+            let (model, prices) = entry.split_once('=').ok_or_else(bad)?;
+            let (input, output) = prices.split_once('/').ok_or_else(bad)?;
+            let price = |text: &str| {
+                text.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| p.is_finite() && *p >= 0.0)
+                    .ok_or_else(bad)
+            };
+            Ok((
+                model.trim().to_owned(),
+                Price {
+                    input: price(input)?,
+                    output: price(output)?,
+                },
+            ))
+        })
+        .collect()
 }
 
 impl DatabaseConfig {
@@ -335,6 +441,10 @@ mod tests {
             ("HATCHERY_SIGNUP", "yes"),
             ("HATCHERY_SESSION_TTL_SECS", "0"),
             ("HATCHERY_SIGNIN_MAX_FAILURES", "none"),
+            ("HATCHERY_LLM_BASE_URL", "api.openai.com"),
+            ("HATCHERY_RUN_MAX_STEPS", "0"),
+            ("HATCHERY_HTTP_TOOL_ALLOW", "10.0.0.0/33"),
+            ("HATCHERY_LLM_PRICES", "gpt=cheap"),
             ("HATCHERY_LOG", "info,[bad"),
             ("HATCHERY_LOG_FORMAT", "xml"),
             ("HATCHERY_SHUTDOWN_GRACE_SECS", "-1"),
@@ -360,6 +470,27 @@ mod tests {
         };
         assert_eq!(options.get_host(), "db.internal");
         assert_eq!(options.get_port(), 5433);
+    }
+
+    #[test]
+    fn the_runner_reads_its_provider_and_prices() {
+        let config = config_from(&[
+            ("HATCHERY_LLM_BASE_URL", "http://localhost:11434/v1"),
+            ("HATCHERY_LLM_API_KEY", "sk-secret"),
+            ("HATCHERY_LLM_PRICES", "gpt-4o-mini=0.15/0.60, llama3=0/0"),
+            ("HATCHERY_MAX_CONCURRENT_RUNS", "4"),
+        ])
+        .unwrap();
+        let provider = config.runner.provider.unwrap();
+        assert_eq!(provider.base_url, "http://localhost:11434/v1");
+        assert!(
+            !format!("{provider:?}").contains("sk-secret"),
+            "the key is never printed"
+        );
+        assert_eq!(config.runner.prices["gpt-4o-mini"].output, 0.60);
+        assert_eq!(config.runner.prices.len(), 2);
+        assert_eq!(config.runner.max_concurrent_runs, 4);
+        assert!(config_from(&[]).unwrap().runner.provider.is_none());
     }
 
     #[test]

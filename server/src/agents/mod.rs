@@ -10,8 +10,13 @@ use hatchery_shared::api::agents::{
     Agent, AgentPatch, AgentStatus, DEFAULT_MODEL, DEFAULT_TEMPERATURE, MAX_NAME_CHARS, NewAgent,
 };
 
+use hatchery_shared::realtime::Message;
+
 use self::schedule::Schedule;
-use crate::store::{AgentChange, AgentRow, rfc3339};
+use crate::{
+    realtime::Realtime,
+    store::{AgentChange, AgentRow, rfc3339},
+};
 
 /// The longest instructions accepted, in characters.
 const MAX_INSTRUCTIONS_CHARS: usize = 100_000;
@@ -163,4 +168,14 @@ pub fn view(row: &AgentRow) -> Agent {
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
     }
+}
+
+/// Publishes a committed change of an agent on its topic and its owner's.
+pub async fn announce(realtime: &Realtime, row: &AgentRow, message: Message) {
+    realtime
+        .publish_to(&format!("agent:{}", row.id), message.clone())
+        .await;
+    realtime
+        .publish_to(&format!("user:{}", row.owner_id), message)
+        .await;
 }

@@ -12,7 +12,7 @@ use hatchery_shared::{
         Page,
         agents::{Agent, AgentDeleted, AgentPatch, NewAgent},
     },
-    realtime::{Message, Topic},
+    realtime::Message,
 };
 use serde::Deserialize;
 
@@ -91,7 +91,7 @@ async fn create(
     let change = agents::new_change(body).map_err(ApiError::Validation)?;
     let row = store.create_agent(&identity.user_id, &change).await?;
     let agent = agents::view(&row);
-    announce(&realtime, &row, Message::AgentCreated(agent.clone())).await;
+    agents::announce(&realtime, &row, Message::AgentCreated(agent.clone())).await;
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -120,7 +120,7 @@ async fn update(
         .await?
         .ok_or_else(|| not_found(&id))?;
     let agent = agents::view(&row);
-    announce(&realtime, &row, Message::AgentUpdated(agent.clone())).await;
+    agents::announce(&realtime, &row, Message::AgentUpdated(agent.clone())).await;
     Ok(Json(agent))
 }
 
@@ -139,7 +139,7 @@ async fn remove(
         id: row.id.clone(),
         owner_id: row.owner_id.clone(),
     });
-    announce(&realtime, &row, deleted).await;
+    agents::announce(&realtime, &row, deleted).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,19 +153,4 @@ async fn visible(store: &Store, identity: &Identity, id: &str) -> Result<AgentRo
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("there is no agent {id}"))
-}
-
-/// Publishes a committed change on the agent's topic and its owner's.
-async fn announce(realtime: &Realtime, row: &AgentRow, message: Message) {
-    for topic in [
-        format!("agent:{}", row.id),
-        format!("user:{}", row.owner_id),
-    ] {
-        match Topic::parse(&topic) {
-            Ok(topic) => {
-                realtime.publish(&topic, message.clone()).await;
-            }
-            Err(err) => tracing::error!(topic, error = %err.0, "cannot name the topic"),
-        }
-    }
 }

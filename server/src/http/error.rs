@@ -41,6 +41,9 @@ pub enum ApiError {
         /// How long to wait.
         retry_after: Duration,
     },
+    /// The server cannot take this now (503), such as while shutting down.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed on the server's side (500); the detail goes to the log only.
     #[error("something went wrong on the server; the error was logged")]
     Internal,
@@ -74,6 +77,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +92,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::Validation(_) => "validation_failed",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal => "internal",
         }
     }

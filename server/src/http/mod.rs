@@ -9,7 +9,9 @@ mod json;
 mod metrics;
 mod page;
 mod request_id;
+mod runs;
 mod site;
+mod threads;
 mod tokens;
 mod users;
 
@@ -37,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(tokens::router())
         .merge(agents::router())
+        .merge(threads::router())
+        .merge(runs::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found));
 

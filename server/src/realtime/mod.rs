@@ -163,6 +163,17 @@ impl Realtime {
         self.inner.broker.publish(topic, message)
     }
 
+    /// Like [`Realtime::publish`], to the topic named `name` (such as `agent:{id}`); a name
+    /// that is not a topic is logged, not published.
+    pub async fn publish_to(&self, name: &str, message: Message) {
+        match Topic::parse(name) {
+            Ok(topic) => {
+                self.publish(&topic, message).await;
+            }
+            Err(err) => tracing::error!(topic = name, error = %err.0, "cannot name the topic"),
+        }
+    }
+
     /// Up to `limit` events of `topic` after `since`.
     pub fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents {
         self.inner.broker.history(topic, since, limit)

@@ -24,17 +24,28 @@ pub async fn may_follow(
         TopicKind::User => forbidden("only that user may follow a user topic"),
         _ if identity.is_admin() => Ok(()),
         TopicKind::Ops => forbidden("only admins may follow the ops topic"),
-        TopicKind::Agent => match store.agent(topic.id().unwrap_or_default()).await {
-            Ok(Some(agent)) if agent.owner_id == identity.user_id => Ok(()),
-            Ok(_) => not_found(),
-            Err(err) => {
-                tracing::error!(error = %err, "cannot check who owns an agent");
-                Err((
-                    SubscribeErrorCode::NotFound,
-                    "cannot check this topic right now; try again".into(),
-                ))
+        TopicKind::Agent | TopicKind::Thread => {
+            let id = topic.id().unwrap_or_default();
+            let owner = if topic.kind() == TopicKind::Agent {
+                store.agent(id).await.map(|agent| agent.map(|a| a.owner_id))
+            } else {
+                store
+                    .thread(id)
+                    .await
+                    .map(|thread| thread.map(|t| t.owner_id))
+            };
+            match owner {
+                Ok(Some(owner)) if owner == identity.user_id => Ok(()),
+                Ok(_) => not_found(),
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot check who owns a topic's subject");
+                    Err((
+                        SubscribeErrorCode::NotFound,
+                        "cannot check this topic right now; try again".into(),
+                    ))
+                }
             }
-        },
-        TopicKind::Thread | TopicKind::Room => not_found(),
+        }
+        TopicKind::Room => not_found(),
     }
 }

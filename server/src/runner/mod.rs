@@ -1,6 +1,295 @@
-//! The agent runner's building blocks: LLM providers that stream replies, and the built-in
-//! tools agents may call. (The run loop, threads and the chat page build on these.)
+//! The agent runner: starts runs (one tracked task each, at most a configured number at
+//! once, the rest waiting as `queued`), streams replies from the LLM provider into the
+//! thread's topic, runs tool calls, stores each step's messages, cancels on request and
+//! on shutdown, and fails what a crash interrupted.
 
 pub mod provider;
 pub mod reply;
+mod run;
 pub mod tools;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use hatchery_shared::{
+    api::{
+        runs::RunTrigger,
+        threads::{MessageRole, ThreadMessage},
+    },
+    realtime::Message,
+};
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use self::{
+    provider::{OpenAiCompatible, OpenAiConfig, Provider},
+    tools::ToolConfig,
+};
+use crate::{
+    realtime::Realtime,
+    store::{NewMessageRow, RunRow, Store, StoreError, ThreadRow},
+};
+
+/// What one model costs, in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    /// Per million prompt tokens.
+    pub input: f64,
+    /// Per million completion tokens.
+    pub output: f64,
+}
+
+/// Settings of the runner.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// The OpenAI-compatible provider (`HATCHERY_LLM_BASE_URL`, `HATCHERY_LLM_API_KEY`,
+    /// `HATCHERY_LLM_TIMEOUT_SECS`); `None`: runs fail with a message saying so.
+    pub provider: Option<OpenAiConfig>,
+    /// Steps (model calls) one run may take (`HATCHERY_RUN_MAX_STEPS`, default 10).
+    pub max_steps: u32,
+    /// Runs at once; more wait as `queued` (`HATCHERY_MAX_CONCURRENT_RUNS`, default 16).
+    pub max_concurrent_runs: usize,
+    /// Tool timeouts and limits (`HATCHERY_TOOL_TIMEOUT_SECS`, `HATCHERY_HTTP_TOOL_ALLOW`).
+    pub tools: ToolConfig,
+    /// Prices per model (`HATCHERY_LLM_PRICES`), for the runs' cost.
+    pub prices: HashMap<String, Price>,
+    /// Attempts at a reply before its first token, with backoff between them.
+    pub attempts: u32,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            provider: None,
+            max_steps: 10,
+            max_concurrent_runs: 16,
+            tools: ToolConfig::default(),
+            prices: HashMap::new(),
+            attempts: 3,
+        }
+    }
+}
+
+/// Why a run could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The thread is already replying.
+    #[error("this thread is already replying; stop that reply or wait for it")]
+    Busy,
+    /// The agent is disabled.
+    #[error("the agent is disabled; enable it to run it")]
+    Disabled,
+    /// The server is stopping.
+    #[error("the server is shutting down; try again in a moment")]
+    ShuttingDown,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A run's cancellation: the token its task watches, and why it was cancelled.
+struct Cancel {
+    token: CancellationToken,
+    reason: Mutex<Option<&'static str>>,
+}
+
+/// Starts and stops runs. Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    realtime: Realtime,
+    provider: Option<Arc<dyn Provider>>,
+    config: RunnerConfig,
+    slots: Arc<Semaphore>,
+    tasks: TaskTracker,
+    active: Mutex<HashMap<String, Arc<Cancel>>>,
+    stopping: CancellationToken,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").finish_non_exhaustive()
+    }
+}
+
+/// The reason a run stopped by a person gets.
+pub const CANCELLED_BY_USER: &str = "stopped by the user";
+/// The reason runs still going at shutdown get.
+pub const CANCELLED_BY_SHUTDOWN: &str = "server shutdown";
+
+impl Runner {
+    /// A runner over `store` and `realtime`. Runs a crash left queued or running are failed
+    /// first ("interrupted by restart").
+    pub async fn new(
+        config: RunnerConfig,
+        store: Store,
+        realtime: Realtime,
+    ) -> Result<Self, StoreError> {
+        let interrupted = store.fail_interrupted_runs().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                runs = interrupted,
+                "runs interrupted by the last stop were marked failed"
+            );
+        }
+        let provider = config
+            .provider
+            .clone()
+            .map(|provider| Arc::new(OpenAiCompatible::new(provider)) as Arc<dyn Provider>);
+        if provider.is_none() {
+            tracing::warn!("no LLM provider configured (HATCHERY_LLM_BASE_URL): runs will fail");
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+                store,
+                realtime,
+                provider,
+                config,
+                tasks: TaskTracker::new(),
+                active: Mutex::default(),
+                stopping: CancellationToken::new(),
+            }),
+        })
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Cancel>>> {
+        self.inner
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores a person's message in `thread` and starts a run that replies to it.
+    pub async fn post_message(
+        &self,
+        thread: &ThreadRow,
+        content: String,
+        trigger: RunTrigger,
+    ) -> Result<(ThreadMessage, RunRow), StartError> {
+        if self.inner.stopping.is_cancelled() {
+            return Err(StartError::ShuttingDown);
+        }
+        let store = &self.inner.store;
+        let agent = store
+            .agent(&thread.agent_id)
+            .await?
+            .ok_or(StartError::Busy)?;
+        if agent.change.status == hatchery_shared::api::agents::AgentStatus::Disabled {
+            return Err(StartError::Disabled);
+        }
+        let message = NewMessageRow {
+            role: Some(MessageRole::User),
+            content,
+            ..NewMessageRow::default()
+        };
+        let (message, run) = store
+            .start_run(
+                &agent.id,
+                &thread.id,
+                trigger,
+                &agent.change.model,
+                &message,
+            )
+            .await?
+            .ok_or(StartError::Busy)?;
+        let realtime = &self.inner.realtime;
+        realtime
+            .publish_to(
+                &format!("thread:{}", thread.id),
+                Message::ThreadMessageCreated(message.clone()),
+            )
+            .await;
+        realtime
+            .publish_to(
+                &format!("agent:{}", agent.id),
+                Message::RunCreated(run.view()),
+            )
+            .await;
+        let cancel = Arc::new(Cancel {
+            token: CancellationToken::new(),
+            reason: Mutex::new(None),
+        });
+        self.active().insert(run.id.clone(), cancel.clone());
+        let runner = self.clone();
+        let task_run = run.clone();
+        self.inner.tasks.spawn(async move {
+            let id = task_run.id.clone();
+            run::execute(&runner, task_run, agent, &cancel).await;
+            runner.active().remove(&id);
+        });
+        Ok((message, run))
+    }
+
+    /// Asks the run `id` to stop; false when it is not running here.
+    pub fn cancel(&self, id: &str) -> bool {
+        let Some(cancel) = self.active().get(id).cloned() else {
+            return false;
+        };
+        cancel_with(&cancel, CANCELLED_BY_USER);
+        true
+    }
+
+    /// Stops starting runs, gives running ones `grace` to finish, then cancels the rest
+    /// ("server shutdown") and waits for them to record it.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.stopping.cancel();
+        self.inner.tasks.close();
+        if tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        let running: Vec<_> = self.active().values().cloned().collect();
+        tracing::warn!(
+            runs = running.len(),
+            "cancelling runs still going at shutdown"
+        );
+        for cancel in running {
+            cancel_with(&cancel, CANCELLED_BY_SHUTDOWN);
+        }
+        self.inner.tasks.wait().await;
+    }
+}
+
+fn cancel_with(cancel: &Cancel, reason: &'static str) {
+    cancel
+        .reason
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert(reason);
+    cancel.token.cancel();
+}
+
+/// The cost of a run's tokens at `price`, in millionths of a dollar.
+pub fn cost_micros(price: Option<&Price>, prompt_tokens: u64, completion_tokens: u64) -> u64 {
+    price.map_or(0, |price| {
+        // Dollars per million tokens are millionths of a dollar per token.
+        (prompt_tokens as f64 * price.input + completion_tokens as f64 * price.output).round()
+            as u64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_follows_the_price_per_million_tokens() {
+        let price = Price {
+            input: 0.15,
+            output: 0.60,
+        };
+        // 1,000,000 prompt tokens at $0.15 and 500,000 completion tokens at $0.60/M.
+        assert_eq!(cost_micros(Some(&price), 1_000_000, 500_000), 450_000);
+        assert_eq!(cost_micros(None, 1_000, 1_000), 0);
+    }
+}

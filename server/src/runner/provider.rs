@@ -198,7 +198,7 @@ impl OpenAiCompatible {
         let mut body = serde_json::json!({
             "model": request.model,
             "temperature": request.temperature,
-            "messages": request.messages,
+            "messages": request.messages.iter().map(wire_message).collect::<Vec<_>>(),
             "stream": true,
             "stream_options": {"include_usage": true},
         });
@@ -258,6 +258,28 @@ impl Provider for OpenAiCompatible {
     ) -> Pin<Box<dyn Future<Output = Result<ReplyStream, ProviderError>> + Send + '_>> {
         Box::pin(self.start(request))
     }
+}
+
+/// A message in the Chat Completions wire format (tool calls nested as functions).
+fn wire_message(message: &ChatMessage) -> Value {
+    let mut wire = serde_json::json!({ "role": message.role, "content": message.content });
+    if !message.tool_calls.is_empty() {
+        wire["tool_calls"] = message
+            .tool_calls
+            .iter()
+            .map(|call| {
+                serde_json::json!({
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                })
+            })
+            .collect();
+    }
+    if let Some(id) = &message.tool_call_id {
+        wire["tool_call_id"] = Value::from(id.as_str());
+    }
+    wire
 }
 
 /// The `error.message` of an OpenAI-style error body, or the body itself.

@@ -8,7 +8,9 @@
 
 mod agents;
 mod installation;
+mod runs;
 mod sessions;
+mod threads;
 mod tokens;
 mod users;
 
@@ -23,7 +25,9 @@ use sqlx::{
 
 pub use agents::{AgentChange, AgentCursor, AgentFilter, AgentRow};
 pub use installation::Installation;
+pub use runs::{NewMessageRow, RunEnd, RunRow};
 pub use sessions::SessionRow;
+pub use threads::ThreadRow;
 pub use tokens::{ApiTokenRow, NewApiToken};
 pub use users::{NewUser, UserRow, email_key};
 

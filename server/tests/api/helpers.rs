@@ -11,6 +11,7 @@ use hatchery_server::{
     auth::{AuthConfig, Role, TOKEN_PREFIX, password, secret},
     config::{Config, DatabaseConfig, LogConfig, LogFormat},
     realtime::{Realtime, RealtimeConfig},
+    runner::RunnerConfig,
     store::{NewApiToken, NewUser, Store},
 };
 use sqlx::{Connection, migrate::Migrator, postgres::PgConnectOptions};
@@ -133,6 +134,7 @@ impl TestData {
             realtime: RealtimeConfig::default(),
             worker_threads: None,
             auth: AuthConfig::default(),
+            runner: RunnerConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod health;
 mod process;
 mod provider;
 mod realtime;
+mod runs;
 mod site;
 mod storage;
 mod tools;

@@ -147,6 +147,19 @@ impl WsHarness {
         frame
     }
 
+    /// Skips frames until one of type `wanted` arrives (within [`WAIT`]) and returns it.
+    pub async fn skip_until(&mut self, wanted: MessageType) -> Envelope {
+        loop {
+            let frame = self
+                .next_within(WAIT)
+                .await
+                .unwrap_or_else(|| panic!("no {} within {WAIT:?}", wanted.as_str()));
+            if frame.message.message_type() == wanted {
+                return frame;
+            }
+        }
+    }
+
     /// Asserts that nothing but pings arrives for `wait`.
     pub async fn expect_none(&mut self, wait: Duration) {
         if let Some(frame) = self.next_within(wait).await {

@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod runs;
+pub mod threads;
 
 use serde::{Deserialize, Serialize};
 

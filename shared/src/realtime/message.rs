@@ -3,7 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::topic::Topic;
-use crate::api::agents::{Agent, AgentDeleted};
+use crate::api::{
+    agents::{Agent, AgentDeleted},
+    runs::{Run, StreamChunk, StreamStep},
+    threads::ThreadMessage,
+};
 
 /// A message: the envelope's `type` and `data` together.
 ///
@@ -52,6 +56,18 @@ pub enum Message {
     AgentUpdated(Agent),
     /// An agent was deleted (on `agent:{id}` and `user:{owner}`).
     AgentDeleted(AgentDeleted),
+    /// A run was created (on `agent:{id}`).
+    RunCreated(Run),
+    /// A run changed status or ended (on `agent:{id}`).
+    RunUpdated(Run),
+    /// A message was stored (on `thread:{id}`).
+    ThreadMessageCreated(ThreadMessage),
+    /// A step of a run begins streaming (on `thread:{id}`).
+    StreamStart(StreamStep),
+    /// A piece of a step's output (on `thread:{id}`).
+    StreamChunk(StreamChunk),
+    /// A step of a run ended (on `thread:{id}`).
+    StreamEnd(StreamStep),
 }
 
 impl Message {
@@ -79,7 +95,16 @@ impl MessageType {
     pub fn is_event(self) -> bool {
         matches!(
             self,
-            Self::Notice | Self::AgentCreated | Self::AgentUpdated | Self::AgentDeleted
+            Self::Notice
+                | Self::AgentCreated
+                | Self::AgentUpdated
+                | Self::AgentDeleted
+                | Self::RunCreated
+                | Self::RunUpdated
+                | Self::ThreadMessageCreated
+                | Self::StreamStart
+                | Self::StreamChunk
+                | Self::StreamEnd
         )
     }
 }

@@ -1,0 +1,413 @@
+//! One run, start to end: wait for a slot, then step — stream a reply into the thread's
+//! topic, store it, run its tool calls concurrently and store their results — until a final
+//! answer, the step limit, an error or a cancellation; then record how it ended.
+
+use std::{sync::PoisonError, time::Duration};
+
+use futures_util::{StreamExt, future::join_all};
+use hatchery_shared::{
+    api::{
+        runs::{RunStatus, StreamChunk, StreamStep},
+        threads::{MessageRole, ThreadMessage, ToolCallView},
+    },
+    realtime::Message,
+};
+
+use super::{
+    Cancel, Runner,
+    provider::{ChatMessage, ChatRequest, ProviderError, ReplyStream, StreamEvent, ToolCall},
+    reply::Reply,
+    tools,
+};
+use crate::{
+    agents,
+    store::{AgentRow, NewMessageRow, RunEnd, RunRow},
+};
+
+/// The message a run fails with when no provider is configured.
+pub const NO_PROVIDER: &str = "no LLM provider configured: set HATCHERY_LLM_BASE_URL (and \
+                               HATCHERY_LLM_API_KEY if the provider needs one) and restart \
+                               Hatchery";
+
+/// How many messages of a thread a step sends to the model at most.
+const HISTORY_LIMIT: u32 = 1_000;
+
+/// How a step ended.
+enum Step {
+    /// A final answer: the run succeeded.
+    Final,
+    /// Tools ran: another step follows.
+    ToolsRan,
+    /// Cancelled.
+    Cancelled,
+    /// Failed, with a message for people.
+    Failed(String),
+}
+
+/// What a run is working with.
+struct Context<'a> {
+    runner: &'a Runner,
+    run: &'a RunRow,
+    agent: &'a AgentRow,
+    cancel: &'a Cancel,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// Runs `run` of `agent` to its end, recording the end however it comes.
+pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cancel: &Cancel) {
+    let inner = &runner.inner;
+    let mut context = Context {
+        runner,
+        run: &run,
+        agent: &agent,
+        cancel,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+    };
+    let slot = tokio::select! {
+        slot = inner.slots.clone().acquire_owned() => slot.ok(),
+        () = cancel.token.cancelled() => None,
+    };
+    let (status, error) = match (slot, inner.provider.is_some()) {
+        (None, _) => (RunStatus::Cancelled, Some(context.cancel_reason())),
+        (Some(_), false) => (RunStatus::Failed, Some(NO_PROVIDER.to_owned())),
+        (Some(_slot), true) => context.steps().await,
+    };
+    let end = RunEnd {
+        status,
+        prompt_tokens: context.prompt_tokens,
+        completion_tokens: context.completion_tokens,
+        cost_micros: super::cost_micros(
+            inner.config.prices.get(&run.model),
+            context.prompt_tokens,
+            context.completion_tokens,
+        ),
+        error,
+    };
+    match inner.store.finish_run(&run.id, &end).await {
+        Ok(Some(finished)) => context.announce_run(&finished).await,
+        Ok(None) => tracing::warn!(run = %run.id, "the run vanished before it ended"),
+        Err(err) => tracing::error!(run = %run.id, error = %err, "cannot record the end of a run"),
+    }
+}
+
+impl Context<'_> {
+    fn cancel_reason(&self) -> String {
+        self.cancel
+            .reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or(super::CANCELLED_BY_USER)
+            .to_owned()
+    }
+
+    fn thread_topic(&self) -> String {
+        format!("thread:{}", self.run.thread_id)
+    }
+
+    async fn publish(&self, message: Message) {
+        self.runner
+            .inner
+            .realtime
+            .publish_to(&self.thread_topic(), message)
+            .await;
+    }
+
+    /// Publishes the run's new state, and its agent's.
+    async fn announce_run(&self, run: &RunRow) {
+        let inner = &self.runner.inner;
+        inner
+            .realtime
+            .publish_to(
+                &format!("agent:{}", run.agent_id),
+                Message::RunUpdated(run.view()),
+            )
+            .await;
+        match inner.store.agent(&run.agent_id).await {
+            Ok(Some(agent)) => {
+                let view = agents::view(&agent);
+                agents::announce(&inner.realtime, &agent, Message::AgentUpdated(view)).await;
+            }
+            Ok(None) => {}
+            Err(err) => tracing::error!(error = %err, "cannot read the agent of a run"),
+        }
+    }
+
+    /// Marks the run running and steps until it ends; returns how.
+    async fn steps(&mut self) -> (RunStatus, Option<String>) {
+        match self.runner.inner.store.mark_run_running(&self.run.id).await {
+            Ok(Some(running)) => self.announce_run(&running).await,
+            Ok(None) => {
+                return (
+                    RunStatus::Cancelled,
+                    Some("the run was ended elsewhere".into()),
+                );
+            }
+            Err(err) => return (RunStatus::Failed, Some(format!("database error: {err}"))),
+        }
+        let max_steps = self.runner.inner.config.max_steps;
+        for number in 1..=max_steps {
+            match self.step(number).await {
+                Step::Final => return (RunStatus::Succeeded, None),
+                Step::ToolsRan => {}
+                Step::Cancelled => return (RunStatus::Cancelled, Some(self.cancel_reason())),
+                Step::Failed(message) => return (RunStatus::Failed, Some(message)),
+            }
+        }
+        (
+            RunStatus::Failed,
+            Some(format!(
+                "stopped after {max_steps} steps without a final answer (HATCHERY_RUN_MAX_STEPS)"
+            )),
+        )
+    }
+
+    /// The conversation as the model sees it: the agent's instructions, then the thread.
+    async fn request(&self) -> Result<ChatRequest, String> {
+        let change = &self.agent.change;
+        let history = self
+            .runner
+            .inner
+            .store
+            .messages(&self.run.thread_id, None, HISTORY_LIMIT)
+            .await
+            .map_err(|err| format!("database error: {err}"))?;
+        let system = [
+            change.system_instructions.as_str(),
+            change.task_instructions.as_str(),
+        ]
+        .into_iter()
+        .filter(|text| !text.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+        let mut messages = Vec::with_capacity(history.len() + 1);
+        if !system.is_empty() {
+            messages.push(ChatMessage {
+                role: "system".into(),
+                content: Some(system),
+                tool_calls: Vec::new(),
+                tool_call_id: None,
+            });
+        }
+        messages.extend(history.iter().map(chat_message));
+        Ok(ChatRequest {
+            model: self.run.model.clone(),
+            temperature: change.temperature,
+            messages,
+            tools: change.tools.iter().map(|tool| tools::spec(*tool)).collect(),
+        })
+    }
+
+    /// One model call and, if it asks for them, its tool calls.
+    async fn step(&mut self, number: u32) -> Step {
+        let request = match self.request().await {
+            Ok(request) => request,
+            Err(message) => return Step::Failed(message),
+        };
+        let marker = StreamStep {
+            run_id: self.run.id.clone(),
+            step: number,
+        };
+        self.publish(Message::StreamStart(marker.clone())).await;
+        let outcome = self.stream_reply(request).await;
+        self.publish(Message::StreamEnd(marker)).await;
+        let (reply, ended) = outcome;
+        self.prompt_tokens += reply.prompt_tokens;
+        self.completion_tokens += reply.completion_tokens;
+        let calls = reply.tool_calls();
+        let cut_off = ended.is_some();
+        if !reply.text.is_empty() || !calls.is_empty() {
+            let message = NewMessageRow {
+                role: Some(MessageRole::Assistant),
+                content: reply.text.clone(),
+                tool_calls: calls.iter().map(call_view).collect(),
+                prompt_tokens: Some(reply.prompt_tokens),
+                completion_tokens: Some(reply.completion_tokens),
+                cut_off,
+                ..NewMessageRow::default()
+            };
+            if let Err(message) = self.store(&[message]).await {
+                return Step::Failed(message);
+            }
+        }
+        if let Some(ended) = ended {
+            return ended;
+        }
+        if calls.is_empty() {
+            return Step::Final;
+        }
+        self.run_tools(calls).await
+    }
+
+    /// Streams one reply, retrying before its first event; returns what arrived and, when
+    /// the reply did not end normally, how the step ends.
+    async fn stream_reply(&self, request: ChatRequest) -> (Reply, Option<Step>) {
+        let inner = &self.runner.inner;
+        let provider = inner
+            .provider
+            .clone()
+            .expect("steps run only with a provider");
+        let mut reply = Reply::default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = tokio::select! {
+                started = provider.stream(request.clone()) => started,
+                () = self.cancel.token.cancelled() => return (reply, Some(Step::Cancelled)),
+            };
+            let failure = match started {
+                Ok(stream) => match self.read(stream, &mut reply).await {
+                    Ok(()) => return (reply, None),
+                    Err(ReadEnd::Cancelled) => return (reply, Some(Step::Cancelled)),
+                    Err(ReadEnd::Failed(err)) => err,
+                },
+                Err(err) => err,
+            };
+            let untouched = reply == Reply::default();
+            if !(untouched && failure.is_retryable() && attempt < inner.config.attempts) {
+                return (reply, Some(Step::Failed(failure.to_string())));
+            }
+            let wait = backoff(attempt, &failure);
+            tracing::warn!(run = %self.run.id, attempt, error = %failure, ?wait, "retrying the model call");
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.cancel.token.cancelled() => return (reply, Some(Step::Cancelled)),
+            }
+        }
+    }
+
+    /// Reads a reply stream into `reply`, publishing each piece.
+    async fn read(&self, mut stream: ReplyStream, reply: &mut Reply) -> Result<(), ReadEnd> {
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = self.cancel.token.cancelled() => return Err(ReadEnd::Cancelled),
+            };
+            let event = match next {
+                None => return Ok(()),
+                Some(Err(err)) => return Err(ReadEnd::Failed(err)),
+                Some(Ok(event)) => event,
+            };
+            let run_id = self.run.id.clone();
+            let chunk = match &event {
+                StreamEvent::Token(text) => Some(StreamChunk::AssistantToken {
+                    run_id,
+                    text: text.clone(),
+                }),
+                StreamEvent::ToolCallDelta {
+                    index,
+                    id,
+                    name,
+                    arguments,
+                } => Some(StreamChunk::ToolCall {
+                    run_id,
+                    index: *index,
+                    call_id: id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                }),
+                StreamEvent::Usage { .. } => None,
+            };
+            reply.apply(&event);
+            if let Some(chunk) = chunk {
+                self.publish(Message::StreamChunk(chunk)).await;
+            }
+        }
+    }
+
+    /// Runs every call of a step at once, publishes each result as it comes, and stores all
+    /// results in one transaction.
+    async fn run_tools(&self, calls: Vec<ToolCall>) -> Step {
+        let inner = &self.runner.inner;
+        let allowed = &self.agent.change.tools;
+        let work =
+            join_all(calls.into_iter().map(|call| async move {
+                let output =
+                    match tools::call(&call.name, &call.arguments, allowed, &inner.config.tools)
+                        .await
+                    {
+                        Ok(output) => output,
+                        Err(err) => format!("error: {err}"),
+                    };
+                self.publish(Message::StreamChunk(StreamChunk::ToolOutput {
+                    run_id: self.run.id.clone(),
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    output: output.clone(),
+                }))
+                .await;
+                NewMessageRow {
+                    role: Some(MessageRole::Tool),
+                    content: output,
+                    tool_call_id: Some(call.id),
+                    tool_name: Some(call.name),
+                    ..NewMessageRow::default()
+                }
+            }));
+        let results = tokio::select! {
+            results = work => results,
+            () = self.cancel.token.cancelled() => return Step::Cancelled,
+        };
+        match self.store(&results).await {
+            Ok(()) => Step::ToolsRan,
+            Err(message) => Step::Failed(message),
+        }
+    }
+
+    /// Stores a step's messages and publishes each.
+    async fn store(&self, messages: &[NewMessageRow]) -> Result<(), String> {
+        let stored: Vec<ThreadMessage> = self
+            .runner
+            .inner
+            .store
+            .store_messages(&self.run.thread_id, messages)
+            .await
+            .map_err(|err| format!("database error: {err}"))?;
+        for message in stored {
+            self.publish(Message::ThreadMessageCreated(message)).await;
+        }
+        Ok(())
+    }
+}
+
+/// Why reading a reply stopped early.
+enum ReadEnd {
+    Cancelled,
+    Failed(ProviderError),
+}
+
+/// The wait before attempt `attempt + 1`: what the provider asked for (at most a minute),
+/// or 0.5 s doubling.
+fn backoff(attempt: u32, failure: &ProviderError) -> Duration {
+    match failure {
+        ProviderError::RateLimited(Some(wait)) => (*wait).min(Duration::from_secs(60)),
+        _ => Duration::from_millis(500) * 2u32.pow(attempt.saturating_sub(1).min(6)),
+    }
+}
+
+fn call_view(call: &ToolCall) -> ToolCallView {
+    ToolCallView {
+        id: call.id.clone(),
+        name: call.name.clone(),
+        arguments: call.arguments.clone(),
+    }
+}
+
+/// A stored message as the provider's conversation has it.
+fn chat_message(message: &ThreadMessage) -> ChatMessage {
+    ChatMessage {
+        role: message.role.as_str().to_owned(),
+        content: Some(message.content.clone()),
+        tool_calls: message
+            .tool_calls
+            .iter()
+            .map(|call| ToolCall {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+            })
+            .collect(),
+        tool_call_id: message.tool_call_id.clone(),
+    }
+}

@@ -1,0 +1,140 @@
+//! Threads: an agent's conversations and their messages.
+
+use serde::{Deserialize, Serialize};
+
+/// What started a thread.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ThreadKind {
+    /// A person chatting.
+    Chat,
+    /// The agent's schedule.
+    Scheduled,
+    /// "Run now".
+    Manual,
+    /// A webhook trigger.
+    Webhook,
+}
+
+impl ThreadKind {
+    /// The kind's name, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A thread as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    /// The thread's id.
+    pub id: String,
+    /// The agent it belongs to.
+    pub agent_id: String,
+    /// Its title.
+    pub title: String,
+    /// What started it.
+    pub kind: ThreadKind,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// `POST /api/agents/{id}/threads`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewThread {
+    /// A title, 1–200 characters (default "New chat").
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// `PATCH /api/threads/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadPatch {
+    /// The new title, 1–200 characters.
+    pub title: String,
+}
+
+/// Who wrote a message.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum MessageRole {
+    /// Instructions to the model.
+    System,
+    /// A person.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool's result.
+    Tool,
+}
+
+impl MessageRole {
+    /// The role's name, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A tool call made by the model, as stored with its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallView {
+    /// The provider's id of the call.
+    pub id: String,
+    /// The tool called.
+    pub name: String,
+    /// Its arguments, JSON text.
+    pub arguments: String,
+}
+
+/// A message of a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadMessage {
+    /// The message's id.
+    pub id: String,
+    /// Its thread.
+    pub thread_id: String,
+    /// Who wrote it.
+    pub role: MessageRole,
+    /// Its text.
+    pub content: String,
+    /// The tools an assistant message calls.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallView>,
+    /// On a tool message: the call it answers.
+    pub tool_call_id: Option<String>,
+    /// On a tool message: the tool.
+    pub tool_name: Option<String>,
+    /// Prompt tokens of the step that wrote it (assistant messages).
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens of the step that wrote it (assistant messages).
+    pub completion_tokens: Option<u64>,
+    /// The reply was cut off (cancelled or failed mid-stream).
+    pub cut_off: bool,
+    /// When it was written (RFC 3339, UTC).
+    pub created_at: String,
+}
