@@ -36,7 +36,7 @@ pub struct Config {
     /// Sign-in and sessions (`HATCHERY_AUTH`, `HATCHERY_SIGNUP`, `HATCHERY_SESSION_TTL_SECS`,
     /// `HATCHERY_SIGNIN_MAX_FAILURES`).
     pub auth: AuthConfig,
-    /// The agent runner (`HATCHERY_LLM_*`, `HATCHERY_RUN_MAX_STEPS`,
+    /// The agent runner (`HATCHERY_LLM_*` including `HATCHERY_LLM_MODEL`, `HATCHERY_RUN_MAX_STEPS`,
     /// `HATCHERY_MAX_CONCURRENT_RUNS`, `HATCHERY_TOOL_TIMEOUT_SECS`,
     /// `HATCHERY_HTTP_TOOL_ALLOW`).
     pub runner: RunnerConfig,
@@ -302,6 +302,9 @@ fn runner_config(
             api_key: read("HATCHERY_LLM_API_KEY")?.map(Into::into),
             timeout,
         });
+    }
+    if let Some(model) = read("HATCHERY_LLM_MODEL")? {
+        runner.default_model = model;
     }
     if let Some(steps) = number("HATCHERY_RUN_MAX_STEPS", 1..=100)? {
         runner.max_steps = u32::try_from(steps).unwrap_or(100);

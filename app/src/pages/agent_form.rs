@@ -2,9 +2,7 @@
 //! errors shown on their fields.
 
 use gloo_net::http::Method;
-use hatchery_shared::api::agents::{
-    Agent, AgentPatch, DEFAULT_MODEL, DEFAULT_TEMPERATURE, NewAgent, Tool,
-};
+use hatchery_shared::api::agents::{Agent, AgentPatch, DEFAULT_TEMPERATURE, NewAgent, Tool};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_navigate, hooks::use_params_map};
@@ -67,7 +65,7 @@ impl Fields {
     fn new() -> Self {
         Self {
             name: RwSignal::new(String::new()),
-            model: RwSignal::new(DEFAULT_MODEL.to_owned()),
+            model: RwSignal::new(String::new()),
             temperature: RwSignal::new(DEFAULT_TEMPERATURE.to_string()),
             system_instructions: RwSignal::new(String::new()),
             task_instructions: RwSignal::new(String::new()),
@@ -119,7 +117,7 @@ impl Fields {
             name: self.name.get_untracked(),
             system_instructions: self.system_instructions.get_untracked(),
             task_instructions: self.task_instructions.get_untracked(),
-            model: Some(self.model.get_untracked()),
+            model: Some(self.model.get_untracked().trim().to_owned()).filter(|m| !m.is_empty()),
             temperature: Some(self.temperature()?),
             tools: self.tools.get_untracked(),
             schedule: self.schedule(),
@@ -214,7 +212,13 @@ fn AgentForm(id: Option<String>) -> impl IntoView {
                     save.dispatch(());
                 }>
                     <TextField label="Name" name="name" value=fields.name failure />
-                    <TextField label="Model" name="model" value=fields.model failure />
+                    <TextField
+                        label="Model"
+                        name="model"
+                        value=fields.model
+                        failure
+                        hint="Empty: the server's default model."
+                    />
                     <TextField
                         label="Temperature"
                         name="temperature"

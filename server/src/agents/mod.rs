@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use hatchery_shared::api::agents::{
-    Agent, AgentPatch, AgentStatus, DEFAULT_MODEL, DEFAULT_TEMPERATURE, MAX_NAME_CHARS, NewAgent,
+    Agent, AgentPatch, AgentStatus, DEFAULT_TEMPERATURE, MAX_NAME_CHARS, NewAgent,
 };
 
 use hatchery_shared::realtime::Message;
@@ -26,15 +26,16 @@ const MAX_MODEL_CHARS: usize = 200;
 /// Field errors, by field name.
 pub type FieldErrors = BTreeMap<String, String>;
 
-/// The settings of a new agent, with defaults filled in, or every field's error.
-pub fn new_change(new: NewAgent) -> Result<AgentChange, FieldErrors> {
+/// The settings of a new agent, with defaults filled in (`default_model` when it names no
+/// model), or every field's error.
+pub fn new_change(new: NewAgent, default_model: &str) -> Result<AgentChange, FieldErrors> {
     let change = AgentChange {
         name: new.name.trim().to_owned(),
         system_instructions: new.system_instructions,
         task_instructions: new.task_instructions,
         model: new
             .model
-            .map_or_else(|| DEFAULT_MODEL.to_owned(), |m| m.trim().to_owned()),
+            .map_or_else(|| default_model.to_owned(), |m| m.trim().to_owned()),
         temperature: new.temperature.unwrap_or(DEFAULT_TEMPERATURE),
         tools: new.tools,
         schedule: new.schedule,

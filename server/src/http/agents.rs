@@ -22,6 +22,7 @@ use crate::{
     application::AppState,
     auth::Identity,
     realtime::Realtime,
+    runner::Runner,
     store::{AgentFilter, AgentRow, Store},
 };
 
@@ -86,9 +87,10 @@ async fn create(
     identity: Identity,
     State(store): State<Store>,
     State(realtime): State<Realtime>,
+    State(runner): State<Runner>,
     AppJson(body): AppJson<NewAgent>,
 ) -> Result<(StatusCode, Json<Agent>), ApiError> {
-    let change = agents::new_change(body).map_err(ApiError::Validation)?;
+    let change = agents::new_change(body, runner.default_model()).map_err(ApiError::Validation)?;
     let row = store.create_agent(&identity.user_id, &change).await?;
     let agent = agents::view(&row);
     agents::announce(&realtime, &row, Message::AgentCreated(agent.clone())).await;

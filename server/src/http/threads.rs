@@ -17,7 +17,7 @@ use super::{ApiError, AppJson, page::PageQuery};
 use crate::{
     application::AppState,
     auth::Identity,
-    runner::{Runner, StartError},
+    runner::Runner,
     store::{Store, ThreadRow},
 };
 
@@ -161,11 +161,7 @@ async fn post_message(
     let (message, run) = runner
         .post_message(&thread, body.content, RunTrigger::Chat)
         .await
-        .map_err(|err| match err {
-            StartError::Store(err) => err.into(),
-            StartError::ShuttingDown => ApiError::Unavailable(err.to_string()),
-            other => ApiError::Conflict(other.to_string()),
-        })?;
+        .map_err(super::runs::start_error)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Posted {

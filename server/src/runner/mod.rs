@@ -48,6 +48,9 @@ pub struct RunnerConfig {
     /// The OpenAI-compatible provider (`HATCHERY_LLM_BASE_URL`, `HATCHERY_LLM_API_KEY`,
     /// `HATCHERY_LLM_TIMEOUT_SECS`); `None`: runs fail with a message saying so.
     pub provider: Option<OpenAiConfig>,
+    /// The model of agents created without one (`HATCHERY_LLM_MODEL`, default
+    /// `gpt-4o-mini`); an agent's own model is what its runs call.
+    pub default_model: String,
     /// Steps (model calls) one run may take (`HATCHERY_RUN_MAX_STEPS`, default 10).
     pub max_steps: u32,
     /// Runs at once; more wait as `queued` (`HATCHERY_MAX_CONCURRENT_RUNS`, default 16).
@@ -64,6 +67,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             provider: None,
+            default_model: hatchery_shared::api::agents::DEFAULT_MODEL.to_owned(),
             max_steps: 10,
             max_concurrent_runs: 16,
             tools: ToolConfig::default(),
@@ -226,6 +230,11 @@ impl Runner {
             runner.active().remove(&id);
         });
         Ok((message, run))
+    }
+
+    /// The model of agents created without one.
+    pub fn default_model(&self) -> &str {
+        &self.inner.config.default_model
     }
 
     /// Asks the run `id` to stop; false when it is not running here.

@@ -23,6 +23,40 @@ async fn alices_agent(app: &TestApp) -> String {
     agent["id"].as_str().unwrap().to_owned()
 }
 
+/// Creates a thread of a new agent of alice's and returns its id.
+async fn alices_thread(app: &TestApp) -> String {
+    let agent = alices_agent(app).await;
+    let thread: Value = app
+        .call(
+            Method::POST,
+            &format!("/api/agents/{agent}/threads"),
+            Some("alice"),
+            Some(json!({})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    thread["id"].as_str().unwrap().to_owned()
+}
+
+/// Starts a run in a new thread of alice's and returns its id.
+async fn alices_run(app: &TestApp) -> String {
+    let thread = alices_thread(app).await;
+    let posted: Value = app
+        .call(
+            Method::POST,
+            &format!("/api/threads/{thread}/messages"),
+            Some("alice"),
+            Some(json!({"content": "hello"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    posted["run"]["id"].as_str().unwrap().to_owned()
+}
+
 /// Creates an API token of alice's and returns its id.
 async fn alices_token(app: &TestApp) -> String {
     let response = app
@@ -123,9 +157,15 @@ async fn every_endpoint_answers_each_caller_as_expected() {
     for (method, template, body, expected) in &cases {
         for (caller, want) in CALLERS.iter().zip(expected) {
             // A fresh target per call, so deletes do not affect later callers.
-            let path = template
-                .replace("{agent}", &alices_agent(&app).await)
-                .replace("{token}", &alices_token(&app).await);
+            let mut path = template.to_string();
+            for (placeholder, id) in [
+                ("{agent}", alices_agent(&app).await),
+                ("{token}", alices_token(&app).await),
+                ("{thread}", alices_thread(&app).await),
+                ("{run}", alices_run(&app).await),
+            ] {
+                path = path.replace(placeholder, &id);
+            }
             let body = body.as_ref().map(|body| {
                 let who = caller.unwrap_or("anonymous");
                 serde_json::from_str(&body.to_string().replace("{who}", who)).unwrap()

@@ -541,3 +541,118 @@ async fn shutdown_cancels_runs_and_a_restart_fails_what_a_crash_left() {
         .unwrap();
     assert_ne!(agent["status"], "running");
 }
+
+#[tokio::test]
+async fn run_now_runs_the_task_in_a_manual_thread() {
+    let fake = FakeLlm::start(vec![Scripted::tokens(&["Done."], Duration::ZERO)]).await;
+    let app = with_llm(&fake, |_| {}).await;
+    let (agent, _) = agent_and_thread(&app, json!({"name": "no task"})).await;
+    let refused = app
+        .call(
+            Method::POST,
+            &format!("/api/agents/{agent}/run"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let (agent, _) = agent_and_thread(
+        &app,
+        json!({"name": "digest", "task_instructions": "Summarise."}),
+    )
+    .await;
+    let response = app
+        .call(
+            Method::POST,
+            &format!("/api/agents/{agent}/run"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let posted: Posted = response.json().await.unwrap();
+    assert_eq!(posted.run.trigger, RunTrigger::Manual);
+    assert_eq!(posted.message.content, "Summarise.");
+    assert_eq!(
+        ended(&app, &posted.run.id).await.status,
+        RunStatus::Succeeded
+    );
+    let threads: Value = app
+        .call(
+            Method::GET,
+            &format!("/api/agents/{agent}/threads"),
+            Some("alice"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let manual = threads["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == posted.run.thread_id.as_str())
+        .expect("the run's thread is listed");
+    assert_eq!(manual["kind"], "manual");
+}
+
+#[tokio::test]
+async fn threads_are_listed_renamed_and_deleted_with_their_messages() {
+    let app = spawn_app().await;
+    let (agent, thread) = agent_and_thread(&app, json!({"name": "a"})).await;
+    posted(&app, &thread, "keep me?").await;
+    let renamed: Value = app
+        .call(
+            Method::PATCH,
+            &format!("/api/threads/{thread}"),
+            Some("alice"),
+            Some(json!({"title": "  Plans  "})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renamed["title"], "Plans");
+    let empty_title = app
+        .call(
+            Method::PATCH,
+            &format!("/api/threads/{thread}"),
+            Some("alice"),
+            Some(json!({"title": " "})),
+        )
+        .await;
+    assert_eq!(empty_title.status(), 422);
+    let empty_message = post(&app, &thread, "   ").await;
+    assert_eq!(empty_message.status(), 422);
+    let listed: Value = app
+        .call(
+            Method::GET,
+            &format!("/api/agents/{agent}/threads"),
+            Some("alice"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["title"], "Plans");
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/threads/{thread}"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let gone = app
+        .call(
+            Method::GET,
+            &format!("/api/threads/{thread}/messages"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 404);
+}

@@ -122,7 +122,7 @@ pub struct NewAgent {
     /// The task of scheduled and manual runs (default empty).
     #[serde(default)]
     pub task_instructions: String,
-    /// The model (default: the server's default model).
+    /// The model (default: the server's default model, `HATCHERY_LLM_MODEL`).
     #[serde(default)]
     pub model: Option<String>,
     /// Sampling temperature, 0–2 (default 0.7).
@@ -187,7 +187,8 @@ pub struct AgentDeleted {
     pub owner_id: String,
 }
 
-/// The model a new agent gets when none is given.
+/// The model a new agent gets when none is given and the server names none
+/// (`HATCHERY_LLM_MODEL`).
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// The temperature a new agent gets when none is given.
 pub const DEFAULT_TEMPERATURE: f64 = 0.7;
