@@ -3,6 +3,7 @@
 
 pub mod api;
 mod components;
+pub mod markdown;
 mod pages;
 pub mod realtime;
 pub mod session;
@@ -17,9 +18,9 @@ use leptos_router::{
 use crate::{
     components::layout::Layout,
     pages::{
-        agent_form::AgentFormPage, agents::AgentsPage, dashboard::Dashboard, not_found::NotFound,
-        setup::Setup, sign_in::SignIn, tokens::TokensPage, unavailable::Unavailable,
-        users::UsersPage,
+        agent_form::AgentFormPage, agents::AgentsPage, chat::ChatPage, dashboard::Dashboard,
+        not_found::NotFound, setup::Setup, sign_in::SignIn, tokens::TokensPage,
+        unavailable::Unavailable, users::UsersPage,
     },
     session::Session,
 };
@@ -64,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("setup") view=Setup />
                     <Route path=StaticSegment("agents") view=AgentsPage />
                     <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentFormPage />
+                    <Route path=(StaticSegment("agents"), ParamSegment("id"), StaticSegment("chat")) view=ChatPage />
                     <Route path=(StaticSegment("account"), StaticSegment("tokens")) view=TokensPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                     <Route path=StaticSegment("runs") view=|| view! { <Unavailable title="Runs" /> } />

@@ -198,6 +198,7 @@ fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> impl IntoView {
     let status = agent.status.as_str();
     let edit = format!("/agents/{}", agent.id);
     let name = agent.name.clone();
+    let chat = format!("/agents/{}/chat", agent.id);
     view! {
         <tr data-agent=agent.id.clone()>
             <td><A href=edit.clone()>{agent.name.clone()}</A></td>
@@ -211,6 +212,7 @@ fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> impl IntoView {
                 <Show
                     when=move || confirming.get()
                     fallback=move || view! {
+                        <A href=chat.clone() attr:class="button small">"Chat"</A>
                         <A href=edit.clone() attr:class="button small">"Edit"</A>
                         <button class="button small danger" on:click=move |_| confirming.set(true)>"Delete"</button>
                     }

@@ -2,6 +2,7 @@
 
 pub mod agent_form;
 pub mod agents;
+pub mod chat;
 pub mod dashboard;
 pub mod not_found;
 pub mod setup;

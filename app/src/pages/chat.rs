@@ -1,0 +1,454 @@
+//! The chat page of an agent (`/agents/{id}/chat?thread=…`): its threads in a sidebar
+//! (new, rename, delete), the selected thread's messages with the reply streaming in as it
+//! is written, tool calls as cards, Stop, and errors where they happened.
+
+use gloo_net::http::Method;
+use hatchery_shared::{
+    api::{
+        Page,
+        agents::Agent,
+        runs::{NewMessage, Posted, RunStatus, StreamChunk},
+        threads::{MessageRole, NewThread, Thread, ThreadMessage, ThreadPatch},
+    },
+    realtime::Message,
+};
+use leptos::{html::Div, prelude::*};
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use crate::{api, markdown::to_safe_html, realtime::use_topic, session::SignedIn};
+
+/// `/agents/{id}/chat`.
+#[component]
+pub fn ChatPage() -> impl IntoView {
+    let params = use_params_map();
+    let agent_id = move || params.with(|params| params.get("id")).unwrap_or_default();
+    view! {
+        <Title text="Chat" />
+        <SignedIn>
+            {move || view! { <Chat agent_id=agent_id() /> }}
+        </SignedIn>
+    }
+}
+
+#[component]
+fn Chat(agent_id: String) -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let selected = Memo::new(move |_| query.with(|query| query.get("thread")));
+    let threads = RwSignal::new(Vec::<Thread>::new());
+    let agent = RwSignal::new(None::<Agent>);
+    let failure = RwSignal::new(None::<String>);
+
+    let id = agent_id.clone();
+    let load = Action::new_local(move |_: &()| {
+        let id = id.clone();
+        async move {
+            let agent = api::get::<Agent>(&format!("/api/agents/{id}")).await?;
+            let threads =
+                api::get::<Page<Thread>>(&format!("/api/agents/{id}/threads?limit=200")).await?;
+            Ok::<_, api::Failure>((agent, threads.items))
+        }
+    });
+    Effect::new(move || {
+        load.dispatch(());
+    });
+    Effect::new(move || match load.value().get() {
+        Some(Ok((loaded, list))) => {
+            agent.set(Some(loaded));
+            threads.set(list);
+        }
+        Some(Err(err)) => failure.set(Some(err.message)),
+        None => {}
+    });
+
+    let chat_path = format!("/agents/{agent_id}/chat");
+    let open = {
+        let navigate = navigate.clone();
+        let chat_path = chat_path.clone();
+        move |thread: &str| navigate(&format!("{chat_path}?thread={thread}"), Default::default())
+    };
+    let id = agent_id.clone();
+    let create = Action::new_local(move |_: &()| {
+        let path = format!("/api/agents/{id}/threads");
+        async move { api::send::<Thread>(Method::POST, &path, &NewThread::default()).await }
+    });
+    let open_created = open.clone();
+    Effect::new(move || match create.value().get() {
+        Some(Ok(thread)) => {
+            threads.update(|list| list.insert(0, thread.clone()));
+            open_created(&thread.id);
+        }
+        Some(Err(err)) => failure.set(Some(err.message)),
+        None => {}
+    });
+    let id = agent_id.clone();
+    let run_now = Action::new_local(move |_: &()| {
+        let path = format!("/api/agents/{id}/run");
+        async move { api::send::<Posted>(Method::POST, &path, &()).await }
+    });
+    let open_run = open.clone();
+    Effect::new(move || match run_now.value().get() {
+        Some(Ok(posted)) => {
+            load.dispatch(());
+            open_run(&posted.run.thread_id);
+        }
+        Some(Err(err)) => failure.set(Some(err.message)),
+        None => {}
+    });
+
+    let heading = move || agent.with(|a| a.as_ref().map(|a| a.name.clone()).unwrap_or_default());
+    let agent_for_view = agent_id.clone();
+    view! {
+        <header class="page-header chat-header">
+            <h1>{heading}</h1>
+            <button class="button" on:click=move |_| { run_now.dispatch(()); }>"Run now"</button>
+        </header>
+        {move || failure.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+        <div class="chat">
+            <nav class="threads" aria-label="Threads">
+                <button class="button primary" on:click=move |_| { create.dispatch(()); }>"New chat"</button>
+                <ul>
+                    <For each=move || threads.get() key=|thread| (thread.id.clone(), thread.title.clone()) let:thread>
+                        <ThreadItem thread threads selected chat_path=chat_path.clone() />
+                    </For>
+                </ul>
+            </nav>
+            {move || match selected.get() {
+                Some(thread) => view! { <ThreadView thread_id=thread agent_id=agent_for_view.clone() /> }.into_any(),
+                None => view! {
+                    <section class="thread-view empty">
+                        <p class="muted">"Pick a thread, or start a new chat."</p>
+                    </section>
+                }
+                .into_any(),
+            }}
+        </div>
+    }
+}
+
+/// One thread in the sidebar, with rename and delete.
+#[component]
+fn ThreadItem(
+    thread: Thread,
+    threads: RwSignal<Vec<Thread>>,
+    selected: Memo<Option<String>>,
+    chat_path: String,
+) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let confirming = RwSignal::new(false);
+    let title = RwSignal::new(thread.title.clone());
+    let id = thread.id.clone();
+    let rename = Action::new_local(move |_: &()| {
+        let path = format!("/api/threads/{id}");
+        let body = ThreadPatch {
+            title: title.get_untracked(),
+        };
+        async move { api::send::<Thread>(Method::PATCH, &path, &body).await }
+    });
+    Effect::new(move || {
+        if let Some(Ok(renamed)) = rename.value().get() {
+            editing.set(false);
+            threads.update(|list| {
+                if let Some(slot) = list.iter_mut().find(|t| t.id == renamed.id) {
+                    *slot = renamed.clone();
+                }
+            });
+        }
+    });
+    let id = thread.id.clone();
+    let delete = Action::new_local(move |_: &()| {
+        let path = format!("/api/threads/{id}");
+        async move { api::call(Method::DELETE, &path).await }
+    });
+    let id = thread.id.clone();
+    Effect::new(move || {
+        if let Some(Ok(())) = delete.value().get() {
+            threads.update(|list| list.retain(|t| t.id != id));
+        }
+    });
+    let id = thread.id.clone();
+    let current = move || selected.get().as_deref() == Some(id.as_str());
+    let href = format!("{chat_path}?thread={}", thread.id);
+    view! {
+        <li class:current=current>
+            <Show
+                when=move || editing.get()
+                fallback=move || view! {
+                    <a href=href.clone()>{thread.title.clone()}</a>
+                    <span class="thread-actions">
+                        <Show
+                            when=move || confirming.get()
+                            fallback=move || view! {
+                                <button class="link" on:click=move |_| editing.set(true)>"Rename"</button>
+                                <button class="link" on:click=move |_| confirming.set(true)>"Delete"</button>
+                            }
+                        >
+                            <button class="link danger" on:click=move |_| { delete.dispatch(()); }>"Delete it"</button>
+                            <button class="link" on:click=move |_| confirming.set(false)>"Keep"</button>
+                        </Show>
+                    </span>
+                }
+            >
+                <form on:submit=move |event| {
+                    event.prevent_default();
+                    rename.dispatch(());
+                }>
+                    <input
+                        aria-label="Thread title"
+                        prop:value=move || title.get()
+                        on:input=move |event| title.set(event_target_value(&event))
+                    />
+                    <button class="button small" type="submit">"Save"</button>
+                </form>
+            </Show>
+        </li>
+    }
+}
+
+/// The reply being written: its run, its text so far, and its tool calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Streaming {
+    run_id: String,
+    text: String,
+}
+
+/// A thread's messages, the reply streaming in, and the composer.
+#[component]
+fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
+    let messages = RwSignal::new(Vec::<ThreadMessage>::new());
+    let streaming = RwSignal::new(None::<Streaming>);
+    let active_run = RwSignal::new(None::<String>);
+    // Runs seen to end: the answer to a send can arrive after its run's last event.
+    let ended_runs = RwSignal::new(std::collections::HashSet::<String>::new());
+    let run_error = RwSignal::new(None::<String>);
+    let draft = RwSignal::new(String::new());
+    let failure = RwSignal::new(None::<String>);
+    let stick = RwSignal::new(true);
+    let scroller = NodeRef::<Div>::new();
+
+    let id = thread_id.clone();
+    let load = Action::new_local(move |_: &()| {
+        let path = format!("/api/threads/{id}/messages?limit=200");
+        async move { api::get::<Page<ThreadMessage>>(&path).await }
+    });
+    Effect::new(move || {
+        load.dispatch(());
+    });
+    Effect::new(move || match load.value().get() {
+        Some(Ok(page)) => messages.set(page.items),
+        Some(Err(err)) => failure.set(Some(err.message)),
+        None => {}
+    });
+    let add = move |message: ThreadMessage| {
+        messages.update(|list| {
+            if !list.iter().any(|m| m.id == message.id) {
+                list.push(message);
+            }
+        });
+    };
+    use_topic(
+        format!("thread:{thread_id}"),
+        move |envelope| match &envelope.message {
+            Message::ThreadMessageCreated(message) => {
+                if message.role == MessageRole::Assistant {
+                    streaming.set(None);
+                }
+                add(message.clone());
+            }
+            Message::StreamStart(step) => {
+                if !ended_runs.with_untracked(|ended| ended.contains(&step.run_id)) {
+                    active_run.set(Some(step.run_id.clone()));
+                }
+                run_error.set(None);
+                streaming.set(Some(Streaming {
+                    run_id: step.run_id.clone(),
+                    ..Streaming::default()
+                }));
+            }
+            Message::StreamChunk(StreamChunk::AssistantToken { text, .. }) => {
+                streaming.update(|s| {
+                    if let Some(s) = s {
+                        s.text.push_str(text);
+                    }
+                });
+            }
+            _ => {}
+        },
+        move || {
+            load.dispatch(());
+        },
+    );
+    let thread = thread_id.clone();
+    use_topic(
+        format!("agent:{agent_id}"),
+        move |envelope| {
+            if let Message::RunUpdated(run) = &envelope.message
+                && run.thread_id == thread
+                && run.status.is_final()
+            {
+                ended_runs.update(|ended| {
+                    ended.insert(run.id.clone());
+                });
+                active_run.set(None);
+                streaming.set(None);
+                if run.status != RunStatus::Succeeded {
+                    run_error.set(run.error.clone());
+                }
+            }
+        },
+        || {},
+    );
+
+    let id = thread_id.clone();
+    let send = Action::new_local(move |_: &()| {
+        let path = format!("/api/threads/{id}/messages");
+        let body = NewMessage {
+            content: draft.get_untracked(),
+        };
+        async move { api::send::<Posted>(Method::POST, &path, &body).await }
+    });
+    Effect::new(move || match send.value().get() {
+        Some(Ok(posted)) => {
+            draft.set(String::new());
+            failure.set(None);
+            run_error.set(None);
+            if !ended_runs.with_untracked(|ended| ended.contains(&posted.run.id)) {
+                active_run.set(Some(posted.run.id.clone()));
+            }
+            add(posted.message);
+        }
+        Some(Err(err)) => failure.set(Some(err.message)),
+        None => {}
+    });
+    let stop = Action::new_local(|run: &String| {
+        let path = format!("/api/runs/{run}/cancel");
+        async move { api::call(Method::POST, &path).await }
+    });
+    // A message written while the last reply is finishing is sent as soon as it has ended.
+    let waiting = RwSignal::new(false);
+    let submit = move || {
+        if draft.get_untracked().trim().is_empty() || send.pending().get_untracked() {
+            return;
+        }
+        if active_run.get_untracked().is_some() {
+            waiting.set(true);
+        } else {
+            send.dispatch(());
+        }
+    };
+    Effect::new(move || {
+        if waiting.get() && active_run.get().is_none() {
+            waiting.set(false);
+            send.dispatch(());
+        }
+    });
+
+    // Follows the end of the conversation unless the reader has scrolled up.
+    Effect::new(move || {
+        messages.track();
+        streaming.track();
+        run_error.track();
+        if stick.get_untracked()
+            && let Some(element) = scroller.get()
+        {
+            element.set_scroll_top(element.scroll_height());
+        }
+    });
+    let on_scroll = move |_| {
+        if let Some(element) = scroller.get() {
+            let distance = element.scroll_height() - element.scroll_top() - element.client_height();
+            stick.set(distance < 40);
+        }
+    };
+
+    view! {
+        <section class="thread-view">
+            <div class="messages" node_ref=scroller on:scroll=on_scroll data-testid="messages" aria-live="polite">
+                {move || {
+                    let list = messages.get();
+                    list.iter()
+                        .filter(|message| message.role != MessageRole::Tool)
+                        .map(|message| message_view(message, &list))
+                        .collect_view()
+                }}
+                {move || streaming.get().filter(|s| !s.text.is_empty()).map(|s| view! {
+                    <article class="message assistant streaming" data-testid="streaming" data-run=s.run_id>
+                        <div class="markdown" inner_html=to_safe_html(&s.text)></div>
+                    </article>
+                })}
+                {move || run_error.get().map(|error| view! {
+                    <p class="form-error" role="alert" data-testid="run-error">{error}</p>
+                })}
+            </div>
+            {move || failure.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            <form class="composer" on:submit=move |event| {
+                event.prevent_default();
+                submit();
+            }>
+                <textarea
+                    aria-label="Message"
+                    placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+                    rows="3"
+                    prop:value=move || draft.get()
+                    on:input=move |event| draft.set(event_target_value(&event))
+                    on:keydown=move |event| {
+                        if event.key() == "Enter" && !event.shift_key() {
+                            event.prevent_default();
+                            submit();
+                        }
+                    }
+                ></textarea>
+                {move || match active_run.get() {
+                    Some(run) => view! {
+                        <button class="button danger" type="button" on:click=move |_| { stop.dispatch(run.clone()); }>
+                            "Stop"
+                        </button>
+                    }
+                    .into_any(),
+                    None => view! { <button class="button primary" type="submit">"Send"</button> }.into_any(),
+                }}
+            </form>
+        </section>
+    }
+}
+
+/// One stored message; an assistant's tool calls become cards with their outputs, found
+/// among the thread's tool messages.
+fn message_view(message: &ThreadMessage, all: &[ThreadMessage]) -> AnyView {
+    let role = message.role.as_str();
+    let body = match message.role {
+        MessageRole::User | MessageRole::System => {
+            view! { <p class="plain">{message.content.clone()}</p> }.into_any()
+        }
+        _ => view! { <div class="markdown" inner_html=to_safe_html(&message.content)></div> }
+            .into_any(),
+    };
+    let cards = message
+        .tool_calls
+        .iter()
+        .map(|call| {
+            let output = all
+                .iter()
+                .find(|m| m.tool_call_id.as_deref() == Some(call.id.as_str()))
+                .map(|m| m.content.clone());
+            view! {
+                <details class="tool-card" data-testid="tool-card">
+                    <summary>"Tool: " <code>{call.name.clone()}</code></summary>
+                    <p class="muted">"Arguments"</p>
+                    <pre>{call.arguments.clone()}</pre>
+                    <p class="muted">"Output"</p>
+                    <pre>{output.unwrap_or_else(|| "(no output)".into())}</pre>
+                </details>
+            }
+        })
+        .collect_view();
+    view! {
+        <article class=format!("message {role}") data-role=role>
+            {body}
+            {cards}
+            {message.cut_off.then(|| view! { <p class="muted cut-off">"(cut off)"</p> })}
+        </article>
+    }
+    .into_any()
+}

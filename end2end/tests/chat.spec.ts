@@ -1,0 +1,125 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, expect, hydrated, startServer, waitUntilReady } from "./fixtures";
+
+// A fake OpenAI-compatible provider: real HTTP and SSE on 127.0.0.1. What it answers
+// depends on the conversation's last message: "hello" streams a greeting slowly, "calc"
+// calls the calculator and then answers, "long" streams until the client goes away.
+function fakeProvider(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", async () => {
+      const messages = JSON.parse(body).messages as { role: string; content: string | null }[];
+      const last = messages[messages.length - 1];
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+      const token = (text: string) => send({ choices: [{ index: 0, delta: { content: text } }] });
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      let closed = false;
+      res.on("close", () => (closed = true));
+      if (last.role === "tool") {
+        token("The answer is **42**.");
+      } else if (last.content === "calc") {
+        send({
+          choices: [{
+            index: 0,
+            delta: {
+              tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "calculator", arguments: '{"expression": "6 * 7"}' } }],
+            },
+          }],
+        });
+      } else if (last.content === "long") {
+        for (let n = 0; !closed && n < 600; n++) {
+          token(`word${n} `);
+          await sleep(50);
+        }
+      } else {
+        for (const word of ["Hello ", "there, ", "how ", "can ", "I ", "help ", "today?"]) {
+          token(word);
+          await sleep(250);
+        }
+      }
+      send({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 5 } });
+      res.end("data: [DONE]\n\n");
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}/v1`, server });
+    }),
+  );
+}
+
+const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 3;
+const base = `http://127.0.0.1:${port}`;
+
+test("a chat streams the reply, shows tool calls, stops on request and keeps its history", async ({ page }) => {
+  test.setTimeout(90_000);
+  const provider = await fakeProvider();
+  const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-chat-"));
+  const server = startServer(port, dataDir, {
+    HATCHERY_AUTH: "disabled",
+    HATCHERY_LLM_BASE_URL: provider.url,
+  });
+  try {
+    await waitUntilReady(port);
+    const created = await fetch(`${base}/api/agents`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Helper", tools: ["calculator"] }),
+    });
+    const agent = await created.json();
+
+    await page.goto(`${base}/agents/${agent.id}/chat`);
+    await hydrated(page);
+    await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "open");
+    await page.getByRole("button", { name: "New chat" }).click();
+    await expect(page).toHaveURL(/\?thread=/);
+
+    // Tokens appear one by one: part of the reply shows before the rest exists.
+    const input = page.getByLabel("Message");
+    await input.fill("hello");
+    await input.press("Enter");
+    const streaming = page.getByTestId("streaming");
+    await expect(streaming).toContainText("Hello");
+    await expect(streaming).not.toContainText("today?");
+    const messages = page.getByTestId("messages");
+    await expect(messages.locator("[data-role=assistant]").last()).toContainText("how can I help today?");
+
+    // A tool call becomes a card with its arguments and output.
+    await input.fill("calc");
+    await input.press("Enter");
+    await expect(messages.locator("[data-role=assistant]").last()).toContainText("The answer is 42.");
+    const card = page.getByTestId("tool-card");
+    await card.locator("summary").click();
+    await expect(card).toContainText("calculator");
+    await expect(card).toContainText("6 * 7");
+    await expect(card).toContainText("42");
+
+    // Stop cuts a long reply off and keeps what was written.
+    await input.fill("long");
+    await input.press("Enter");
+    await expect(streaming).toContainText("word3");
+    await page.getByRole("button", { name: "Stop" }).click();
+    await expect(page.getByRole("button", { name: "Send" })).toBeVisible();
+    await expect(page.getByTestId("run-error")).toContainText("stopped by the user");
+    await expect(messages.locator(".cut-off")).toBeVisible();
+
+    // A reload shows the stored history.
+    await page.reload();
+    await hydrated(page);
+    await expect(messages.locator("[data-role=user]")).toHaveCount(3);
+    await expect(messages).toContainText("how can I help today?");
+    await expect(page.getByTestId("tool-card")).toHaveCount(1);
+    await expect(messages.locator(".cut-off")).toBeVisible();
+  } finally {
+    server.kill("SIGKILL");
+    provider.server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
