@@ -1,6 +1,7 @@
 //! One run, start to end: wait for a slot, then step — stream a reply into the thread's
-//! topic, store it, run its tool calls concurrently and store their results — until a final
-//! answer, the step limit, an error or a cancellation; then record how it ended.
+//! topic, run its tool calls concurrently, store the reply and the results in one
+//! transaction — until a final answer, the step limit, an error or a cancellation; then
+//! record how it ended.
 
 use std::{sync::PoisonError, time::Duration};
 
@@ -216,28 +217,36 @@ impl Context<'_> {
         self.prompt_tokens += reply.prompt_tokens;
         self.completion_tokens += reply.completion_tokens;
         let calls = reply.tool_calls();
-        let cut_off = ended.is_some();
+        let mut step_messages = Vec::new();
         if !reply.text.is_empty() || !calls.is_empty() {
-            let message = NewMessageRow {
+            step_messages.push(NewMessageRow {
                 role: Some(MessageRole::Assistant),
                 content: reply.text.clone(),
                 tool_calls: calls.iter().map(call_view).collect(),
                 prompt_tokens: Some(reply.prompt_tokens),
                 completion_tokens: Some(reply.completion_tokens),
-                cut_off,
+                cut_off: ended.is_some(),
                 ..NewMessageRow::default()
-            };
-            if let Err(message) = self.store(&[message]).await {
-                return Step::Failed(message);
-            }
+            });
         }
-        if let Some(ended) = ended {
-            return ended;
+        let next = match ended {
+            Some(ended) => ended,
+            None if calls.is_empty() => Step::Final,
+            None => match self.run_tools(calls).await {
+                Some(results) => {
+                    step_messages.extend(results);
+                    Step::ToolsRan
+                }
+                None => Step::Cancelled,
+            },
+        };
+        // The step's messages — the reply and its tools' results — in one transaction.
+        if !step_messages.is_empty()
+            && let Err(message) = self.store(&step_messages).await
+        {
+            return Step::Failed(message);
         }
-        if calls.is_empty() {
-            return Step::Final;
-        }
-        self.run_tools(calls).await
+        next
     }
 
     /// Streams one reply, retrying before its first event; returns what arrived and, when
@@ -316,9 +325,9 @@ impl Context<'_> {
         }
     }
 
-    /// Runs every call of a step at once, publishes each result as it comes, and stores all
-    /// results in one transaction.
-    async fn run_tools(&self, calls: Vec<ToolCall>) -> Step {
+    /// Runs every call of a step at once and publishes each result as it comes; returns the
+    /// results to store, or `None` when the run was cancelled meanwhile.
+    async fn run_tools(&self, calls: Vec<ToolCall>) -> Option<Vec<NewMessageRow>> {
         let inner = &self.runner.inner;
         let allowed = &self.agent.change.tools;
         let work =
@@ -345,13 +354,9 @@ impl Context<'_> {
                     ..NewMessageRow::default()
                 }
             }));
-        let results = tokio::select! {
-            results = work => results,
-            () = self.cancel.token.cancelled() => return Step::Cancelled,
-        };
-        match self.store(&results).await {
-            Ok(()) => Step::ToolsRan,
-            Err(message) => Step::Failed(message),
+        tokio::select! {
+            results = work => Some(results),
+            () = self.cancel.token.cancelled() => None,
         }
     }
 
