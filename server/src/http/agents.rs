@@ -126,14 +126,16 @@ async fn update(
     Ok(Json(agent))
 }
 
-/// `DELETE /api/agents/{id}`.
+/// `DELETE /api/agents/{id}` (its runs in progress stop).
 async fn remove(
     identity: Identity,
     State(store): State<Store>,
     State(realtime): State<Realtime>,
+    State(runner): State<Runner>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let row = visible(&store, &identity, &id).await?;
+    runner.cancel_runs_of(Some(&id), None);
     if !store.delete_agent(&id).await? {
         return Err(not_found(&id));
     }

@@ -106,13 +106,15 @@ async fn rename(
     Ok(Json(thread.view()))
 }
 
-/// `DELETE /api/threads/{id}`: the thread and its messages.
+/// `DELETE /api/threads/{id}`: the thread and its messages (a reply in progress stops).
 async fn remove(
     identity: Identity,
     State(store): State<Store>,
+    State(runner): State<Runner>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     visible(&store, &identity, &id).await?;
+    runner.cancel_runs_of(None, Some(&id));
     if store.delete_thread(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -94,10 +94,13 @@ pub enum StartError {
     Store(#[from] StoreError),
 }
 
-/// A run's cancellation: the token its task watches, and why it was cancelled.
+/// A run's cancellation: the token its task watches, why it was cancelled, and what the
+/// run belongs to.
 struct Cancel {
     token: CancellationToken,
     reason: Mutex<Option<&'static str>>,
+    agent_id: String,
+    thread_id: String,
 }
 
 /// Starts and stops runs. Cheap to clone.
@@ -125,6 +128,8 @@ impl std::fmt::Debug for Runner {
 
 /// The reason a run stopped by a person gets.
 pub const CANCELLED_BY_USER: &str = "stopped by the user";
+/// The reason runs of a deleted agent or thread get.
+pub const CANCELLED_BY_DELETE: &str = "its agent or thread was deleted";
 /// The reason runs still going at shutdown get.
 pub const CANCELLED_BY_SHUTDOWN: &str = "server shutdown";
 
@@ -220,6 +225,8 @@ impl Runner {
         let cancel = Arc::new(Cancel {
             token: CancellationToken::new(),
             reason: Mutex::new(None),
+            agent_id: agent.id.clone(),
+            thread_id: thread.id.clone(),
         });
         self.active().insert(run.id.clone(), cancel.clone());
         let runner = self.clone();
@@ -244,6 +251,23 @@ impl Runner {
         };
         cancel_with(&cancel, CANCELLED_BY_USER);
         true
+    }
+
+    /// Cancels the runs of an agent (by `agent_id`) or of a thread (by `thread_id`) that is
+    /// being deleted.
+    pub fn cancel_runs_of(&self, agent_id: Option<&str>, thread_id: Option<&str>) {
+        let doomed: Vec<_> = self
+            .active()
+            .values()
+            .filter(|cancel| {
+                agent_id == Some(cancel.agent_id.as_str())
+                    || thread_id == Some(cancel.thread_id.as_str())
+            })
+            .cloned()
+            .collect();
+        for cancel in doomed {
+            cancel_with(&cancel, CANCELLED_BY_DELETE);
+        }
     }
 
     /// Stops starting runs, gives running ones `grace` to finish, then cancels the rest

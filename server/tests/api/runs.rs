@@ -656,3 +656,46 @@ async fn threads_are_listed_renamed_and_deleted_with_their_messages() {
         .await;
     assert_eq!(gone.status(), 404);
 }
+
+#[tokio::test]
+async fn deleting_a_thread_stops_its_reply_and_frees_its_slot() {
+    let tokens: Vec<String> = (0..500).map(|n| format!("w{n} ")).collect();
+    let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let fake = FakeLlm::start(vec![
+        Scripted::tokens(&tokens, Duration::from_millis(20)),
+        Scripted::tokens(&["next"], Duration::ZERO),
+    ])
+    .await;
+    let app = with_llm(&fake, |config| config.runner.max_concurrent_runs = 1).await;
+    let (agent, thread) = agent_and_thread(&app, json!({"name": "one at a time"})).await;
+    posted(&app, &thread, "long").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/threads/{thread}"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+
+    let other: Value = app
+        .call(
+            Method::POST,
+            &format!("/api/agents/{agent}/threads"),
+            Some("alice"),
+            Some(json!({})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let next = posted(&app, other["id"].as_str().unwrap(), "next").await;
+    let started = Instant::now();
+    assert_eq!(ended(&app, &next.run.id).await.status, RunStatus::Succeeded);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the deleted thread's run gave up its slot"
+    );
+}
