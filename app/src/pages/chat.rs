@@ -211,6 +211,59 @@ fn ThreadItem(
 struct Streaming {
     run_id: String,
     text: String,
+    tools: Vec<LiveTool>,
+}
+
+/// A tool call of the reply being written: its arguments as they stream, then its output.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct LiveTool {
+    index: u32,
+    call_id: String,
+    name: String,
+    arguments: String,
+    output: Option<String>,
+}
+
+impl Streaming {
+    /// Adds a piece of the reply.
+    fn apply(&mut self, chunk: &StreamChunk) {
+        match chunk {
+            StreamChunk::AssistantToken { text, .. } => self.text.push_str(text),
+            StreamChunk::ToolCall {
+                index,
+                call_id,
+                name,
+                arguments,
+                ..
+            } => {
+                let position = match self.tools.iter().position(|tool| tool.index == *index) {
+                    Some(position) => position,
+                    None => {
+                        self.tools.push(LiveTool {
+                            index: *index,
+                            ..LiveTool::default()
+                        });
+                        self.tools.len() - 1
+                    }
+                };
+                let tool = &mut self.tools[position];
+                if let Some(id) = call_id {
+                    tool.call_id.clone_from(id);
+                }
+                if let Some(name) = name {
+                    tool.name.push_str(name);
+                }
+                tool.arguments.push_str(arguments);
+            }
+            StreamChunk::ToolOutput {
+                call_id, output, ..
+            } => {
+                if let Some(tool) = self.tools.iter_mut().find(|tool| tool.call_id == *call_id) {
+                    tool.output = Some(output.clone());
+                }
+            }
+        }
+    }
 }
 
 /// A thread's messages, the reply streaming in, and the composer.
@@ -266,13 +319,11 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
                     ..Streaming::default()
                 }));
             }
-            Message::StreamChunk(StreamChunk::AssistantToken { text, .. }) => {
-                streaming.update(|s| {
-                    if let Some(s) = s {
-                        s.text.push_str(text);
-                    }
-                });
-            }
+            Message::StreamChunk(chunk) => streaming.update(|s| {
+                if let Some(s) = s {
+                    s.apply(chunk);
+                }
+            }),
             _ => {}
         },
         move || {
@@ -372,11 +423,20 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
                         .map(|message| message_view(message, &list))
                         .collect_view()
                 }}
-                {move || streaming.get().filter(|s| !s.text.is_empty()).map(|s| view! {
-                    <article class="message assistant streaming" data-testid="streaming" data-run=s.run_id>
-                        <div class="markdown" inner_html=to_safe_html(&s.text)></div>
-                    </article>
-                })}
+                {move || {
+                    streaming
+                        .get()
+                        .filter(|s| !s.text.is_empty() || !s.tools.is_empty())
+                        .map(|s| view! {
+                            <article class="message assistant streaming" data-testid="streaming" data-run=s.run_id>
+                                <div class="markdown" inner_html=to_safe_html(&s.text)></div>
+                                {s.tools
+                                    .into_iter()
+                                    .map(|tool| tool_card(tool.name, tool.arguments, tool.output, true))
+                                    .collect_view()}
+                            </article>
+                        })
+                }}
                 {move || run_error.get().map(|error| view! {
                     <p class="form-error" role="alert" data-testid="run-error">{error}</p>
                 })}
@@ -432,15 +492,7 @@ fn message_view(message: &ThreadMessage, all: &[ThreadMessage]) -> AnyView {
                 .iter()
                 .find(|m| m.tool_call_id.as_deref() == Some(call.id.as_str()))
                 .map(|m| m.content.clone());
-            view! {
-                <details class="tool-card" data-testid="tool-card">
-                    <summary>"Tool: " <code>{call.name.clone()}</code></summary>
-                    <p class="muted">"Arguments"</p>
-                    <pre>{call.arguments.clone()}</pre>
-                    <p class="muted">"Output"</p>
-                    <pre>{output.unwrap_or_else(|| "(no output)".into())}</pre>
-                </details>
-            }
+            tool_card(call.name.clone(), call.arguments.clone(), output, false)
         })
         .collect_view();
     view! {
@@ -451,4 +503,25 @@ fn message_view(message: &ThreadMessage, all: &[ThreadMessage]) -> AnyView {
         </article>
     }
     .into_any()
+}
+
+/// A tool call as a collapsible card: the tool, its arguments and its output (or that it
+/// is still running, while the reply streams).
+fn tool_card(name: String, arguments: String, output: Option<String>, live: bool) -> impl IntoView {
+    let output = output.unwrap_or_else(|| {
+        if live {
+            "running…".into()
+        } else {
+            "(no output)".into()
+        }
+    });
+    view! {
+        <details class="tool-card" data-testid="tool-card" open=live>
+            <summary>"Tool: " <code>{name}</code></summary>
+            <p class="muted">"Arguments"</p>
+            <pre>{arguments}</pre>
+            <p class="muted">"Output"</p>
+            <pre>{output}</pre>
+        </details>
+    }
 }
