@@ -281,15 +281,27 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
 
     let id = thread_id.clone();
+    // Every page of the thread, oldest first.
     let load = Action::new_local(move |_: &()| {
-        let path = format!("/api/threads/{id}/messages?limit=200");
-        async move { api::get::<Page<ThreadMessage>>(&path).await }
+        let first = format!("/api/threads/{id}/messages?limit=200");
+        async move {
+            let mut all = Vec::new();
+            let mut path = first.clone();
+            loop {
+                let page = api::get::<Page<ThreadMessage>>(&path).await?;
+                all.extend(page.items);
+                match page.next_cursor {
+                    Some(cursor) => path = format!("{first}&cursor={cursor}"),
+                    None => return Ok::<_, api::Failure>(all),
+                }
+            }
+        }
     });
     Effect::new(move || {
         load.dispatch(());
     });
     Effect::new(move || match load.value().get() {
-        Some(Ok(page)) => messages.set(page.items),
+        Some(Ok(all)) => messages.set(all),
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });

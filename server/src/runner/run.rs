@@ -30,7 +30,7 @@ pub const NO_PROVIDER: &str = "no LLM provider configured: set HATCHERY_LLM_BASE
                                HATCHERY_LLM_API_KEY if the provider needs one) and restart \
                                Hatchery";
 
-/// How many messages of a thread a step sends to the model at most.
+/// How many messages of a thread a step sends to the model at most (the latest).
 const HISTORY_LIMIT: u32 = 1_000;
 
 /// How a step ended.
@@ -167,13 +167,19 @@ impl Context<'_> {
     /// The conversation as the model sees it: the agent's instructions, then the thread.
     async fn request(&self) -> Result<ChatRequest, String> {
         let change = &self.agent.change;
-        let history = self
+        let mut history = self
             .runner
             .inner
             .store
-            .messages(&self.run.thread_id, None, HISTORY_LIMIT)
+            .latest_messages(&self.run.thread_id, HISTORY_LIMIT)
             .await
             .map_err(|err| format!("database error: {err}"))?;
+        // A tool result whose call was cut off by the limit would be refused by providers.
+        let orphans = history
+            .iter()
+            .take_while(|message| message.role == MessageRole::Tool)
+            .count();
+        history.drain(..orphans);
         let system = [
             change.system_instructions.as_str(),
             change.task_instructions.as_str(),

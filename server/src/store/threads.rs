@@ -211,6 +211,30 @@ impl Store {
         Ok(deleted == 1)
     }
 
+    /// The latest `limit` messages of a thread, oldest first.
+    pub async fn latest_messages(
+        &self,
+        thread_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ThreadMessage>, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 ORDER BY id DESC LIMIT $2"
+        );
+        let raws = on_pool!(self, |pool| {
+            sqlx::query_as::<_, RawMessage>(&sql)
+                .bind(thread_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        let mut messages = raws
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<ThreadMessage>, _>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+
     /// Up to `limit` messages of a thread, oldest first, after the message id `after`.
     pub async fn messages(
         &self,

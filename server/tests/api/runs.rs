@@ -699,3 +699,23 @@ async fn deleting_a_thread_stops_its_reply_and_frees_its_slot() {
         "the deleted thread's run gave up its slot"
     );
 }
+
+#[tokio::test]
+async fn the_latest_messages_are_the_ones_a_step_sends() {
+    let app = spawn_app().await;
+    let (_, thread) = agent_and_thread(&app, json!({"name": "memory"})).await;
+    let rows: Vec<NewMessageRow> = (0..5)
+        .map(|n| NewMessageRow {
+            content: format!("m{n}"),
+            ..NewMessageRow::default()
+        })
+        .collect();
+    app.store.store_messages(&thread, &rows).await.unwrap();
+    let latest = app.store.latest_messages(&thread, 3).await.unwrap();
+    let contents: Vec<_> = latest.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(
+        contents,
+        ["m2", "m3", "m4"],
+        "the newest three, oldest first"
+    );
+}
