@@ -719,3 +719,29 @@ async fn the_latest_messages_are_the_ones_a_step_sends() {
         "the newest three, oldest first"
     );
 }
+
+#[tokio::test]
+async fn a_rate_limit_is_waited_out_as_the_provider_asks() {
+    let fake = FakeLlm::start(vec![
+        Scripted::Error {
+            status: 429,
+            headers: vec![("retry-after", "1".into())],
+            body: "slow down".into(),
+        },
+        Scripted::tokens(&["Thanks for waiting."], Duration::ZERO),
+    ])
+    .await;
+    let app = with_llm(&fake, |_| {}).await;
+    let (_, thread) = agent_and_thread(&app, json!({"name": "patient"})).await;
+    let started = Instant::now();
+    let posted = posted(&app, &thread, "hi").await;
+    assert_eq!(
+        ended(&app, &posted.run.id).await.status,
+        RunStatus::Succeeded
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the retry waited the second the provider asked for"
+    );
+    assert_eq!(fake.received().len(), 2);
+}
