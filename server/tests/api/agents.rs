@@ -125,11 +125,8 @@ async fn bad_fields_are_named_and_nothing_is_created() {
     assert!(fields["name"].is_string());
 
     let page: Page<Agent> = app
-        .call(Method::GET, "/api/agents", Some("alice"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::GET, "/api/agents", Some("alice"), None)
+        .await;
     assert!(page.items.is_empty(), "no bad input created anything");
 }
 
@@ -146,16 +143,13 @@ async fn patching_changes_only_the_given_fields_and_reschedules() {
     let path = format!("/api/agents/{}", agent.id);
 
     let patched: Agent = app
-        .call(
+        .json(
             Method::PATCH,
             &path,
             Some("alice"),
             Some(json!({"name": "b", "schedule": null})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(patched.name, "b");
     assert_eq!(patched.system_instructions, "be brief");
     assert!(patched.schedule.is_none() && patched.next_run_at.is_none());
@@ -169,25 +163,17 @@ async fn patching_changes_only_the_given_fields_and_reschedules() {
         )
         .await;
     assert!(field_errors(bad).await["schedule"].is_string());
-    let unchanged: Agent = app
-        .call(Method::GET, &path, Some("alice"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let unchanged: Agent = app.json(Method::GET, &path, Some("alice"), None).await;
     assert_eq!(unchanged, patched, "a refused change changes nothing");
 
     let disabled: Agent = app
-        .call(
+        .json(
             Method::PATCH,
             &path,
             Some("alice"),
             Some(json!({"schedule": "*/5 * * * *", "disabled": true})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(disabled.status.as_str(), "disabled");
     assert!(
         disabled.next_run_at.is_none(),
@@ -216,12 +202,7 @@ async fn lists_are_paginated_newest_first_and_scoped() {
             Some(cursor) => format!("/api/agents?limit=2&cursor={cursor}"),
             None => "/api/agents?limit=2".into(),
         };
-        let page: Page<Agent> = app
-            .call(Method::GET, &path, Some("alice"), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let page: Page<Agent> = app.json(Method::GET, &path, Some("alice"), None).await;
         pages += 1;
         seen.extend(page.items.into_iter().map(|agent| agent.id));
         match page.next_cursor {
@@ -234,16 +215,13 @@ async fn lists_are_paginated_newest_first_and_scoped() {
     assert_eq!(seen, created, "all of alice's, newest first, each once");
 
     let all: Page<Agent> = app
-        .call(
+        .json(
             Method::GET,
             "/api/agents?scope=all&limit=1000",
             Some("admin"),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let owners: HashSet<_> = all.items.iter().map(|a| a.owner_id.as_str()).collect();
     assert_eq!(all.items.len(), 6);
     assert_eq!(owners, HashSet::from(["alice", "bob"]));

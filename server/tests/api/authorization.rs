@@ -27,16 +27,13 @@ async fn alices_agent(app: &TestApp) -> String {
 async fn alices_thread(app: &TestApp) -> String {
     let agent = alices_agent(app).await;
     let thread: Value = app
-        .call(
+        .json(
             Method::POST,
             &format!("/api/agents/{agent}/threads"),
             Some("alice"),
             Some(json!({})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     thread["id"].as_str().unwrap().to_owned()
 }
 
@@ -44,16 +41,13 @@ async fn alices_thread(app: &TestApp) -> String {
 async fn alices_run(app: &TestApp) -> String {
     let thread = alices_thread(app).await;
     let posted: Value = app
-        .call(
+        .json(
             Method::POST,
             &format!("/api/threads/{thread}/messages"),
             Some("alice"),
             Some(json!({"content": "hello"})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     posted["run"]["id"].as_str().unwrap().to_owned()
 }
 

@@ -278,6 +278,21 @@ impl TestApp {
         request.send().await.expect("the request completes")
     }
 
+    /// Like [`TestApp::call`], and the answer's JSON body.
+    pub async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> T {
+        self.call(method, path, who, body)
+            .await
+            .json()
+            .await
+            .expect("a JSON answer of the expected shape")
+    }
+
     /// `POST /api/auth/sign-in`; the response as is.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         self.client

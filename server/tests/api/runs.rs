@@ -44,23 +44,17 @@ async fn with_llm(fake: &FakeLlm, tune: impl FnOnce(&mut Config)) -> TestApp {
 /// Creates an agent of alice's with `body` and a chat thread; returns both ids.
 async fn agent_and_thread(app: &TestApp, body: Value) -> (String, String) {
     let agent: Value = app
-        .call(Method::POST, "/api/agents", Some("alice"), Some(body))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::POST, "/api/agents", Some("alice"), Some(body))
+        .await;
     let agent = agent["id"].as_str().unwrap().to_owned();
     let thread: Value = app
-        .call(
+        .json(
             Method::POST,
             &format!("/api/agents/{agent}/threads"),
             Some("alice"),
             Some(json!({})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     (agent, thread["id"].as_str().unwrap().to_owned())
 }
 
@@ -81,11 +75,19 @@ async fn posted(app: &TestApp, thread: &str, text: &str) -> Posted {
 }
 
 async fn run(app: &TestApp, id: &str) -> Run {
-    app.call(Method::GET, &format!("/api/runs/{id}"), Some("alice"), None)
+    app.json(Method::GET, &format!("/api/runs/{id}"), Some("alice"), None)
         .await
-        .json()
-        .await
-        .unwrap()
+}
+
+/// Alice's agent `id` as the API shows it.
+async fn alices_agent(app: &TestApp, id: &str) -> Value {
+    app.json(
+        Method::GET,
+        &format!("/api/agents/{id}"),
+        Some("alice"),
+        None,
+    )
+    .await
 }
 
 /// Waits (up to 10 s) until the run has ended.
@@ -103,16 +105,13 @@ async fn ended(app: &TestApp, id: &str) -> Run {
 
 async fn messages(app: &TestApp, thread: &str) -> Vec<ThreadMessage> {
     let page: Page<ThreadMessage> = app
-        .call(
+        .json(
             Method::GET,
             &format!("/api/threads/{thread}/messages"),
             Some("alice"),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     page.items
 }
 
@@ -178,17 +177,7 @@ async fn a_message_gets_a_streamed_reply_that_is_stored_once() {
     assert_eq!(sent["messages"][0]["role"], "system");
     assert_eq!(sent["messages"][0]["content"], "Be kind.");
     assert_eq!(sent["messages"][1]["content"], "Hi!");
-    let agent: Value = app
-        .call(
-            Method::GET,
-            &format!("/api/agents/{agent}"),
-            Some("alice"),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let agent: Value = alices_agent(&app, &agent).await;
     assert_eq!(agent["status"], "idle");
     assert!(agent["last_run_at"].is_string());
 }
@@ -201,17 +190,7 @@ async fn without_a_provider_the_run_fails_saying_what_to_set() {
     let run = ended(&app, &posted.run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.error.unwrap().contains("HATCHERY_LLM_BASE_URL"));
-    let agent: Value = app
-        .call(
-            Method::GET,
-            &format!("/api/agents/{agent}"),
-            Some("alice"),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let agent: Value = alices_agent(&app, &agent).await;
     assert_eq!(agent["status"], "error");
     assert!(
         agent["last_error"]
@@ -455,16 +434,13 @@ async fn runs_beyond_the_limit_wait_as_queued() {
     let app = with_llm(&fake, |config| config.runner.max_concurrent_runs = 1).await;
     let (agent, first_thread) = agent_and_thread(&app, json!({"name": "busy"})).await;
     let second_thread: Value = app
-        .call(
+        .json(
             Method::POST,
             &format!("/api/agents/{agent}/threads"),
             Some("alice"),
             Some(json!({"title": "other"})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let first = posted(&app, &first_thread, "first").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = posted(&app, second_thread["id"].as_str().unwrap(), "second").await;
@@ -494,16 +470,13 @@ async fn shutdown_cancels_runs_and_a_restart_fails_what_a_crash_left() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     // As if a crash had left this one behind: stored, never started by a runner.
     let other: Value = app
-        .call(
+        .json(
             Method::POST,
             &format!("/api/agents/{agent}/threads"),
             Some("alice"),
             Some(json!({})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let (_, orphan) = app
         .store
         .start_run(
@@ -528,17 +501,7 @@ async fn shutdown_cancels_runs_and_a_restart_fails_what_a_crash_left() {
     let interrupted = run(&app, &orphan.id).await;
     assert_eq!(interrupted.status, RunStatus::Failed);
     assert_eq!(interrupted.error.as_deref(), Some("interrupted by restart"));
-    let agent: Value = app
-        .call(
-            Method::GET,
-            &format!("/api/agents/{agent}"),
-            Some("alice"),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let agent: Value = alices_agent(&app, &agent).await;
     assert_ne!(agent["status"], "running");
 }
 
@@ -578,16 +541,13 @@ async fn run_now_runs_the_task_in_a_manual_thread() {
         RunStatus::Succeeded
     );
     let threads: Value = app
-        .call(
+        .json(
             Method::GET,
             &format!("/api/agents/{agent}/threads"),
             Some("alice"),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let manual = threads["items"]
         .as_array()
         .unwrap()
@@ -603,16 +563,13 @@ async fn threads_are_listed_renamed_and_deleted_with_their_messages() {
     let (agent, thread) = agent_and_thread(&app, json!({"name": "a"})).await;
     posted(&app, &thread, "keep me?").await;
     let renamed: Value = app
-        .call(
+        .json(
             Method::PATCH,
             &format!("/api/threads/{thread}"),
             Some("alice"),
             Some(json!({"title": "  Plans  "})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(renamed["title"], "Plans");
     let empty_title = app
         .call(
@@ -626,16 +583,13 @@ async fn threads_are_listed_renamed_and_deleted_with_their_messages() {
     let empty_message = post(&app, &thread, "   ").await;
     assert_eq!(empty_message.status(), 422);
     let listed: Value = app
-        .call(
+        .json(
             Method::GET,
             &format!("/api/agents/{agent}/threads"),
             Some("alice"),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(listed["items"][0]["title"], "Plans");
     let deleted = app
         .call(
@@ -681,16 +635,13 @@ async fn deleting_a_thread_stops_its_reply_and_frees_its_slot() {
     assert_eq!(deleted.status(), 204);
 
     let other: Value = app
-        .call(
+        .json(
             Method::POST,
             &format!("/api/agents/{agent}/threads"),
             Some("alice"),
             Some(json!({})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let next = posted(&app, other["id"].as_str().unwrap(), "next").await;
     let started = Instant::now();
     assert_eq!(ended(&app, &next.run.id).await.status, RunStatus::Succeeded);

@@ -2,32 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a user may do.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Role {
-    /// Sees and changes their own things.
-    User,
-    /// Sees and changes everything, and manages users.
-    Admin,
-}
-
-impl Role {
-    /// The role's name, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+wire_enum! {
+    /// What a user may do.
+    pub enum Role {
+        /// Sees and changes their own things.
+        User,
+        /// Sees and changes everything, and manages users.
+        Admin,
     }
 }
 

@@ -4,71 +4,29 @@ use serde::{Deserialize, Serialize};
 
 use super::absent_null_or_value;
 
-/// What an agent is doing.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AgentStatus {
-    /// Waiting for a message, a schedule or a trigger.
-    Idle,
-    /// A run is in progress.
-    Running,
-    /// The last runs failed; `last_error` says why.
-    Error,
-    /// Turned off: nothing triggers it.
-    Disabled,
-}
-
-impl AgentStatus {
-    /// The status's name, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+wire_enum! {
+    /// What an agent is doing.
+    pub enum AgentStatus {
+        /// Waiting for a message, a schedule or a trigger.
+        Idle,
+        /// A run is in progress.
+        Running,
+        /// The last runs failed; `last_error` says why.
+        Error,
+        /// Turned off: nothing triggers it.
+        Disabled,
     }
 }
 
-/// A built-in tool an agent may be allowed to call.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Tool {
-    /// The current date and time in a time zone.
-    CurrentTime,
-    /// An HTTP GET or POST to a public address.
-    HttpRequest,
-    /// Arithmetic on an expression.
-    Calculator,
-}
-
-impl Tool {
-    /// The tool's name, as stored, sent and shown to the model.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+wire_enum! {
+    /// A built-in tool an agent may be allowed to call.
+    pub enum Tool {
+        /// The current date and time in a time zone.
+        CurrentTime,
+        /// An HTTP GET or POST to a public address.
+        HttpRequest,
+        /// Arithmetic on an expression.
+        Calculator,
     }
 }
 

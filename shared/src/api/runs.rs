@@ -3,78 +3,42 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where a run is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RunStatus {
-    /// Waiting for a free slot.
-    Queued,
-    /// Calling the model and tools.
-    Running,
-    /// Ended with a final answer.
-    Succeeded,
-    /// Ended with an error (`error` says why).
-    Failed,
-    /// Stopped by a person or by shutdown.
-    Cancelled,
+wire_enum! {
+    /// Where a run is.
+    pub enum RunStatus {
+        /// Waiting for a free slot.
+        Queued,
+        /// Calling the model and tools.
+        Running,
+        /// Ended with a final answer.
+        Succeeded,
+        /// Ended with an error (`error` says why).
+        Failed,
+        /// Stopped by a person or by shutdown.
+        Cancelled,
+    }
 }
 
 impl RunStatus {
-    /// The status's name, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Whether the run has ended.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
     }
 }
 
-/// What started a run.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RunTrigger {
-    /// A message in a chat thread.
-    Chat,
-    /// "Run now".
-    Manual,
-    /// The agent's schedule.
-    Schedule,
-    /// A webhook trigger.
-    Webhook,
-    /// A script through the API.
-    Api,
-}
-
-impl RunTrigger {
-    /// The trigger's name, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+wire_enum! {
+    /// What started a run.
+    pub enum RunTrigger {
+        /// A message in a chat thread.
+        Chat,
+        /// "Run now".
+        Manual,
+        /// The agent's schedule.
+        Schedule,
+        /// A webhook trigger.
+        Webhook,
+        /// A script through the API.
+        Api,
     }
 }
 

@@ -2,36 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What started a thread.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ThreadKind {
-    /// A person chatting.
-    Chat,
-    /// The agent's schedule.
-    Scheduled,
-    /// "Run now".
-    Manual,
-    /// A webhook trigger.
-    Webhook,
-}
-
-impl ThreadKind {
-    /// The kind's name, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+wire_enum! {
+    /// What started a thread.
+    pub enum ThreadKind {
+        /// A person chatting.
+        Chat,
+        /// The agent's schedule.
+        Scheduled,
+        /// "Run now".
+        Manual,
+        /// A webhook trigger.
+        Webhook,
     }
 }
 
@@ -67,36 +48,17 @@ pub struct ThreadPatch {
     pub title: String,
 }
 
-/// Who wrote a message.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum MessageRole {
-    /// Instructions to the model.
-    System,
-    /// A person.
-    User,
-    /// The model.
-    Assistant,
-    /// A tool's result.
-    Tool,
-}
-
-impl MessageRole {
-    /// The role's name, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+wire_enum! {
+    /// Who wrote a message.
+    pub enum MessageRole {
+        /// Instructions to the model.
+        System,
+        /// A person.
+        User,
+        /// The model.
+        Assistant,
+        /// A tool's result.
+        Tool,
     }
 }
 
