@@ -16,7 +16,7 @@ use hatchery_shared::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, AppJson, page::PageQuery};
+use super::{ApiError, AppJson, page::PageQuery, scope::Scope};
 use crate::{
     agents,
     application::AppState,
@@ -31,17 +31,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/agents", get(list).post(create))
         .route("/api/agents/{id}", get(read).patch(update).delete(remove))
-}
-
-/// Which agents a list shows.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Scope {
-    /// The caller's own agents.
-    #[default]
-    Mine,
-    /// Everyone's (admins only).
-    All,
 }
 
 /// `?scope=&limit=&cursor=` of the list. (Not a flattened [`PageQuery`]: flattening loses
@@ -65,16 +54,8 @@ async fn list(
         limit: query.limit,
         cursor: query.cursor,
     };
-    let filter = match query.scope {
-        Scope::Mine => AgentFilter {
-            owner_id: Some(identity.user_id.clone()),
-        },
-        Scope::All if identity.is_admin() => AgentFilter::default(),
-        Scope::All => {
-            return Err(ApiError::Forbidden(
-                "only admins may list everyone's agents".into(),
-            ));
-        }
+    let filter = AgentFilter {
+        owner_id: query.scope.owner(&identity, "agents")?,
     };
     let rows = store
         .agents(&filter, page.cursor.as_ref(), page.fetch())

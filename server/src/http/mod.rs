@@ -10,9 +10,11 @@ mod metrics;
 mod page;
 mod request_id;
 mod runs;
+mod scope;
 mod site;
 mod threads;
 mod tokens;
+mod usage;
 mod users;
 
 use axum::{Router, routing::any};
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::router())
         .merge(threads::router())
         .merge(runs::router())
+        .merge(usage::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found));
 

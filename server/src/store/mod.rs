@@ -7,6 +7,7 @@
 //! schema's column types — lives here and in `migrations/{sqlite,postgres}` only.
 
 mod agents;
+mod history;
 mod installation;
 mod runs;
 mod sessions;
@@ -24,6 +25,7 @@ use sqlx::{
 };
 
 pub use agents::{AgentChange, AgentCursor, AgentFilter, AgentRow};
+pub use history::{RunCursor, RunFilter};
 pub use installation::Installation;
 pub use runs::{NewMessageRow, RunEnd, RunRow};
 pub use sessions::SessionRow;
@@ -134,6 +136,23 @@ impl Store {
         installation::get(self).await
     }
 
+    /// The statement that shows a query's plan: prefixed to the query.
+    fn explain(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "EXPLAIN QUERY PLAN",
+            Pool::Postgres(_) => "EXPLAIN",
+        }
+    }
+
+    /// The UTC day (`2026-11-24`) of a time column, as SQL.
+    fn utc_day(&self, column: &str) -> String {
+        match self.pool {
+            // Stored as RFC 3339 text in UTC: the date is its first ten characters.
+            Pool::Sqlite(_) => format!("substr({column}, 1, 10)"),
+            Pool::Postgres(_) => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+        }
+    }
+
     /// Closes every connection; later queries fail at once.
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await);
@@ -166,26 +185,40 @@ fn parse_column<T: std::str::FromStr>(column: &str, text: &str) -> Result<T, Sto
 }
 
 /// A `WHERE` clause built from the conditions a list query needs, each with its own `$n`
-/// parameter in order. Written out rather than as `($1 IS NULL OR col = $1)`, which keeps
+/// parameters in order. Written out rather than as `($1 IS NULL OR col = $1)`, which keeps
 /// the planners from seeking through an index.
 #[derive(Debug, Default)]
 struct Conditions {
     parts: Vec<String>,
+    params: usize,
 }
 
 impl Conditions {
     /// Adds `{column} {operator} $n` (such as `owner_id =`) when `value` is present.
     fn add<T>(mut self, column_operator: &str, value: Option<T>) -> Self {
         if value.is_some() {
-            let n = self.parts.len() + 1;
-            self.parts.push(format!("{column_operator} ${n}"));
+            self.params += 1;
+            self.parts
+                .push(format!("{column_operator} ${}", self.params));
+        }
+        self
+    }
+
+    /// Adds `({first}, {second}) < ($n, $n+1)` when `value` is present: "after this row" in
+    /// a list ordered by both columns, newest first.
+    fn add_before<T>(mut self, first: &str, second: &str, value: Option<T>) -> Self {
+        if value.is_some() {
+            let n = self.params + 1;
+            self.params += 2;
+            self.parts
+                .push(format!("({first}, {second}) < (${n}, ${})", n + 1));
         }
         self
     }
 
     /// The clause (empty when there is no condition) and the number of the next parameter.
     fn finish(self) -> (String, usize) {
-        let next = self.parts.len() + 1;
+        let next = self.params + 1;
         if self.parts.is_empty() {
             (String::new(), next)
         } else {

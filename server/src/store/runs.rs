@@ -68,7 +68,7 @@ impl RunRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct RawRun {
+pub(super) struct RawRun {
     id: String,
     agent_id: String,
     thread_id: String,
@@ -107,9 +107,28 @@ impl TryFrom<RawRun> for RunRow {
     }
 }
 
-const RUN_COLUMNS: &str = "id, agent_id, thread_id, status, triggered_by, model, prompt_tokens, \
-                           completion_tokens, cost_micros, error, created_at, started_at, \
-                           finished_at";
+const RUN_COLUMNS: [&str; 13] = [
+    "id",
+    "agent_id",
+    "thread_id",
+    "status",
+    "triggered_by",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_micros",
+    "error",
+    "created_at",
+    "started_at",
+    "finished_at",
+];
+
+/// The columns of a run, each prefixed (with a table alias such as `r.`).
+pub(super) fn run_columns(prefix: &str) -> String {
+    RUN_COLUMNS
+        .map(|column| format!("{prefix}{column}"))
+        .join(", ")
+}
 const MESSAGE_COLUMNS: &str = "id, thread_id, role, content, tool_calls, tool_call_id, \
                                tool_name, prompt_tokens, completion_tokens, cut_off, created_at";
 
@@ -168,7 +187,8 @@ impl Store {
         let message_sql = insert_message_sql();
         let run_sql = format!(
             "INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, created_at) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6) RETURNING {RUN_COLUMNS}"
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6) RETURNING {columns}",
+            columns = run_columns("")
         );
         let stored = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -208,7 +228,8 @@ impl Store {
         let now = super::now();
         let sql = format!(
             "UPDATE runs SET status = 'running', started_at = $2 \
-             WHERE id = $1 AND status = 'queued' RETURNING {RUN_COLUMNS}"
+             WHERE id = $1 AND status = 'queued' RETURNING {columns}",
+            columns = run_columns("")
         );
         let raw = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -270,7 +291,8 @@ impl Store {
             "UPDATE runs SET status = $2, prompt_tokens = $3, completion_tokens = $4, \
                     cost_micros = $5, error = $6, finished_at = $7, \
                     started_at = COALESCE(started_at, $7) \
-             WHERE id = $1 RETURNING {RUN_COLUMNS}"
+             WHERE id = $1 RETURNING {columns}",
+            columns = run_columns("")
         );
         let (agent_status, last_error) = match end.status {
             RunStatus::Failed => (AgentStatus::Error, end.error.clone()),
@@ -310,7 +332,7 @@ impl Store {
 
     /// The run `id`.
     pub async fn run(&self, id: &str) -> Result<Option<RunRow>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+        let sql = format!("SELECT {} FROM runs WHERE id = $1", run_columns(""));
         let raw = on_pool!(self, |pool| {
             sqlx::query_as::<_, RawRun>(&sql)
                 .bind(id)

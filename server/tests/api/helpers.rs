@@ -6,6 +6,7 @@
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
+use chrono::{DateTime, Utc};
 use hatchery_server::{
     Application,
     auth::{AuthConfig, Role, TOKEN_PREFIX, password, secret},
@@ -40,6 +41,14 @@ pub struct TestApp {
     tokens: HashMap<&'static str, String>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A parameter of [`TestData::execute`].
+pub enum SqlParam<'a> {
+    /// A time.
+    Time(DateTime<Utc>),
+    /// A text.
+    Text(&'a str),
 }
 
 /// A data directory and database that outlive one server, so a test can restart on them.
@@ -114,6 +123,33 @@ impl TestData {
                 .execute(&mut admin)
                 .await
                 .unwrap();
+        }
+    }
+
+    /// Runs `sql` on the database outside the server, with `params` bound as `$1`, `$2`:
+    /// for a test that sets up what the API cannot, such as runs of past days.
+    pub async fn execute(&self, sql: &str, params: &[SqlParam<'_>]) {
+        macro_rules! run_on {
+            ($connection:expr) => {{
+                let mut query = sqlx::query(sql);
+                for param in params {
+                    query = match param {
+                        SqlParam::Time(time) => query.bind(*time),
+                        SqlParam::Text(text) => query.bind(*text),
+                    };
+                }
+                query.execute($connection).await.unwrap();
+            }};
+        }
+        match &self.postgres {
+            Some((_, options)) => {
+                run_on!(&mut sqlx::PgConnection::connect_with(options).await.unwrap())
+            }
+            None => run_on!(
+                &mut sqlx::SqliteConnection::connect(&self.database_url())
+                    .await
+                    .unwrap()
+            ),
         }
     }
 

@@ -8,6 +8,7 @@ mod accounts;
 mod agents;
 mod authorization;
 mod health;
+mod history;
 mod process;
 mod provider;
 mod realtime;

@@ -1,0 +1,81 @@
+//! `GET /api/usage`: runs, tokens and cost per day, agent or model over a time range.
+
+use axum::{
+    Json, Router,
+    extract::{Query, State, rejection::QueryRejection},
+    routing::get,
+};
+use chrono::{DateTime, Days, Utc};
+use hatchery_shared::api::usage::{Usage, UsageFigures, UsageGroup};
+use serde::Deserialize;
+
+use super::{ApiError, runs::check_range, scope::Scope};
+use crate::{
+    application::AppState,
+    auth::Identity,
+    store::{RunFilter, Store, rfc3339},
+};
+
+/// Routes of usage.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/usage", get(usage))
+}
+
+/// Days covered when the request gives no `from`: today and the 29 before it.
+const DEFAULT_DAYS: u64 = 30;
+
+/// `?group_by=day|agent|model&from=&to=&scope=mine|all`.
+#[derive(Debug, Deserialize)]
+struct UsageQuery {
+    #[serde(default = "by_day")]
+    group_by: UsageGroup,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    scope: Scope,
+}
+
+fn by_day() -> UsageGroup {
+    UsageGroup::Day
+}
+
+/// `GET /api/usage`: the runs created from `from` (default: the start of the UTC day 29
+/// days ago) until `to` (default: now), added up per group in the database.
+async fn usage(
+    identity: Identity,
+    State(store): State<Store>,
+    query: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<Json<Usage>, ApiError> {
+    let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
+    let to = query.to.unwrap_or_else(Utc::now);
+    let from = query.from.unwrap_or_else(|| {
+        let today = to.date_naive();
+        let first = today
+            .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+            .unwrap_or(today);
+        first.and_time(chrono::NaiveTime::MIN).and_utc()
+    });
+    check_range(Some(from), Some(to))?;
+    let filter = RunFilter {
+        owner_id: query.scope.owner(&identity, "usage")?,
+        from: Some(from),
+        to: Some(to),
+        ..RunFilter::default()
+    };
+    let buckets = store.usage(&filter, query.group_by).await?;
+    let total = buckets
+        .iter()
+        .fold(UsageFigures::default(), |total, bucket| UsageFigures {
+            runs: total.runs + bucket.figures.runs,
+            prompt_tokens: total.prompt_tokens + bucket.figures.prompt_tokens,
+            completion_tokens: total.completion_tokens + bucket.figures.completion_tokens,
+            cost_usd: total.cost_usd + bucket.figures.cost_usd,
+        });
+    Ok(Json(Usage {
+        group_by: query.group_by,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        buckets,
+        total,
+    }))
+}

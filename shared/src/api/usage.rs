@@ -1,0 +1,56 @@
+//! Usage: runs, tokens and cost added up per day, agent or model, and the daily cost caps.
+
+use serde::{Deserialize, Serialize};
+
+wire_enum! {
+    /// How `GET /api/usage` groups runs.
+    pub enum UsageGroup {
+        /// One bucket per UTC day.
+        Day,
+        /// One bucket per agent.
+        Agent,
+        /// One bucket per model.
+        Model,
+    }
+}
+
+/// The answer to `GET /api/usage?group_by=&from=&to=`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// How the buckets are grouped.
+    pub group_by: UsageGroup,
+    /// The first instant counted (RFC 3339, UTC).
+    pub from: String,
+    /// The instant after the last one counted.
+    pub to: String,
+    /// One per day (oldest first), agent or model (costliest first); empty groups are left
+    /// out.
+    pub buckets: Vec<UsageBucket>,
+    /// All buckets together.
+    pub total: UsageFigures,
+}
+
+/// One group's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageBucket {
+    /// The day (`2026-11-24`), agent id or model name.
+    pub key: String,
+    /// What to call it: the day, the agent's name, or the model.
+    pub label: String,
+    /// What the group adds up to.
+    #[serde(flatten)]
+    pub figures: UsageFigures,
+}
+
+/// Runs, tokens and cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageFigures {
+    /// How many runs.
+    pub runs: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+}
