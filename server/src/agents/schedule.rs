@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// A parsed schedule in its time zone.
@@ -62,14 +62,72 @@ impl Schedule {
     }
 
     /// The next `count` times the schedule fires after `after`.
+    ///
+    /// Times are read on the zone's wall clock, once each: a time that occurs twice when
+    /// the clocks go back fires at its first occurrence only, and a time the clocks skip
+    /// when they go forward fires at the moment they jump.
     pub fn upcoming(&self, after: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+        let mut times: Vec<DateTime<Utc>> = Vec::with_capacity(count);
+        // The cron crate walks the wall clock as if it were UTC; each wall time is then
+        // placed in the real zone. Around a change of clocks a few wall times map to an
+        // instant already given or already past, hence the margin.
+        for wall in self
+            .cron
+            .after(&self.wall_clock(after))
+            .take(count + SLACK)
+        {
+            let Some(instant) = self.instant_of(wall.naive_utc()) else {
+                continue;
+            };
+            if instant <= after || times.last() == Some(&instant) {
+                continue;
+            }
+            times.push(instant);
+            if times.len() == count {
+                break;
+            }
+        }
+        times
+    }
+
+    /// The last time the schedule fired at or before `at`.
+    pub fn last_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let after_at = self.wall_clock(at) + chrono::Duration::seconds(1);
         self.cron
-            .after(&after.with_timezone(&self.time_zone))
-            .take(count)
-            .map(|time| time.with_timezone(&Utc))
-            .collect()
+            .after(&after_at)
+            .rev()
+            .take(SLACK)
+            .filter_map(|wall| self.instant_of(wall.naive_utc()))
+            .find(|instant| *instant <= at)
+    }
+
+    /// `at` on the zone's wall clock, written as if that clock were UTC.
+    fn wall_clock(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at.with_timezone(&self.time_zone).naive_local().and_utc()
+    }
+
+    /// The instant a wall-clock time of the zone happens: the first of two when the clocks
+    /// go back over it, the end of the gap when they go forward over it.
+    fn instant_of(&self, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+        (0..=MAX_GAP_MINUTES).find_map(|minutes| {
+            match self
+                .time_zone
+                .from_local_datetime(&(wall + chrono::Duration::minutes(minutes)))
+            {
+                LocalResult::Single(instant) | LocalResult::Ambiguous(instant, _) => {
+                    Some(instant.with_timezone(&Utc))
+                }
+                LocalResult::None => None,
+            }
+        })
     }
 }
+
+/// Wall times looked at beyond those asked for, for the ones a change of clocks drops.
+const SLACK: usize = 64;
+
+/// The longest gap a change of clocks leaves, in minutes (real ones are an hour or less).
+const MAX_GAP_MINUTES: i64 = 180;
 
 /// A schedule in words ("At 09:00 AM, Monday through Friday"), or `None` when the
 /// describer does not know the form.
@@ -148,6 +206,63 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap())
         );
         assert_eq!(schedule.upcoming(at("2026-11-23T00:00:00Z"), 5).len(), 5);
+    }
+
+    #[test]
+    fn a_time_the_clocks_skip_fires_when_they_jump() {
+        // Paris goes from 02:00 to 03:00 on 2026-03-29: 02:30 does not happen that day.
+        let paris = parse_time_zone("Europe/Paris").unwrap();
+        let daily = Schedule::parse("30 2 * * *", paris).unwrap();
+        assert_eq!(
+            daily.upcoming(at("2026-03-28T12:00:00Z"), 3),
+            [
+                at("2026-03-29T01:00:00Z"), // 03:00 summer time, as the clocks jump
+                at("2026-03-30T00:30:00Z"),
+                at("2026-03-31T00:30:00Z"),
+            ]
+        );
+        let hourly = Schedule::parse("0 * * * *", paris).unwrap();
+        assert_eq!(
+            hourly.upcoming(at("2026-03-28T23:30:00Z"), 3),
+            [
+                at("2026-03-29T00:00:00Z"), // 01:00 winter time
+                at("2026-03-29T01:00:00Z"), // 03:00 summer time: 02:00 is skipped, once
+                at("2026-03-29T02:00:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_time_the_clocks_repeat_fires_once() {
+        // Paris goes from 03:00 back to 02:00 on 2026-10-25: 02:30 happens twice.
+        let paris = parse_time_zone("Europe/Paris").unwrap();
+        let daily = Schedule::parse("30 2 * * *", paris).unwrap();
+        assert_eq!(
+            daily.upcoming(at("2026-10-24T12:00:00Z"), 2),
+            [at("2026-10-25T00:30:00Z"), at("2026-10-26T01:30:00Z")]
+        );
+        // Asked from inside the repeated hour, the first 02:30 is already past.
+        assert_eq!(
+            daily.next_after(at("2026-10-25T01:10:00Z")),
+            Some(at("2026-10-26T01:30:00Z"))
+        );
+        assert_eq!(
+            daily.last_at_or_before(at("2026-10-25T01:40:00Z")),
+            Some(at("2026-10-25T00:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn the_last_time_before_an_instant_is_found() {
+        let schedule = Schedule::parse("*/15 * * * *", Tz::UTC).unwrap();
+        assert_eq!(
+            schedule.last_at_or_before(at("2026-11-24T10:44:59Z")),
+            Some(at("2026-11-24T10:30:00Z"))
+        );
+        assert_eq!(
+            schedule.last_at_or_before(at("2026-11-24T10:45:00Z")),
+            Some(at("2026-11-24T10:45:00Z"))
+        );
     }
 
     #[test]
