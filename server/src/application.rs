@@ -7,7 +7,7 @@ use std::{future::Future, io, net::SocketAddr, time::Duration};
 use axum::{extract::FromRef, serve::ListenerExt};
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::Auth,
@@ -15,6 +15,7 @@ use crate::{
     http,
     realtime::Realtime,
     runner::Runner,
+    scheduler::{Scheduler, SchedulerConfig, live::Live},
     store::{Store, StoreError},
 };
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Starts and stops agent runs.
     pub runner: Runner,
+    /// Plans scheduled runs; told when agents change.
+    pub scheduler: Scheduler,
     /// Every Prometheus metric of the process.
     pub metrics: prometheus::Registry,
     /// Where the site's files are and what the bundle is called.
@@ -71,6 +74,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_grace: Duration,
+    scheduler_config: SchedulerConfig,
 }
 
 impl Application {
@@ -96,7 +100,14 @@ impl Application {
         let metrics = prometheus::Registry::new();
         let realtime = Realtime::new(config.realtime.clone(), &metrics, store.clone())?;
         let auth = Auth::new(config.auth.clone(), store.clone(), realtime.clone()).await?;
-        let runner = Runner::new(config.runner.clone(), store.clone(), realtime.clone()).await?;
+        let scheduler = Scheduler::new();
+        let runner = Runner::new(
+            config.runner.clone(),
+            store.clone(),
+            realtime.clone(),
+            scheduler.clone(),
+        )
+        .await?;
         Ok(Self {
             listener,
             state: AppState {
@@ -104,10 +115,12 @@ impl Application {
                 realtime,
                 auth,
                 runner,
+                scheduler,
                 metrics,
                 leptos,
             },
             shutdown_grace: config.shutdown_grace,
+            scheduler_config: config.scheduler.clone(),
         })
     }
 
@@ -141,11 +154,25 @@ impl Application {
             listener,
             state,
             shutdown_grace,
+            scheduler_config,
         } = self;
         let store = state.store.clone();
         let realtime = state.realtime.clone();
         let runner = state.runner.clone();
         let stop = CancellationToken::new();
+        let background = TaskTracker::new();
+        let stop_background = CancellationToken::new();
+        let schedules = Live {
+            store: store.clone(),
+            runner: runner.clone(),
+            realtime: realtime.clone(),
+        };
+        state.scheduler.start(
+            schedules,
+            scheduler_config,
+            &background,
+            stop_background.clone(),
+        );
         // Small frames go out at once: Nagle's algorithm would hold them back for an ACK.
         let listener = listener.tap_io(|tcp| {
             if let Err(err) = tcp.set_nodelay(true) {
@@ -178,6 +205,9 @@ impl Application {
                 }
             }
         };
+        stop_background.cancel();
+        background.close();
+        background.wait().await;
         runner.shutdown(shutdown_grace).await;
         realtime.shutdown(shutdown_grace).await;
         store.close().await;

@@ -11,6 +11,7 @@ use crate::{
     auth::{AuthConfig, AuthMode},
     realtime::RealtimeConfig,
     runner::{Price, RunnerConfig, provider::OpenAiConfig},
+    scheduler::SchedulerConfig,
 };
 
 /// Everything the server needs to start, parsed and validated.
@@ -40,6 +41,9 @@ pub struct Config {
     /// `HATCHERY_MAX_CONCURRENT_RUNS`, `HATCHERY_TOOL_TIMEOUT_SECS`,
     /// `HATCHERY_HTTP_TOOL_ALLOW`).
     pub runner: RunnerConfig,
+    /// The scheduler (`HATCHERY_SCHEDULE_CATCH_UP_SECS`, `HATCHERY_SCHEDULE_MAX_FAILURES`,
+    /// `HATCHERY_SCHEDULE_BACKOFF_SECS`).
+    pub scheduler: SchedulerConfig,
 }
 
 /// Which database to use and how to reach it.
@@ -250,6 +254,7 @@ impl Config {
         }
 
         let runner = runner_config(&read)?;
+        let scheduler = scheduler_config(&read)?;
 
         Ok(Self {
             addr,
@@ -261,33 +266,56 @@ impl Config {
             worker_threads,
             auth,
             runner,
+            scheduler,
         })
     }
+}
+
+/// The whole number in `var`, if set, which must lie in `range`.
+fn number(
+    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+    var: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    read(var)?
+        .map(|text| {
+            text.parse::<u64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| ConfigError {
+                    var,
+                    message: format!(
+                        "{text:?} is not a number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                })
+        })
+        .transpose()
+}
+
+/// The scheduler's settings, from the `HATCHERY_SCHEDULE_*` variables.
+fn scheduler_config(
+    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<SchedulerConfig, ConfigError> {
+    let mut scheduler = SchedulerConfig::default();
+    if let Some(secs) = number(read, "HATCHERY_SCHEDULE_CATCH_UP_SECS", 0..=604_800)? {
+        scheduler.catch_up_grace = Duration::from_secs(secs);
+    }
+    if let Some(max) = number(read, "HATCHERY_SCHEDULE_MAX_FAILURES", 1..=1_000)? {
+        scheduler.max_failures = u32::try_from(max).unwrap_or(1_000);
+    }
+    if let Some(secs) = number(read, "HATCHERY_SCHEDULE_BACKOFF_SECS", 1..=86_400)? {
+        scheduler.backoff = Duration::from_secs(secs);
+    }
+    Ok(scheduler)
 }
 
 /// The runner's settings, from the `HATCHERY_LLM_*` and run variables.
 fn runner_config(
     read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
 ) -> Result<RunnerConfig, ConfigError> {
-    let number = |var: &'static str,
-                  range: std::ops::RangeInclusive<u64>|
-     -> Result<Option<u64>, ConfigError> {
-        read(var)?
-            .map(|text| {
-                text.parse::<u64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| ConfigError {
-                        var,
-                        message: format!(
-                            "{text:?} is not a number from {} to {}",
-                            range.start(),
-                            range.end()
-                        ),
-                    })
-            })
-            .transpose()
-    };
+    let number = |var, range| number(read, var, range);
     let mut runner = RunnerConfig::default();
     let timeout = Duration::from_secs(number("HATCHERY_LLM_TIMEOUT_SECS", 1..=3600)?.unwrap_or(60));
     if let Some(url) = read("HATCHERY_LLM_BASE_URL")? {
@@ -454,6 +482,9 @@ mod tests {
             ("HATCHERY_WS_HEARTBEAT_MS", "5"),
             ("HATCHERY_ALLOWED_ORIGINS", "example.com"),
             ("HATCHERY_WORKER_THREADS", "0"),
+            ("HATCHERY_SCHEDULE_CATCH_UP_SECS", "ten minutes"),
+            ("HATCHERY_SCHEDULE_MAX_FAILURES", "0"),
+            ("HATCHERY_SCHEDULE_BACKOFF_SECS", "0"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");

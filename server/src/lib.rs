@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod realtime;
 pub mod runner;
+pub mod scheduler;
 pub mod store;
 pub mod telemetry;
 

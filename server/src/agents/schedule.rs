@@ -71,11 +71,7 @@ impl Schedule {
         // The cron crate walks the wall clock as if it were UTC; each wall time is then
         // placed in the real zone. Around a change of clocks a few wall times map to an
         // instant already given or already past, hence the margin.
-        for wall in self
-            .cron
-            .after(&self.wall_clock(after))
-            .take(count + SLACK)
-        {
+        for wall in self.cron.after(&self.wall_clock(after)).take(count + SLACK) {
             let Some(instant) = self.instant_of(wall.naive_utc()) else {
                 continue;
             };

@@ -23,6 +23,7 @@ use crate::{
     auth::Identity,
     realtime::Realtime,
     runner::Runner,
+    scheduler::Scheduler,
     store::{AgentFilter, AgentRow, Store},
 };
 
@@ -69,10 +70,12 @@ async fn create(
     State(store): State<Store>,
     State(realtime): State<Realtime>,
     State(runner): State<Runner>,
+    State(scheduler): State<Scheduler>,
     AppJson(body): AppJson<NewAgent>,
 ) -> Result<(StatusCode, Json<Agent>), ApiError> {
     let change = agents::new_change(body, runner.default_model()).map_err(ApiError::Validation)?;
     let row = store.create_agent(&identity.user_id, &change).await?;
+    scheduler.agent_changed(&row.id);
     let agent = agents::view(&row);
     agents::announce(&realtime, &row, Message::AgentCreated(agent.clone())).await;
     Ok((StatusCode::CREATED, Json(agent)))
@@ -93,6 +96,7 @@ async fn update(
     identity: Identity,
     State(store): State<Store>,
     State(realtime): State<Realtime>,
+    State(scheduler): State<Scheduler>,
     Path(id): Path<String>,
     AppJson(patch): AppJson<AgentPatch>,
 ) -> Result<Json<Agent>, ApiError> {
@@ -102,6 +106,7 @@ async fn update(
         .update_agent(&id, &change)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    scheduler.agent_changed(&id);
     let agent = agents::view(&row);
     agents::announce(&realtime, &row, Message::AgentUpdated(agent.clone())).await;
     Ok(Json(agent))
@@ -113,6 +118,7 @@ async fn remove(
     State(store): State<Store>,
     State(realtime): State<Realtime>,
     State(runner): State<Runner>,
+    State(scheduler): State<Scheduler>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let row = visible(&store, &identity, &id).await?;
@@ -120,6 +126,7 @@ async fn remove(
     if !store.delete_agent(&id).await? {
         return Err(not_found(&id));
     }
+    scheduler.agent_changed(&id);
     let deleted = Message::AgentDeleted(AgentDeleted {
         id: row.id.clone(),
         owner_id: row.owner_id.clone(),

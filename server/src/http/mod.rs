@@ -10,6 +10,7 @@ mod metrics;
 mod page;
 mod request_id;
 mod runs;
+mod schedules;
 mod scope;
 mod site;
 mod threads;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::router())
         .merge(threads::router())
         .merge(runs::router())
+        .merge(schedules::router())
         .merge(usage::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found));

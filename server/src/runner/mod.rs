@@ -30,6 +30,7 @@ use self::{
 };
 use crate::{
     realtime::Realtime,
+    scheduler::Scheduler,
     store::{NewMessageRow, RunRow, Store, StoreError, ThreadRow},
 };
 
@@ -112,6 +113,8 @@ pub struct Runner {
 struct Inner {
     store: Store,
     realtime: Realtime,
+    /// Told when a scheduled run ends, to plan the agent's next time.
+    scheduler: Scheduler,
     provider: Option<Arc<dyn Provider>>,
     config: RunnerConfig,
     slots: Arc<Semaphore>,
@@ -134,12 +137,13 @@ pub const CANCELLED_BY_DELETE: &str = "its agent or thread was deleted";
 pub const CANCELLED_BY_SHUTDOWN: &str = "server shutdown";
 
 impl Runner {
-    /// A runner over `store` and `realtime`. Runs a crash left queued or running are failed
-    /// first ("interrupted by restart").
+    /// A runner over `store` and `realtime` that tells `scheduler` when scheduled runs end.
+    /// Runs a crash left queued or running are failed first ("interrupted by restart").
     pub async fn new(
         config: RunnerConfig,
         store: Store,
         realtime: Realtime,
+        scheduler: Scheduler,
     ) -> Result<Self, StoreError> {
         let interrupted = store.fail_interrupted_runs().await?;
         if interrupted > 0 {
@@ -160,6 +164,7 @@ impl Runner {
                 slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
                 store,
                 realtime,
+                scheduler,
                 provider,
                 config,
                 tasks: TaskTracker::new(),

@@ -8,7 +8,7 @@ use std::{sync::PoisonError, time::Duration};
 use futures_util::{StreamExt, future::join_all};
 use hatchery_shared::{
     api::{
-        runs::{RunStatus, StreamChunk, StreamStep},
+        runs::{RunStatus, RunTrigger, StreamChunk, StreamStep},
         threads::{MessageRole, ThreadMessage, ToolCallView},
     },
     realtime::Message,
@@ -90,6 +90,9 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         Ok(Some(finished)) => context.announce_run(&finished).await,
         Ok(None) => tracing::warn!(run = %run.id, "the run vanished before it ended"),
         Err(err) => tracing::error!(run = %run.id, error = %err, "cannot record the end of a run"),
+    }
+    if run.trigger == RunTrigger::Schedule {
+        inner.scheduler.agent_changed(&run.agent_id);
     }
 }
 

@@ -163,6 +163,20 @@ async fn patching_changes_only_the_given_fields_and_reschedules() {
         )
         .await;
     assert!(field_errors(bad).await["schedule"].is_string());
+    // A field the API does not know is refused, not silently dropped.
+    let unknown = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some("alice"),
+            Some(json!({"name": "c", "status": "disabled"})),
+        )
+        .await;
+    let fields = field_errors(unknown).await;
+    assert!(
+        fields["status"].as_str().unwrap().contains("unknown field"),
+        "{fields}"
+    );
     let unchanged: Agent = app.json(Method::GET, &path, Some("alice"), None).await;
     assert_eq!(unchanged, patched, "a refused change changes nothing");
 

@@ -49,6 +49,8 @@ pub enum SqlParam<'a> {
     Time(DateTime<Utc>),
     /// A text.
     Text(&'a str),
+    /// A whole number.
+    Int(i64),
 }
 
 /// A data directory and database that outlive one server, so a test can restart on them.
@@ -136,6 +138,7 @@ impl TestData {
                     query = match param {
                         SqlParam::Time(time) => query.bind(*time),
                         SqlParam::Text(text) => query.bind(*text),
+                        SqlParam::Int(n) => query.bind(*n),
                     };
                 }
                 query.execute($connection).await.unwrap();
@@ -171,6 +174,7 @@ impl TestData {
             worker_threads: None,
             auth: AuthConfig::default(),
             runner: RunnerConfig::default(),
+            scheduler: hatchery_server::scheduler::SchedulerConfig::default(),
         }
     }
 }
@@ -195,7 +199,13 @@ pub async fn spawn_app_configured(tune: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts a server on an existing data directory (to test restarts).
 pub async fn spawn_app_on(data: TestData) -> TestApp {
-    let config = data.config();
+    spawn_app_on_configured(data, |_| {}).await
+}
+
+/// Starts a server on an existing data directory, its configuration changed by `tune`.
+pub async fn spawn_app_on_configured(data: TestData, tune: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = data.config();
+    tune(&mut config);
     start(data, config).await
 }
 

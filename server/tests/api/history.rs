@@ -423,20 +423,24 @@ async fn the_usage_of_nothing_is_zero() {
 async fn run_history_is_read_through_its_indexes() {
     let app = spawn_app().await;
     let (_, busy) = agent_with_thread(&app, "alice", "Busy").await;
-    let (quiet, _) = agent_with_thread(&app, "alice", "Quiet").await;
+    let (quiet, quiet_thread) = agent_with_thread(&app, "alice", "Quiet").await;
     // Enough runs that a planner with statistics prefers an index to a scan and a sort.
-    app.data
-        .execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
-             INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, created_at) \
-             SELECT 'seeded-' || i, (SELECT agent_id FROM threads WHERE id = $2), $2, \
-                    'succeeded', 'chat', 'm', $1 FROM n",
-            &[
-                SqlParam::Time(at("2026-11-01T00:00:00Z")),
-                SqlParam::Text(&busy),
-            ],
-        )
-        .await;
+    for (thread, count) in [(&busy, 20_000), (&quiet_thread, 500)] {
+        app.data
+            .execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3) \
+                 INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, \
+                                   created_at) \
+                 SELECT $2 || '-' || i, (SELECT agent_id FROM threads WHERE id = $2), $2, \
+                        'succeeded', 'chat', 'm', $1 FROM n",
+                &[
+                    SqlParam::Time(at("2026-11-01T00:00:00Z")),
+                    SqlParam::Text(thread),
+                    SqlParam::Int(count),
+                ],
+            )
+            .await;
+    }
     app.data.execute("ANALYZE", &[]).await;
     let of_agent = RunFilter {
         agent_id: Some(quiet),

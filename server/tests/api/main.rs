@@ -13,6 +13,7 @@ mod process;
 mod provider;
 mod realtime;
 mod runs;
+mod schedules;
 mod site;
 mod storage;
 mod tools;

@@ -69,8 +69,9 @@ pub struct Agent {
     pub updated_at: String,
 }
 
-/// `POST /api/agents`: a new agent. Only `name` is required.
+/// `POST /api/agents`: a new agent. Only `name` is required; an unknown field is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewAgent {
     /// Its name, 1–100 characters.
     pub name: String,
@@ -100,8 +101,10 @@ pub struct NewAgent {
     pub disabled: bool,
 }
 
-/// `PATCH /api/agents/{id}`: the fields to change; absent fields stay as they are.
+/// `PATCH /api/agents/{id}`: the fields to change; absent fields stay as they are, and an
+/// unknown field is an error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AgentPatch {
     /// A new name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,3 +155,37 @@ pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 pub const DEFAULT_TEMPERATURE: f64 = 0.7;
 /// The longest agent name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
+
+/// `GET /api/agents/{id}/schedule`: when the agent runs next and which times it skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSchedule {
+    /// The cron expression; `None` when the agent has no schedule.
+    pub schedule: Option<String>,
+    /// The schedule in words.
+    pub description: Option<String>,
+    /// The time zone it is read in.
+    pub time_zone: String,
+    /// The next five run times (RFC 3339, UTC); empty when disabled or unscheduled.
+    pub upcoming: Vec<String>,
+    /// The latest times that came round without a run, newest first.
+    pub skipped: Vec<SkippedTime>,
+}
+
+/// A scheduled time that did not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedTime {
+    /// The time (RFC 3339, UTC).
+    pub due_at: String,
+    /// Why it did not run.
+    pub reason: String,
+}
+
+/// `GET /api/schedule/preview?schedule=&time_zone=`: a schedule in words and its next five
+/// times, before it is saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulePreview {
+    /// The schedule in words.
+    pub description: Option<String>,
+    /// The next five run times (RFC 3339, UTC).
+    pub upcoming: Vec<String>,
+}

@@ -1,0 +1,12 @@
+-- Times an agent's schedule came round without a run (the last one still going, missed
+-- while the server was down, ...), newest first per agent.
+CREATE TABLE schedule_skips (
+    id         TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    due_at     TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX schedule_skips_agent ON schedule_skips (agent_id, due_at);
+-- Scheduled runs of an agent, newest first, to count failures in a row.
+CREATE INDEX runs_agent_trigger ON runs (agent_id, triggered_by, created_at);
