@@ -6,6 +6,7 @@ use std::{future::Future, io, net::SocketAddr, time::Duration};
 
 use axum::{extract::FromRef, serve::ListenerExt};
 use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -17,6 +18,7 @@ use crate::{
     runner::Runner,
     scheduler::{Scheduler, SchedulerConfig, live::Live},
     store::{Store, StoreError},
+    webhooks::{Webhooks, sealing},
 };
 
 /// What every handler can reach. Cheap to clone; handlers take the parts they need
@@ -33,6 +35,8 @@ pub struct AppState {
     pub runner: Runner,
     /// Plans scheduled runs; told when agents change.
     pub scheduler: Scheduler,
+    /// Webhook triggers and their intake.
+    pub webhooks: Webhooks,
     /// Every Prometheus metric of the process.
     pub metrics: prometheus::Registry,
     /// Where the site's files are and what the bundle is called.
@@ -56,6 +60,9 @@ pub enum StartupError {
     /// The site's settings (`LEPTOS_*` variables) are invalid.
     #[error("site settings: {0}")]
     Site(String),
+    /// The key that seals webhook secrets could not be read or created.
+    #[error("secret key: {0}")]
+    SecretKey(io::Error),
     /// The metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -108,6 +115,12 @@ impl Application {
             scheduler.clone(),
         )
         .await?;
+        let key = match &config.webhooks.secret_key {
+            Some(key) => *key.expose_secret(),
+            None => sealing::key_from_file(&config.data_dir.join("secret.key"))
+                .map_err(StartupError::SecretKey)?,
+        };
+        let webhooks = Webhooks::new(config.webhooks.clone(), &key, store.clone(), runner.clone());
         Ok(Self {
             listener,
             state: AppState {
@@ -116,6 +129,7 @@ impl Application {
                 auth,
                 runner,
                 scheduler,
+                webhooks,
                 metrics,
                 leptos,
             },
@@ -173,6 +187,9 @@ impl Application {
             &background,
             stop_background.clone(),
         );
+        state
+            .webhooks
+            .start_pruning(&background, stop_background.clone());
         // Small frames go out at once: Nagle's algorithm would hold them back for an ACK.
         let listener = listener.tap_io(|tcp| {
             if let Err(err) = tcp.set_nodelay(true) {
@@ -216,30 +233,33 @@ impl Application {
     }
 }
 
-/// Completes on the first SIGINT (Ctrl+C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl+C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Completes on the first SIGINT (Ctrl+C) or SIGTERM. The handlers are installed when this
+/// is called, not when the future is first polled, so a signal that comes at once after
+/// (say, right after "listening" is logged) is not lost to the default action.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let (mut interrupt, mut terminate) = match (interrupt, terminate) {
+                (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+                (Err(err), _) | (_, Err(err)) => {
+                    tracing::error!(error = %err, "cannot listen for SIGINT and SIGTERM");
+                    return std::future::pending().await;
+                }
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("received SIGINT"),
+                _ = terminate.recv() => tracing::info!("received SIGTERM"),
             }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("received SIGINT"),
-        () = terminate => tracing::info!("received SIGTERM"),
+    async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("received Ctrl+C");
+        }
     }
 }

@@ -3,7 +3,9 @@
 //! Every variable has a default that suits a laptop; a value that does not parse stops
 //! start-up with an error naming the variable.
 
-use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, str::FromStr, time::Duration};
+
+use secrecy::SecretBox;
 
 use sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions};
 
@@ -12,6 +14,7 @@ use crate::{
     realtime::RealtimeConfig,
     runner::{Price, RunnerConfig, provider::OpenAiConfig},
     scheduler::SchedulerConfig,
+    webhooks::{WebhookConfig, sealing},
 };
 
 /// Everything the server needs to start, parsed and validated.
@@ -44,6 +47,9 @@ pub struct Config {
     /// The scheduler (`HATCHERY_SCHEDULE_CATCH_UP_SECS`, `HATCHERY_SCHEDULE_MAX_FAILURES`,
     /// `HATCHERY_SCHEDULE_BACKOFF_SECS`).
     pub scheduler: SchedulerConfig,
+    /// Webhook triggers (`HATCHERY_SECRET_KEY`, `HATCHERY_WEBHOOK_RATE_PER_MIN`,
+    /// `HATCHERY_WEBHOOK_ROTATION_GRACE_SECS`, `HATCHERY_WEBHOOK_RETENTION_DAYS`).
+    pub webhooks: WebhookConfig,
 }
 
 /// Which database to use and how to reach it.
@@ -255,6 +261,7 @@ impl Config {
 
         let runner = runner_config(&read)?;
         let scheduler = scheduler_config(&read)?;
+        let webhooks = webhook_config(&read)?;
 
         Ok(Self {
             addr,
@@ -267,6 +274,7 @@ impl Config {
             auth,
             runner,
             scheduler,
+            webhooks,
         })
     }
 }
@@ -309,6 +317,34 @@ fn scheduler_config(
         scheduler.backoff = Duration::from_secs(secs);
     }
     Ok(scheduler)
+}
+
+/// Webhook settings, from `HATCHERY_SECRET_KEY` and the `HATCHERY_WEBHOOK_*` variables.
+fn webhook_config(
+    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<WebhookConfig, ConfigError> {
+    let mut webhooks = WebhookConfig::default();
+    if let Some(rate) = number(read, "HATCHERY_WEBHOOK_RATE_PER_MIN", 1..=1_000_000)? {
+        webhooks.rate_per_minute = u32::try_from(rate)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .unwrap_or(webhooks.rate_per_minute);
+    }
+    if let Some(secs) = number(read, "HATCHERY_WEBHOOK_ROTATION_GRACE_SECS", 0..=2_592_000)? {
+        webhooks.rotation_grace = Duration::from_secs(secs);
+    }
+    if let Some(days) = number(read, "HATCHERY_WEBHOOK_RETENTION_DAYS", 1..=3650)? {
+        webhooks.retention = Duration::from_secs(days * 24 * 3600);
+    }
+    if let Some(text) = read("HATCHERY_SECRET_KEY")? {
+        let key = sealing::parse_key(text.trim()).ok_or_else(|| ConfigError {
+            var: "HATCHERY_SECRET_KEY",
+            message: "is not 64 hex digits (32 random bytes, as `openssl rand -hex 32` prints)"
+                .into(),
+        })?;
+        webhooks.secret_key = Some(SecretBox::new(Box::new(key)));
+    }
+    Ok(webhooks)
 }
 
 /// The runner's settings, from the `HATCHERY_LLM_*` and run variables.
@@ -485,6 +521,10 @@ mod tests {
             ("HATCHERY_SCHEDULE_CATCH_UP_SECS", "ten minutes"),
             ("HATCHERY_SCHEDULE_MAX_FAILURES", "0"),
             ("HATCHERY_SCHEDULE_BACKOFF_SECS", "0"),
+            ("HATCHERY_WEBHOOK_RATE_PER_MIN", "0"),
+            ("HATCHERY_WEBHOOK_ROTATION_GRACE_SECS", "forever"),
+            ("HATCHERY_WEBHOOK_RETENTION_DAYS", "0"),
+            ("HATCHERY_SECRET_KEY", "hunter2"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");

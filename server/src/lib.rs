@@ -13,6 +13,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use application::{AppState, Application, StartupError, shutdown_signal};
 pub use config::Config;

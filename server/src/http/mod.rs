@@ -15,6 +15,7 @@ mod scope;
 mod site;
 mod threads;
 mod tokens;
+mod triggers;
 mod usage;
 mod users;
 
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(threads::router())
         .merge(runs::router())
         .merge(schedules::router())
+        .merge(triggers::router())
         .merge(usage::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found));

@@ -14,6 +14,7 @@ mod schedules;
 mod sessions;
 mod threads;
 mod tokens;
+mod triggers;
 mod users;
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use schedules::{ScheduleSkipRow, ScheduledAgentRow};
 pub use sessions::SessionRow;
 pub use threads::ThreadRow;
 pub use tokens::{ApiTokenRow, NewApiToken};
+pub use triggers::{DeliveryRecord, TriggerRow};
 pub use users::{NewUser, UserRow, email_key};
 
 use crate::config::DatabaseConfig;
@@ -168,7 +170,7 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// A new row id: a UUIDv7, so ids sort by creation time.
-fn new_id() -> String {
+pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 

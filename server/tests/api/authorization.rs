@@ -51,6 +51,20 @@ async fn alices_run(app: &TestApp) -> String {
     posted["run"]["id"].as_str().unwrap().to_owned()
 }
 
+/// Creates a webhook trigger of a new agent of alice's and returns its id.
+async fn alices_trigger(app: &TestApp) -> String {
+    let agent = alices_agent(app).await;
+    let created: Value = app
+        .json(
+            Method::POST,
+            &format!("/api/agents/{agent}/triggers"),
+            Some("alice"),
+            Some(json!({})),
+        )
+        .await;
+    created["trigger"]["id"].as_str().unwrap().to_owned()
+}
+
 /// Creates an API token of alice's and returns its id.
 async fn alices_token(app: &TestApp) -> String {
     let response = app
@@ -166,6 +180,54 @@ async fn every_endpoint_answers_each_caller_as_expected() {
             None,
             [401, 403, 403, 200],
         ),
+        (
+            Method::GET,
+            "/api/agents/{agent}/schedule",
+            None,
+            [401, 404, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/schedule/preview?schedule=@daily",
+            None,
+            [401, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/agents/{agent}/triggers",
+            None,
+            [401, 404, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/agents/{agent}/triggers",
+            Some(json!({})),
+            [401, 404, 201, 201],
+        ),
+        (
+            Method::GET,
+            "/api/triggers/{trigger}",
+            None,
+            [401, 404, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/triggers/{trigger}/rotate",
+            None,
+            [401, 404, 200, 200],
+        ),
+        (
+            Method::DELETE,
+            "/api/triggers/{trigger}",
+            None,
+            [401, 404, 204, 204],
+        ),
+        (
+            Method::GET,
+            "/api/triggers/{trigger}/deliveries",
+            None,
+            [401, 404, 200, 200],
+        ),
         (Method::GET, "/api/tokens", None, [401, 200, 200, 200]),
         (
             Method::POST,
@@ -221,6 +283,7 @@ async fn every_endpoint_answers_each_caller_as_expected() {
                 ("{token}", alices_token(&app).await),
                 ("{thread}", alices_thread(&app).await),
                 ("{run}", alices_run(&app).await),
+                ("{trigger}", alices_trigger(&app).await),
             ] {
                 path = path.replace(placeholder, &id);
             }

@@ -175,6 +175,7 @@ impl TestData {
             auth: AuthConfig::default(),
             runner: RunnerConfig::default(),
             scheduler: hatchery_server::scheduler::SchedulerConfig::default(),
+            webhooks: hatchery_server::webhooks::WebhookConfig::default(),
         }
     }
 }

@@ -17,4 +17,5 @@ mod schedules;
 mod site;
 mod storage;
 mod tools;
+mod webhooks;
 mod ws;

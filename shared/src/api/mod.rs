@@ -45,6 +45,7 @@ pub mod accounts;
 pub mod agents;
 pub mod runs;
 pub mod threads;
+pub mod triggers;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,278 @@
+//! Webhook triggers (with their sealed secrets) and the deliveries they received.
+
+use chrono::{DateTime, Utc};
+use hatchery_shared::api::{
+    agents::AgentStatus,
+    triggers::{Delivery, DeliveryOutcome},
+};
+
+use super::{Store, StoreError, on_pool};
+
+/// A trigger as stored, with its agent's owner and status.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TriggerRow {
+    /// The trigger's id.
+    pub id: String,
+    /// Its agent.
+    pub agent_id: String,
+    /// The agent's owner.
+    pub owner_id: String,
+    /// The agent's status.
+    pub agent_status: String,
+    /// What to call it.
+    pub name: String,
+    /// The current secret, sealed.
+    pub sealed_secret: String,
+    /// The secret before the last rotation, sealed.
+    pub sealed_previous: Option<String>,
+    /// Until when that one is accepted.
+    pub previous_valid_until: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its secret was last rotated.
+    pub rotated_at: Option<DateTime<Utc>>,
+}
+
+impl TriggerRow {
+    /// Whether its agent may run (not disabled).
+    pub fn agent_enabled(&self) -> bool {
+        self.agent_status != AgentStatus::Disabled.as_str()
+    }
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+struct RawDelivery {
+    id: String,
+    received_at: DateTime<Utc>,
+    outcome: String,
+    status_code: i32,
+    run_id: Option<String>,
+    error: Option<String>,
+}
+
+impl TryFrom<RawDelivery> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(raw: RawDelivery) -> Result<Self, StoreError> {
+        Ok(Self {
+            outcome: super::parse_column::<DeliveryOutcome>(
+                "trigger_deliveries.outcome",
+                &raw.outcome,
+            )?,
+            id: raw.id,
+            received_at: super::rfc3339(raw.received_at),
+            status_code: u16::try_from(raw.status_code).unwrap_or_default(),
+            run_id: raw.run_id,
+            error: raw.error,
+        })
+    }
+}
+
+/// How a delivery ended, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord<'a> {
+    /// Accepted or refused.
+    pub outcome: DeliveryOutcome,
+    /// The status code answered.
+    pub status_code: u16,
+    /// The run started.
+    pub run_id: Option<&'a str>,
+    /// Why it was refused.
+    pub error: Option<&'a str>,
+}
+
+const TRIGGER_COLUMNS: &str = "t.id, t.agent_id, a.owner_id, a.status AS agent_status, t.name, \
+                               t.sealed_secret, t.sealed_previous, t.previous_valid_until, \
+                               t.created_at, t.rotated_at";
+
+/// Triggers listed per agent at most.
+const TRIGGERS_LISTED: i64 = 200;
+
+impl Store {
+    /// Creates the trigger `id` of `agent_id`; `None` when the agent is gone.
+    pub async fn create_trigger(
+        &self,
+        id: &str,
+        agent_id: &str,
+        name: &str,
+        sealed_secret: &str,
+    ) -> Result<Option<TriggerRow>, StoreError> {
+        let inserted = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO triggers (id, agent_id, name, sealed_secret, created_at) \
+                 SELECT $1, id, $3, $4, $5 FROM agents WHERE id = $2",
+            )
+            .bind(id)
+            .bind(agent_id)
+            .bind(name)
+            .bind(sealed_secret)
+            .bind(super::now())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if inserted == 0 {
+            return Ok(None);
+        }
+        self.trigger(id).await
+    }
+
+    /// The trigger `id`, with its agent's owner and status.
+    pub async fn trigger(&self, id: &str) -> Result<Option<TriggerRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TRIGGER_COLUMNS} FROM triggers t JOIN agents a ON a.id = t.agent_id \
+             WHERE t.id = $1"
+        );
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        }))
+    }
+
+    /// The agent's triggers, newest first.
+    pub async fn triggers_of(&self, agent_id: &str) -> Result<Vec<TriggerRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TRIGGER_COLUMNS} FROM triggers t JOIN agents a ON a.id = t.agent_id \
+             WHERE t.agent_id = $1 ORDER BY t.id DESC LIMIT $2"
+        );
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(agent_id)
+                .bind(TRIGGERS_LISTED)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Replaces the trigger's secret with `sealed_secret`; the old one stays accepted until
+    /// `previous_valid_until`.
+    pub async fn rotate_trigger(
+        &self,
+        id: &str,
+        sealed_secret: &str,
+        previous_valid_until: DateTime<Utc>,
+    ) -> Result<Option<TriggerRow>, StoreError> {
+        let updated = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE triggers SET sealed_previous = sealed_secret, sealed_secret = $2, \
+                        previous_valid_until = $3, rotated_at = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(sealed_secret)
+            .bind(previous_valid_until)
+            .bind(super::now())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Ok(None);
+        }
+        self.trigger(id).await
+    }
+
+    /// Deletes the trigger `id` and its deliveries; true when it existed.
+    pub async fn delete_trigger(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM triggers WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted == 1)
+    }
+
+    /// Records a delivery to `trigger_id`. With a `signature` (a verified request), `None`
+    /// and nothing recorded when that signature was already accepted: a replay.
+    pub async fn record_delivery(
+        &self,
+        trigger_id: &str,
+        record: &DeliveryRecord<'_>,
+        signature: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
+        let id = super::new_id();
+        let inserted = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO trigger_deliveries (id, trigger_id, received_at, outcome, \
+                                                 status_code, run_id, error, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&id)
+            .bind(trigger_id)
+            .bind(super::now())
+            .bind(record.outcome.as_str())
+            .bind(i32::from(record.status_code))
+            .bind(record.run_id)
+            .bind(record.error)
+            .bind(signature)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        });
+        match inserted {
+            Ok(_) => Ok(Some(id)),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Completes the record of delivery `id` once its run started, or failed to.
+    pub async fn finish_delivery(
+        &self,
+        id: &str,
+        record: &DeliveryRecord<'_>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE trigger_deliveries SET outcome = $2, status_code = $3, run_id = $4, \
+                        error = $5 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(record.outcome.as_str())
+            .bind(i32::from(record.status_code))
+            .bind(record.run_id)
+            .bind(record.error)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Up to `limit` deliveries of the trigger, newest first, before the delivery id
+    /// `before`.
+    pub async fn deliveries(
+        &self,
+        trigger_id: &str,
+        before: Option<&String>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (clause, limit_param) = super::Conditions::default()
+            .add("trigger_id =", Some(trigger_id))
+            .add("id <", before)
+            .finish();
+        let sql = format!(
+            "SELECT id, received_at, outcome, status_code, run_id, error \
+             FROM trigger_deliveries {clause} ORDER BY id DESC LIMIT ${limit_param}"
+        );
+        let raws: Vec<RawDelivery> = on_pool!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(trigger_id);
+            if let Some(before) = before {
+                query = query.bind(before);
+            }
+            query.bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        raws.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Deletes deliveries received before `cutoff`; returns how many.
+    pub async fn prune_deliveries(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM trigger_deliveries WHERE received_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+}

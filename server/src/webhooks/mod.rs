@@ -1,0 +1,401 @@
+//! Webhook triggers: creating them with a generated secret (sealed at rest), rotating it
+//! with a grace period for the old one, and receiving signed requests — checked for time,
+//! signature and replay, rate limited per trigger — that start the agent's run with the
+//! request's body as its input. Every delivery to a trigger is logged, for a retention
+//! period.
+
+pub mod sealing;
+pub mod signature;
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
+use hatchery_shared::api::{
+    runs::RunTrigger,
+    threads::ThreadKind,
+    triggers::{DeliveryAccepted, DeliveryOutcome, Trigger},
+};
+use secrecy::{ExposeSecret, SecretBox};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use self::sealing::Sealer;
+use crate::{
+    auth::secret,
+    runner::{Runner, StartError},
+    store::{DeliveryRecord, Store, StoreError, TriggerRow, rfc3339},
+};
+
+/// The prefix of a webhook secret.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// How far a request's timestamp may be from the server's clock.
+pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
+
+/// The largest body a trigger reads.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+/// How often old deliveries are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Settings of webhook triggers.
+#[derive(Debug)]
+pub struct WebhookConfig {
+    /// Requests per minute each trigger accepts (`HATCHERY_WEBHOOK_RATE_PER_MIN`, default
+    /// 60); more get 429.
+    pub rate_per_minute: NonZeroU32,
+    /// How long the secret before a rotation keeps working
+    /// (`HATCHERY_WEBHOOK_ROTATION_GRACE_SECS`, default a day).
+    pub rotation_grace: Duration,
+    /// How long deliveries are kept (`HATCHERY_WEBHOOK_RETENTION_DAYS`, default 7).
+    pub retention: Duration,
+    /// The key that seals secrets (`HATCHERY_SECRET_KEY`, 64 hex digits); without it, the
+    /// key in `secret.key` in the data directory, created on first start.
+    pub secret_key: Option<SecretBox<[u8; 32]>>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            rate_per_minute: NonZeroU32::new(60).expect("60 is not zero"),
+            rotation_grace: Duration::from_secs(24 * 3600),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            secret_key: None,
+        }
+    }
+}
+
+impl Clone for WebhookConfig {
+    fn clone(&self) -> Self {
+        Self {
+            rate_per_minute: self.rate_per_minute,
+            rotation_grace: self.rotation_grace,
+            retention: self.retention,
+            secret_key: self
+                .secret_key
+                .as_ref()
+                .map(|key| SecretBox::new(Box::new(*key.expose_secret()))),
+        }
+    }
+}
+
+/// Why a request to a trigger was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// No such trigger, or its agent is disabled.
+    #[error("there is no enabled webhook trigger with this id")]
+    NotFound,
+    /// Over the trigger's rate; try again after this long.
+    #[error("this trigger takes at most {0} requests a minute; try again later")]
+    TooMany(NonZeroU32, Duration),
+    /// A missing, stale or wrong timestamp or signature.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The body is not text.
+    #[error("the body must be UTF-8 text, such as JSON")]
+    NotText,
+    /// This signature was already accepted.
+    #[error("this request was already received (same signature); sign each request anew")]
+    Replay,
+    /// The run could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Webhook triggers and their intake. Cheap to clone.
+#[derive(Clone)]
+pub struct Webhooks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    runner: Runner,
+    sealer: Sealer,
+    limiter: DefaultKeyedRateLimiter<String>,
+    config: WebhookConfig,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks").finish_non_exhaustive()
+    }
+}
+
+/// A request to a trigger, as received.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `X-Hatchery-Timestamp`.
+    pub timestamp: Option<&'a str>,
+    /// `X-Hatchery-Signature`.
+    pub signature: Option<&'a str>,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+impl Webhooks {
+    /// Triggers over `store` whose runs `runner` starts, sealing secrets with `key`.
+    pub fn new(config: WebhookConfig, key: &[u8; 32], store: Store, runner: Runner) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                runner,
+                sealer: Sealer::new(key),
+                limiter: RateLimiter::keyed(Quota::per_minute(config.rate_per_minute)),
+                config,
+            }),
+        }
+    }
+
+    /// Creates a trigger of `agent_id` with a new secret; `None` when the agent is gone.
+    pub async fn create(
+        &self,
+        agent_id: &str,
+        name: &str,
+    ) -> Result<Option<(TriggerRow, String)>, StoreError> {
+        let id = crate::store::new_id();
+        let secret = secret::generate(SECRET_PREFIX);
+        let sealed = self.inner.sealer.seal(&secret, &id);
+        let row = self
+            .inner
+            .store
+            .create_trigger(&id, agent_id, name, &sealed)
+            .await?;
+        Ok(row.map(|row| (row, secret)))
+    }
+
+    /// Gives the trigger `id` a new secret; the old one works for the grace period.
+    pub async fn rotate(&self, id: &str) -> Result<Option<(TriggerRow, String)>, StoreError> {
+        let secret = secret::generate(SECRET_PREFIX);
+        let sealed = self.inner.sealer.seal(&secret, id);
+        let grace = chrono::Duration::from_std(self.inner.config.rotation_grace)
+            .unwrap_or(chrono::Duration::MAX);
+        let row = self
+            .inner
+            .store
+            .rotate_trigger(id, &sealed, Utc::now() + grace)
+            .await?;
+        Ok(row.map(|row| (row, secret)))
+    }
+
+    /// Checks a request to the trigger `trigger_id` and starts its agent's run with the body
+    /// as input. Every outcome past finding the trigger is logged as a delivery.
+    pub async fn receive(
+        &self,
+        trigger_id: &str,
+        request: Request<'_>,
+    ) -> Result<DeliveryAccepted, Refusal> {
+        let inner = &self.inner;
+        let trigger = inner
+            .store
+            .trigger(trigger_id)
+            .await?
+            .filter(TriggerRow::agent_enabled)
+            .ok_or(Refusal::NotFound)?;
+        if let Err(not_until) = inner.limiter.check_key(&trigger.id) {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            return Err(Refusal::TooMany(inner.config.rate_per_minute, wait));
+        }
+        let digest = match self.verify(&trigger, request) {
+            Ok(digest) => digest,
+            Err(refusal) => return Err(self.refused(&trigger.id, refusal).await),
+        };
+        let Ok(payload) = std::str::from_utf8(request.body) else {
+            return Err(self.refused(&trigger.id, Refusal::NotText).await);
+        };
+        let pending = DeliveryRecord {
+            outcome: DeliveryOutcome::Accepted,
+            status_code: 202,
+            run_id: None,
+            error: None,
+        };
+        let Some(delivery_id) = inner
+            .store
+            .record_delivery(&trigger.id, &pending, Some(&hex::encode(digest)))
+            .await?
+        else {
+            return Err(self.refused(&trigger.id, Refusal::Replay).await);
+        };
+        match self.start_run(&trigger, payload).await {
+            Ok(run_id) => {
+                let accepted = DeliveryRecord {
+                    run_id: Some(&run_id),
+                    ..pending
+                };
+                inner.store.finish_delivery(&delivery_id, &accepted).await?;
+                Ok(DeliveryAccepted {
+                    delivery_id,
+                    run_id,
+                })
+            }
+            Err(refusal) => {
+                let error = refusal.to_string();
+                let refused = DeliveryRecord {
+                    outcome: DeliveryOutcome::Refused,
+                    status_code: status_of(&refusal),
+                    run_id: None,
+                    error: Some(&error),
+                };
+                inner.store.finish_delivery(&delivery_id, &refused).await?;
+                Err(refusal)
+            }
+        }
+    }
+
+    /// The request's signature digest, once its timestamp is recent and it signs the body
+    /// with the trigger's secret (or the previous one, during its grace period).
+    fn verify(&self, trigger: &TriggerRow, request: Request<'_>) -> Result<[u8; 32], Refusal> {
+        let unauthorized = |message: &str| Refusal::Unauthorized(message.to_owned());
+        let timestamp = request.timestamp.map(str::trim).ok_or_else(|| {
+            unauthorized("the X-Hatchery-Timestamp header (Unix seconds) is missing")
+        })?;
+        let sent: i64 = timestamp.parse().map_err(|_| {
+            unauthorized("the X-Hatchery-Timestamp header is not a number of Unix seconds")
+        })?;
+        if (Utc::now().timestamp() - sent).abs() > TIMESTAMP_TOLERANCE_SECS {
+            return Err(unauthorized(
+                "the X-Hatchery-Timestamp is more than 5 minutes from the server's time",
+            ));
+        }
+        let digest = request
+            .signature
+            .and_then(signature::parse)
+            .ok_or_else(|| {
+                unauthorized("the X-Hatchery-Signature header is missing or not sha256=<hex>")
+            })?;
+        let sealer = &self.inner.sealer;
+        let now = Utc::now();
+        let previous = trigger.sealed_previous.as_deref().filter(|_| {
+            trigger
+                .previous_valid_until
+                .is_some_and(|until| until > now)
+        });
+        let matches = std::iter::once(trigger.sealed_secret.as_str())
+            .chain(previous)
+            .filter_map(|sealed| sealer.open(sealed, &trigger.id).ok())
+            .any(|secret| signature::verify(&secret, timestamp, request.body, &digest));
+        if matches {
+            Ok(digest)
+        } else {
+            Err(unauthorized(
+                "the signature does not match; sign \"{timestamp}.{body}\" with the \
+                 trigger's secret",
+            ))
+        }
+    }
+
+    /// Logs a refused delivery and gives back the refusal.
+    async fn refused(&self, trigger_id: &str, refusal: Refusal) -> Refusal {
+        let error = refusal.to_string();
+        let record = DeliveryRecord {
+            outcome: DeliveryOutcome::Refused,
+            status_code: status_of(&refusal),
+            run_id: None,
+            error: Some(&error),
+        };
+        match self
+            .inner
+            .store
+            .record_delivery(trigger_id, &record, None)
+            .await
+        {
+            Ok(_) => refusal,
+            Err(err) => Refusal::Store(err),
+        }
+    }
+
+    /// Starts the run of a verified delivery in a new `webhook` thread; its id.
+    async fn start_run(&self, trigger: &TriggerRow, payload: &str) -> Result<String, Refusal> {
+        let store = &self.inner.store;
+        let agent = store
+            .agent(&trigger.agent_id)
+            .await?
+            .ok_or(Refusal::NotFound)?;
+        let title = format!(
+            "{}: {}",
+            trigger.name,
+            Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        let thread = store
+            .create_thread(&agent.id, &title, ThreadKind::Webhook)
+            .await?
+            .ok_or(Refusal::NotFound)?;
+        let task = agent.change.task_instructions.trim();
+        let input = if task.is_empty() {
+            payload.to_owned()
+        } else {
+            format!("{task}\n\nWebhook payload:\n{payload}")
+        };
+        let (_, run) = self
+            .inner
+            .runner
+            .post_message(&thread, input, RunTrigger::Webhook)
+            .await?;
+        Ok(run.id)
+    }
+
+    /// Up to `limit` deliveries of a trigger, newest first, before the delivery `before`.
+    pub async fn deliveries(
+        &self,
+        trigger_id: &str,
+        before: Option<&String>,
+        limit: u32,
+    ) -> Result<Vec<hatchery_shared::api::triggers::Delivery>, StoreError> {
+        self.inner.store.deliveries(trigger_id, before, limit).await
+    }
+
+    /// Starts the tracked task that deletes deliveries older than the retention period,
+    /// hourly, until `stop`.
+    pub fn start_pruning(&self, tasks: &TaskTracker, stop: CancellationToken) {
+        let store = self.inner.store.clone();
+        let retention = chrono::Duration::from_std(self.inner.config.retention)
+            .unwrap_or(chrono::Duration::MAX);
+        tasks.spawn(async move {
+            let mut every = tokio::time::interval(PRUNE_EVERY);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = every.tick() => {}
+                }
+                match store.prune_deliveries(Utc::now() - retention).await {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, "deleted old webhook deliveries"),
+                    Err(err) => tracing::error!(error = %err, "cannot delete old deliveries"),
+                }
+            }
+        });
+    }
+}
+
+/// The status code a refusal is answered with.
+pub fn status_of(refusal: &Refusal) -> u16 {
+    match refusal {
+        Refusal::NotFound => 404,
+        Refusal::TooMany(..) => 429,
+        Refusal::Unauthorized(_) => 401,
+        Refusal::NotText => 400,
+        Refusal::Replay => 409,
+        Refusal::Start(StartError::ShuttingDown) => 503,
+        Refusal::Start(StartError::Store(_)) | Refusal::Store(_) => 500,
+        Refusal::Start(_) => 409,
+    }
+}
+
+/// A trigger as the API shows it.
+pub fn view(row: &TriggerRow) -> Trigger {
+    Trigger {
+        id: row.id.clone(),
+        agent_id: row.agent_id.clone(),
+        name: row.name.clone(),
+        path: format!("/api/hooks/{}", row.id),
+        created_at: rfc3339(row.created_at),
+        rotated_at: row.rotated_at.map(rfc3339),
+        previous_secret_valid_until: row
+            .previous_valid_until
+            .filter(|until| *until > Utc::now())
+            .map(rfc3339),
+    }
+}
