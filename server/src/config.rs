@@ -392,6 +392,30 @@ fn runner_config(
             })
             .collect::<Result<_, _>>()?;
     }
+    for (var, cap) in [
+        (
+            "HATCHERY_USER_DAILY_COST_CAP_USD",
+            &mut runner.caps.per_user,
+        ),
+        (
+            "HATCHERY_AGENT_DAILY_COST_CAP_USD",
+            &mut runner.caps.per_agent,
+        ),
+    ] {
+        if let Some(text) = read(var)? {
+            *cap = Some(
+                text.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|dollars| dollars.is_finite() && *dollars > 0.0)
+                    .map(|dollars| (dollars * 1_000_000.0).round() as u64)
+                    .ok_or_else(|| ConfigError {
+                        var,
+                        message: format!("{text:?} is not an amount of dollars such as 5 or 0.50"),
+                    })?,
+            );
+        }
+    }
     if let Some(text) = read("HATCHERY_LLM_PRICES")? {
         runner.prices = parse_prices(&text).map_err(|message| ConfigError {
             var: "HATCHERY_LLM_PRICES",
@@ -525,6 +549,8 @@ mod tests {
             ("HATCHERY_WEBHOOK_ROTATION_GRACE_SECS", "forever"),
             ("HATCHERY_WEBHOOK_RETENTION_DAYS", "0"),
             ("HATCHERY_SECRET_KEY", "hunter2"),
+            ("HATCHERY_USER_DAILY_COST_CAP_USD", "-1"),
+            ("HATCHERY_AGENT_DAILY_COST_CAP_USD", "lots"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");

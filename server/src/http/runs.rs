@@ -19,7 +19,7 @@ use super::{ApiError, page::PageQuery, scope::Scope};
 use crate::{
     application::AppState,
     auth::Identity,
-    runner::{Runner, StartError},
+    runner::{Runner, StartError, caps},
     store::{RunCursor, RunFilter, RunRow, Store},
 };
 
@@ -198,6 +198,13 @@ pub fn start_error(err: StartError) -> ApiError {
     match err {
         StartError::Store(err) => err.into(),
         StartError::ShuttingDown => ApiError::Unavailable(err.to_string()),
+        StartError::CapReached(message) => {
+            let (_, midnight) = caps::today(Utc::now());
+            ApiError::TooManyRequests {
+                message,
+                retry_after: (midnight - Utc::now()).to_std().unwrap_or_default(),
+            }
+        }
         other => ApiError::Conflict(other.to_string()),
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /api/usage`: runs, tokens and cost per day, agent or model over a time range.
+//! `GET /api/usage`: runs, tokens and cost per day, agent or model over a time range; and
+//! `GET /api/usage/caps`: today's spending against the daily cost caps.
 
 use axum::{
     Json, Router,
@@ -6,19 +7,22 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Days, Utc};
-use hatchery_shared::api::usage::{Usage, UsageFigures, UsageGroup};
+use hatchery_shared::api::usage::{Caps, Usage, UsageFigures, UsageGroup};
 use serde::Deserialize;
 
 use super::{ApiError, runs::check_range, scope::Scope};
 use crate::{
     application::AppState,
     auth::Identity,
+    runner::{Runner, caps},
     store::{RunFilter, Store, rfc3339},
 };
 
 /// Routes of usage.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/usage", get(usage))
+    Router::new()
+        .route("/api/usage", get(usage))
+        .route("/api/usage/caps", get(caps_of))
 }
 
 /// Days covered when the request gives no `from`: today and the 29 before it.
@@ -77,5 +81,49 @@ async fn usage(
         to: rfc3339(to),
         buckets,
         total,
+    }))
+}
+
+/// `?agent=` of the caps.
+#[derive(Debug, Deserialize)]
+struct CapsQuery {
+    agent: Option<String>,
+}
+
+/// `GET /api/usage/caps?agent=`: today's spending against the caller's daily cap and, when
+/// asked, the agent's.
+async fn caps_of(
+    identity: Identity,
+    State(store): State<Store>,
+    State(runner): State<Runner>,
+    query: Result<Query<CapsQuery>, QueryRejection>,
+) -> Result<Json<Caps>, ApiError> {
+    let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
+    let configured = runner.caps();
+    let agent = match &query.agent {
+        Some(id) => {
+            match store.agent(id).await? {
+                Some(agent) if identity.may_manage(&agent.owner_id) => {}
+                _ => return Err(ApiError::NotFound(format!("there is no agent {id}"))),
+            }
+            let filter = RunFilter {
+                agent_id: Some(id.clone()),
+                ..RunFilter::default()
+            };
+            caps::status(&store, configured.per_agent, filter).await?
+        }
+        None => None,
+    };
+    let filter = RunFilter {
+        owner_id: Some(identity.user_id.clone()),
+        ..RunFilter::default()
+    };
+    let user = caps::status(&store, configured.per_user, filter).await?;
+    let (start, resets_at) = caps::today(Utc::now());
+    Ok(Json(Caps {
+        day: start.date_naive().to_string(),
+        resets_at: rfc3339(resets_at),
+        user,
+        agent,
     }))
 }

@@ -3,6 +3,7 @@
 //! thread's topic, runs tool calls, stores each step's messages, cancels on request and
 //! on shutdown, and fails what a crash interrupted.
 
+pub mod caps;
 pub mod provider;
 pub mod reply;
 mod run;
@@ -19,12 +20,13 @@ use hatchery_shared::{
         runs::RunTrigger,
         threads::{MessageRole, ThreadMessage},
     },
-    realtime::Message,
+    realtime::{Message, Notice, NoticeLevel},
 };
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::{
+    caps::CostCaps,
     provider::{OpenAiCompatible, OpenAiConfig, Provider},
     tools::ToolConfig,
 };
@@ -62,6 +64,9 @@ pub struct RunnerConfig {
     pub prices: HashMap<String, Price>,
     /// Attempts at a reply before its first token, with backoff between them.
     pub attempts: u32,
+    /// Daily cost caps (`HATCHERY_USER_DAILY_COST_CAP_USD`,
+    /// `HATCHERY_AGENT_DAILY_COST_CAP_USD`).
+    pub caps: CostCaps,
 }
 
 impl Default for RunnerConfig {
@@ -74,6 +79,7 @@ impl Default for RunnerConfig {
             tools: ToolConfig::default(),
             prices: HashMap::new(),
             attempts: 3,
+            caps: CostCaps::default(),
         }
     }
 }
@@ -87,6 +93,9 @@ pub enum StartError {
     /// The agent is disabled.
     #[error("the agent is disabled; enable it to run it")]
     Disabled,
+    /// A daily cost cap is reached.
+    #[error("{0}")]
+    CapReached(String),
     /// The server is stopping.
     #[error("the server is shutting down; try again in a moment")]
     ShuttingDown,
@@ -199,6 +208,18 @@ impl Runner {
         if agent.change.status == hatchery_shared::api::agents::AgentStatus::Disabled {
             return Err(StartError::Disabled);
         }
+        let caps = &self.inner.config.caps;
+        if let Some(reason) = caps.reached(store, &agent.owner_id, &agent.id).await? {
+            let notice = Message::Notice(Notice {
+                level: NoticeLevel::Warning,
+                text: format!("A run of {} was refused: {reason}.", agent.change.name),
+            });
+            self.inner
+                .realtime
+                .publish_to(&format!("user:{}", agent.owner_id), notice)
+                .await;
+            return Err(StartError::CapReached(reason));
+        }
         let message = NewMessageRow {
             role: Some(MessageRole::User),
             content,
@@ -242,6 +263,11 @@ impl Runner {
             runner.active().remove(&id);
         });
         Ok((message, run))
+    }
+
+    /// The daily cost caps.
+    pub fn caps(&self) -> CostCaps {
+        self.inner.config.caps
     }
 
     /// The model of agents created without one.

@@ -216,4 +216,19 @@ impl Store {
         });
         Ok(raws.into_iter().map(Into::into).collect())
     }
+
+    /// The cost of the runs matching `filter`, in millionths of a dollar.
+    pub async fn spent(&self, filter: &RunFilter) -> Result<u64, StoreError> {
+        let (clause, _) = where_clause(filter, None);
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(r.cost_micros), 0) AS BIGINT) \
+             FROM runs r JOIN agents a ON a.id = r.agent_id {clause}"
+        );
+        let spent: i64 = on_pool!(self, |pool| {
+            bind_filter!(sqlx::query_scalar(&sql), filter, None::<&RunCursor>)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(u64::try_from(spent).unwrap_or_default())
+    }
 }

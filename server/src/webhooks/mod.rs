@@ -379,6 +379,7 @@ pub fn status_of(refusal: &Refusal) -> u16 {
         Refusal::NotText => 400,
         Refusal::Replay => 409,
         Refusal::Start(StartError::ShuttingDown) => 503,
+        Refusal::Start(StartError::CapReached(_)) => 429,
         Refusal::Start(StartError::Store(_)) | Refusal::Store(_) => 500,
         Refusal::Start(_) => 409,
     }

@@ -174,6 +174,13 @@ async fn every_endpoint_answers_each_caller_as_expected() {
             [401, 404, 200, 200],
         ),
         (Method::GET, "/api/usage", None, [401, 200, 200, 200]),
+        (Method::GET, "/api/usage/caps", None, [401, 200, 200, 200]),
+        (
+            Method::GET,
+            "/api/usage/caps?agent={agent}",
+            None,
+            [401, 404, 200, 200],
+        ),
         (
             Method::GET,
             "/api/usage?scope=all",

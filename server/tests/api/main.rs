@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod agents;
 mod authorization;
+mod caps;
 mod health;
 mod history;
 mod process;

@@ -54,3 +54,28 @@ pub struct UsageFigures {
     /// Cost in US dollars.
     pub cost_usd: f64,
 }
+
+/// The answer to `GET /api/usage/caps?agent=`: today's spending against the daily cost caps
+/// (UTC days).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Caps {
+    /// The day counted (`2026-11-24`).
+    pub day: String,
+    /// When the count starts again (RFC 3339, UTC midnight).
+    pub resets_at: String,
+    /// The caller's cap over all their agents; `None` when there is none.
+    pub user: Option<CapStatus>,
+    /// The cap of the agent asked about; `None` when there is none or none was asked.
+    pub agent: Option<CapStatus>,
+}
+
+/// One cap and how much of it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CapStatus {
+    /// The cap, in US dollars a day.
+    pub cap_usd: f64,
+    /// Spent today.
+    pub spent_usd: f64,
+    /// Left today (never below zero).
+    pub left_usd: f64,
+}
