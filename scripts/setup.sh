@@ -57,6 +57,12 @@ ensure_postgres() {
   apt_install postgresql
 }
 
+# A test runs the Triggers tab's curl example, which signs with openssl.
+ensure_curl_and_openssl() {
+  command -v curl >/dev/null && command -v openssl >/dev/null && return
+  apt_install curl openssl
+}
+
 ensure_chromium() {
   command -v chromium >/dev/null && return
   apt_install chromium
@@ -72,6 +78,7 @@ case "$purpose" in
   test)
     ensure_chromium
     ensure_postgres
+    ensure_curl_and_openssl
     ensure_npm end2end
     ;;
   *)

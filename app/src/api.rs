@@ -42,6 +42,20 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
     read(response).await
 }
 
+/// `GET path?query`, with each `(name, value)` of `query` encoded; its JSON body on
+/// success.
+pub async fn get_with<T: DeserializeOwned>(
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<T, Failure> {
+    let response = RequestBuilder::new(path)
+        .query(query.iter().copied())
+        .send()
+        .await
+        .map_err(Failure::unreachable)?;
+    read(response).await
+}
+
 /// `method path` with `body` as JSON, the answer's JSON body on success.
 pub async fn send<T: DeserializeOwned>(
     method: Method,

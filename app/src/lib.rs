@@ -8,6 +8,8 @@ mod pages;
 pub mod realtime;
 pub mod session;
 
+pub use pages::agent_triggers::curl_example;
+
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
@@ -18,9 +20,9 @@ use leptos_router::{
 use crate::{
     components::layout::Layout,
     pages::{
-        agent_form::AgentFormPage, agents::AgentsPage, chat::ChatPage, dashboard::Dashboard,
-        not_found::NotFound, setup::Setup, sign_in::SignIn, tokens::TokensPage,
-        unavailable::Unavailable, users::UsersPage,
+        agent_page::AgentPage, agents::AgentsPage, chat::ChatPage, dashboard::Dashboard,
+        not_found::NotFound, runs::RunsPage, setup::Setup, sign_in::SignIn, tokens::TokensPage,
+        unavailable::Unavailable, usage::UsagePage, users::UsersPage,
     },
     session::Session,
 };
@@ -64,11 +66,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("sign-in") view=SignIn />
                     <Route path=StaticSegment("setup") view=Setup />
                     <Route path=StaticSegment("agents") view=AgentsPage />
-                    <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentFormPage />
+                    <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentPage />
                     <Route path=(StaticSegment("agents"), ParamSegment("id"), StaticSegment("chat")) view=ChatPage />
                     <Route path=(StaticSegment("account"), StaticSegment("tokens")) view=TokensPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
-                    <Route path=StaticSegment("runs") view=|| view! { <Unavailable title="Runs" /> } />
+                    <Route path=StaticSegment("runs") view=RunsPage />
+                    <Route path=StaticSegment("usage") view=UsagePage />
                     <Route path=StaticSegment("rooms") view=|| view! { <Unavailable title="Rooms" /> } />
                     <Route path=StaticSegment("logs") view=|| view! { <Unavailable title="Logs" /> } />
                 </Routes>

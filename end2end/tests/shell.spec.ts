@@ -6,7 +6,7 @@ test("the dashboard renders with the navigation and the server version", async (
   await expect(page).toHaveTitle("Dashboard · Hatchery");
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   const nav = page.getByRole("navigation", { name: "Main" });
-  for (const label of ["Dashboard", "Agents", "Runs", "Rooms", "Logs"]) {
+  for (const label of ["Dashboard", "Agents", "Runs", "Usage", "Rooms", "Logs"]) {
     await expect(nav.getByRole("link", { name: label })).toBeVisible();
   }
   await expect(nav.getByRole("link", { name: "Dashboard" })).toHaveAttribute("aria-current", "page");
@@ -31,12 +31,12 @@ test("navigating between sections happens in the page, without a reload", async 
   await hydrated(page);
   await page.evaluate(() => ((window as unknown as { marker: string }).marker = "same page"));
 
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Runs" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Rooms" }).click();
 
-  await expect(page).toHaveURL(/\/runs$/);
-  await expect(page.getByRole("heading", { level: 1, name: "Runs" })).toBeVisible();
-  await expect(page.locator("main").getByRole("status")).toContainText("Runs are not available in this version yet");
-  await expect(page).toHaveTitle("Runs · Hatchery");
+  await expect(page).toHaveURL(/\/rooms$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Rooms" })).toBeVisible();
+  await expect(page.locator("main").getByRole("status")).toContainText("Rooms are not available in this version yet");
+  await expect(page).toHaveTitle("Rooms · Hatchery");
   expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
 });
 

@@ -1,5 +1,5 @@
-//! Form building blocks: a labelled text field with its error under it, and the error
-//! summary of a failed submit.
+//! Form building blocks: a labelled text field with its error under it, the time zone
+//! picker, and the error summary of a failed submit.
 
 use leptos::prelude::*;
 
@@ -81,5 +81,50 @@ pub fn FormError(failure: RwSignal<Option<Failure>>) -> impl IntoView {
             .get()
             .filter(|failure| failure.fields.is_empty())
             .map(|failure| view! { <p class="form-error" role="alert">{failure.message}</p> })
+    }
+}
+
+/// Time zones offered in the picker; any IANA name may be typed.
+const TIME_ZONES: [&str; 12] = [
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+];
+
+/// The `time_zone` field: a text input with common IANA names to pick from.
+#[component]
+pub fn TimeZoneField(
+    /// The value, read and written.
+    value: RwSignal<String>,
+    /// The last failed submit, if any.
+    failure: RwSignal<Option<Failure>>,
+) -> impl IntoView {
+    let error = move || failure.get().and_then(|failure| failure.field("time_zone"));
+    view! {
+        <div class="field">
+            <label for="field-time_zone">"Time zone"</label>
+            <input
+                id="field-time_zone"
+                name="time_zone"
+                list="time-zones"
+                aria-invalid=move || error().is_some().to_string()
+                aria-describedby="field-time_zone-error"
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+            <datalist id="time-zones">
+                {TIME_ZONES.map(|zone| view! { <option value=zone></option> }).collect_view()}
+            </datalist>
+            <p id="field-time_zone-error" class="field-error" aria-live="polite">{error}</p>
+        </div>
     }
 }

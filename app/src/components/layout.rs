@@ -10,10 +10,11 @@ use super::{
 };
 
 /// The navigation entries, in order: (path, label).
-const NAVIGATION: [(&str, &str); 5] = [
+const NAVIGATION: [(&str, &str); 6] = [
     ("/", "Dashboard"),
     ("/agents", "Agents"),
     ("/runs", "Runs"),
+    ("/usage", "Usage"),
     ("/rooms", "Rooms"),
     ("/logs", "Logs"),
 ];

@@ -1,6 +1,7 @@
 //! Pieces of the interface used by several pages.
 
 pub mod account_menu;
+pub mod bar_chart;
 pub mod connection_indicator;
 pub mod debug_overlay;
 pub mod form;

@@ -1,51 +1,16 @@
-//! Creating and editing an agent: `/agents/new` and `/agents/{id}`, with the server's field
-//! errors shown on their fields.
+//! The agent's settings form, for a new agent and on the agent page's Settings tab, with
+//! the server's field errors shown on their fields.
 
 use gloo_net::http::Method;
 use hatchery_shared::api::agents::{Agent, AgentPatch, DEFAULT_TEMPERATURE, NewAgent, Tool};
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_navigate, hooks::use_params_map};
+use leptos_router::{components::A, hooks::use_navigate};
 use strum::IntoEnumIterator;
 
 use crate::{
     api::{self, Failure},
-    components::form::{FormError, TextField},
-    session::SignedIn,
+    components::form::{FormError, TextField, TimeZoneField},
 };
-
-/// Time zones offered in the picker; any IANA name may be typed.
-const TIME_ZONES: [&str; 12] = [
-    "UTC",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "America/Sao_Paulo",
-    "Asia/Kolkata",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-];
-
-/// `/agents/new` and `/agents/{id}`.
-#[component]
-pub fn AgentFormPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .with(|params| params.get("id"))
-            .filter(|id| id != "new")
-    };
-    view! {
-        <Title text=move || if id().is_some() { "Edit agent" } else { "New agent" } />
-        <SignedIn>
-            {move || view! { <AgentForm id=id() /> }}
-        </SignedIn>
-    }
-}
 
 /// The form's values, one signal per field.
 #[derive(Clone, Copy)]
@@ -141,8 +106,10 @@ impl Fields {
     }
 }
 
+/// The agent's settings: a new agent's when `id` is `None`. Saving goes back to the
+/// dashboard.
 #[component]
-fn AgentForm(id: Option<String>) -> impl IntoView {
+pub fn AgentForm(id: Option<String>) -> impl IntoView {
     let fields = Fields::new();
     let failure = RwSignal::new(None::<Failure>);
     let loaded = RwSignal::new(id.is_none());
@@ -277,24 +244,7 @@ fn AgentForm(id: Option<String>) -> impl IntoView {
                         failure
                         hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
                     />
-                    <div class="field">
-                        <label for="field-time_zone">"Time zone"</label>
-                        <input
-                            id="field-time_zone"
-                            name="time_zone"
-                            list="time-zones"
-                            aria-invalid=move || failure.get().and_then(|f| f.field("time_zone")).is_some().to_string()
-                            aria-describedby="field-time_zone-error"
-                            prop:value=move || fields.time_zone.get()
-                            on:input=move |event| fields.time_zone.set(event_target_value(&event))
-                        />
-                        <datalist id="time-zones">
-                            {TIME_ZONES.map(|zone| view! { <option value=zone></option> }).collect_view()}
-                        </datalist>
-                        <p id="field-time_zone-error" class="field-error">
-                            {move || failure.get().and_then(|f| f.field("time_zone"))}
-                        </p>
-                    </div>
+                    <TimeZoneField value=fields.time_zone failure />
                     <label class="checkbox">
                         <input
                             type="checkbox"

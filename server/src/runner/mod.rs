@@ -242,12 +242,7 @@ impl Runner {
                 Message::ThreadMessageCreated(message.clone()),
             )
             .await;
-        realtime
-            .publish_to(
-                &format!("agent:{}", agent.id),
-                Message::RunCreated(run.view()),
-            )
-            .await;
+        crate::agents::announce(realtime, &agent, Message::RunCreated(run.view())).await;
         let cancel = Arc::new(Cancel {
             token: CancellationToken::new(),
             reason: Mutex::new(None),

@@ -121,13 +121,7 @@ impl Context<'_> {
     /// Publishes the run's new state, and its agent's.
     async fn announce_run(&self, run: &RunRow) {
         let inner = &self.runner.inner;
-        inner
-            .realtime
-            .publish_to(
-                &format!("agent:{}", run.agent_id),
-                Message::RunUpdated(run.view()),
-            )
-            .await;
+        agents::announce(&inner.realtime, self.agent, Message::RunUpdated(run.view())).await;
         match inner.store.agent(&run.agent_id).await {
             Ok(Some(agent)) => {
                 let view = agents::view(&agent);

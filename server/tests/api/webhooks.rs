@@ -369,3 +369,20 @@ async fn requests_over_the_rate_get_429_with_retry_after() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(runs_of(&app, &agent).await.len(), 2);
 }
+
+#[tokio::test]
+async fn the_curl_example_of_the_triggers_tab_is_accepted() {
+    let app = spawn_app().await;
+    let (agent, created) = agent_with_trigger(&app).await;
+    let url = app.url(&created.trigger.path);
+    let example = hatchery_app::curl_example(&url, &created.secret);
+    let output = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{example} -s -o /dev/null -w '%{{http_code}}'"))
+        .output()
+        .await
+        .expect("bash runs");
+    let status = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(status, "202", "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(runs_of(&app, &agent).await.len(), 1);
+}

@@ -1,0 +1,137 @@
+//! The agent page, `/agents/{id}`: its settings, schedule, webhook triggers and runs on
+//! tabs (`?tab=`), under a header that follows the agent live. `/agents/new` is the
+//! settings form alone.
+
+use hatchery_shared::{api::agents::Agent, realtime::Message};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
+
+use super::{
+    agent_form::AgentForm, agent_schedule::ScheduleTab, agent_triggers::TriggersTab,
+    runs::RunsTable,
+};
+use crate::{api, realtime::use_topic, session::SignedIn};
+
+/// The tabs, in order: (query value, label).
+const TABS: [(&str, &str); 4] = [
+    ("settings", "Settings"),
+    ("schedule", "Schedule"),
+    ("triggers", "Triggers"),
+    ("runs", "Runs"),
+];
+
+/// `/agents/{id}` and `/agents/new`.
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|params| params.get("id")).unwrap_or_default();
+    view! {
+        <SignedIn>
+            {move || {
+                let id = id();
+                if id == "new" {
+                    view! { <Title text="New agent" /> <AgentForm id=None /> }.into_any()
+                } else {
+                    view! { <AgentTabs id /> }.into_any()
+                }
+            }}
+        </SignedIn>
+    }
+}
+
+#[component]
+fn AgentTabs(id: String) -> impl IntoView {
+    let query = use_query_map();
+    let tab = move || {
+        let asked = query.with(|query| query.get("tab"));
+        TABS.iter()
+            .find(|(value, _)| asked.as_deref() == Some(*value))
+            .map_or("settings", |(value, _)| *value)
+    };
+    let agent = RwSignal::new(None::<Agent>);
+    let failure = RwSignal::new(None::<String>);
+    let path = format!("/api/agents/{id}");
+    let load = Action::new_local(move |_: &()| {
+        let path = path.clone();
+        async move { api::get::<Agent>(&path).await }
+    });
+    Effect::new(move || {
+        load.dispatch(());
+    });
+    Effect::new(move || match load.value().get() {
+        Some(Ok(loaded)) => agent.set(Some(loaded)),
+        Some(Err(err)) => failure.set(Some(err.message)),
+        None => {}
+    });
+    use_topic(
+        format!("agent:{id}"),
+        move |envelope| {
+            if let Message::AgentUpdated(updated) = &envelope.message {
+                agent.set(Some(updated.clone()));
+            }
+        },
+        move || {
+            load.dispatch(());
+        },
+    );
+    let name = move || agent.with(|agent| agent.as_ref().map(|agent| agent.name.clone()));
+    let base = format!("/agents/{id}");
+    let chat = format!("/agents/{id}/chat");
+    let panel_id = id.clone();
+    view! {
+        <Title text=move || name().unwrap_or_else(|| "Agent".into()) />
+        <section class="agent-header">
+            <h1>{move || name().unwrap_or_else(|| "Agent".into())}</h1>
+            {move || agent.get().map(|agent| {
+                let status = agent.status.as_str();
+                view! { <span class=format!("badge badge-{status}") data-testid="agent-status">{status}</span> }
+            })}
+            <A href=chat attr:class="button">"Chat"</A>
+        </section>
+        {move || agent.get().and_then(|agent| agent.last_error).map(|error| view! {
+            <p class="muted agent-error">{error}</p>
+        })}
+        {move || failure.get().map(|message| view! {
+            <p class="form-error" role="alert">"Cannot load the agent: " {message}</p>
+        })}
+        <nav class="tabs" role="tablist" aria-label="Agent">
+            {TABS
+                .map(|(value, label)| {
+                    let href = format!("{base}?tab={value}");
+                    view! {
+                        <A
+                            href=href
+                            attr:role="tab"
+                            attr:aria-selected=move || (tab() == value).to_string()
+                            attr:class=move || if tab() == value { "tab active" } else { "tab" }
+                        >
+                            {label}
+                        </A>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        <div role="tabpanel" class="tab-panel">
+            {move || {
+                let id = panel_id.clone();
+                match tab() {
+                    "schedule" => view! { <ScheduleTab agent_id=id /> }.into_any(),
+                    "triggers" => view! { <TriggersTab agent_id=id /> }.into_any(),
+                    "runs" => view! {
+                        <RunsTable
+                            path=format!("/api/agents/{id}/runs")
+                            topic=format!("agent:{id}")
+                            show_agent=false
+                        />
+                    }
+                    .into_any(),
+                    _ => view! { <AgentForm id=Some(id) /> }.into_any(),
+                }
+            }}
+        </div>
+    }
+}
