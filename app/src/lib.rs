@@ -4,6 +4,7 @@
 pub mod api;
 mod components;
 pub mod markdown;
+pub mod paged;
 mod pages;
 pub mod realtime;
 pub mod session;

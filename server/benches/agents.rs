@@ -15,7 +15,6 @@
 mod support;
 
 use std::{
-    str::FromStr,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -24,14 +23,11 @@ use std::{
 };
 
 use hatchery_server::{
-    auth::{Role, TOKEN_PREFIX, password, secret},
     config::DatabaseConfig,
-    store::{AgentChange, NewApiToken, NewUser, Store},
+    store::{AgentChange, Store},
 };
 use hatchery_shared::api::agents::{AgentStatus, Tool};
-use hdrhistogram::Histogram;
-use sqlx::{Connection, postgres::PgConnectOptions};
-use support::{Args, Server, pin};
+use support::{Args, Server, measure, pin};
 
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "bench password 123";
@@ -46,15 +42,7 @@ async fn main() {
     }
 
     let data = tempfile::tempdir().expect("a temporary directory");
-    let (database, url) = if args.flag("postgres") {
-        postgres_database().await
-    } else {
-        let path = data.path().join("hatchery.db");
-        (
-            DatabaseConfig::sqlite_file(path.clone()),
-            format!("sqlite://{}", path.display()),
-        )
-    };
+    let (database, url) = support::database(&args, &data).await;
     let backend = if args.flag("postgres") {
         "PostgreSQL"
     } else {
@@ -151,80 +139,18 @@ async fn main() {
     drop(server);
 }
 
-/// Runs `request(n)` for n in 0..count, one at a time, and prints the latency quantiles.
-async fn measure<F, Fut>(label: &str, count: u64, mut request: F) -> Histogram<u64>
-where
-    F: FnMut(u64) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut latency = Histogram::<u64>::new(3).expect("a histogram");
-    for n in 0..count {
-        let start = Instant::now();
-        request(n).await;
-        latency
-            .record(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX))
-            .expect("a recordable latency");
-    }
-    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "  {label:<52} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
-        ms(0.5),
-        ms(0.99),
-        latency.max() as f64 / 1000.0
-    );
-    latency
-}
-
-/// A fresh database on the PostgreSQL server named by `HATCHERY_TEST_POSTGRES`.
-async fn postgres_database() -> (DatabaseConfig, String) {
-    let server = std::env::var("HATCHERY_TEST_POSTGRES")
-        .expect("--postgres needs HATCHERY_TEST_POSTGRES (run under scripts/with-postgres.sh)");
-    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let options = PgConnectOptions::from_str(&server).expect("a PostgreSQL URL");
-    let mut admin = sqlx::PgConnection::connect_with(&options)
-        .await
-        .expect("PostgreSQL answers");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("a new database");
-    let url = format!(
-        "{}/{name}",
-        server.rsplit_once('/').map_or(server.as_str(), |(s, _)| s)
-    );
-    (DatabaseConfig::Postgres(options.database(&name)), url)
-}
-
 /// Creates the user, an API token and `count` agents (some scheduled); returns the token
 /// and the agents' ids.
 async fn seed(database: &DatabaseConfig, count: u64) -> (String, Vec<String>) {
     let started = Instant::now();
     let store = Store::connect(database).await.expect("the database opens");
     store.migrate().await.expect("the schema applies");
-    let user = store
-        .create_user(&NewUser {
-            email: EMAIL.into(),
-            display_name: "Bench".into(),
-            role: Role::User,
-            password_hash: Some(password::hash(PASSWORD.into()).await),
-        })
-        .await
-        .expect("a user");
-    let token = secret::generate(TOKEN_PREFIX);
-    store
-        .create_api_token(&NewApiToken {
-            user_id: &user.id,
-            name: "bench",
-            hash: &secret::hash(&token),
-            prefix: &token[..10],
-        })
-        .await
-        .expect("a token");
+    let (user_id, token) = support::bench_user(&store, EMAIL, PASSWORD).await;
     let writers = 8;
     let tasks: Vec<_> = (0..writers)
         .map(|writer| {
             let store = store.clone();
-            let owner = user.id.clone();
+            let owner = user_id.clone();
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for n in (writer..count).step_by(writers as usize) {

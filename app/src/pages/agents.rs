@@ -11,7 +11,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::{
-    api::{self, Failure},
+    api,
+    paged::Paged,
     realtime::use_topic,
     session::{SignedIn, use_session},
 };
@@ -27,50 +28,25 @@ pub fn AgentsPage() -> impl IntoView {
     }
 }
 
-/// What one load of a page of agents brought: the cursor it was for, and the page.
-type Loaded = (Option<String>, Result<Page<Agent>, Failure>);
-
 /// The caller's agents, newest first, with "Load more" for further pages.
 #[component]
 pub fn AgentsTable() -> impl IntoView {
     let session = use_session();
     let user_id = session.user().map(|user| user.id).unwrap_or_default();
-    let agents = RwSignal::new(Vec::<Agent>::new());
-    let next_cursor = RwSignal::new(None::<String>);
-    let failure = RwSignal::new(None::<String>);
-    let loaded_once = RwSignal::new(false);
-
-    let load = Action::new_local(|cursor: &Option<String>| {
-        let cursor = cursor.clone();
-        async move {
-            let path = match &cursor {
-                Some(cursor) => format!("/api/agents?limit=50&cursor={cursor}"),
-                None => "/api/agents?limit=50".to_owned(),
-            };
-            (cursor, api::get::<Page<Agent>>(&path).await)
-        }
-    });
-    Effect::new(move || {
-        load.dispatch(None);
-    });
-    Effect::new(move || {
-        let Some((cursor, result)): Option<Loaded> = load.value().get() else {
-            return;
+    let paged = Paged::new(|cursor: Option<String>| async move {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/agents?limit=50&cursor={cursor}"),
+            None => "/api/agents?limit=50".to_owned(),
         };
-        match result {
-            Ok(page) => {
-                if cursor.is_none() {
-                    agents.set(page.items);
-                } else {
-                    agents.update(|list| list.extend(page.items));
-                }
-                next_cursor.set(page.next_cursor);
-                failure.set(None);
-            }
-            Err(err) => failure.set(Some(err.message)),
-        }
-        loaded_once.set(true);
+        api::get::<Page<Agent>>(&path).await
     });
+    let Paged {
+        items: agents,
+        next_cursor,
+        failure,
+        loaded_once,
+        ..
+    } = paged;
     use_topic(
         format!("user:{user_id}"),
         move |envelope| match &envelope.message {
@@ -89,9 +65,7 @@ pub fn AgentsTable() -> impl IntoView {
             }
             _ => {}
         },
-        move || {
-            load.dispatch(None);
-        },
+        move || paged.reload(),
     );
 
     view! {
@@ -119,14 +93,7 @@ pub fn AgentsTable() -> impl IntoView {
                 }
             }}
             <Show when=move || next_cursor.with(Option::is_some)>
-                <button
-                    class="button"
-                    on:click=move |_| {
-                        load.dispatch(next_cursor.get_untracked());
-                    }
-                >
-                    "Load more"
-                </button>
+                <button class="button" on:click=move |_| paged.load_more()>"Load more"</button>
             </Show>
         </section>
     }

@@ -11,7 +11,8 @@ use leptos_router::components::A;
 
 use super::agents::short_time;
 use crate::{
-    api::{self, Failure},
+    api,
+    paged::Paged,
     realtime::use_topic,
     session::{SignedIn, use_session},
 };
@@ -34,9 +35,6 @@ fn MyRuns() -> impl IntoView {
     view! { <RunsTable path="/api/runs".into() topic=format!("user:{user_id}") show_agent=true /> }
 }
 
-/// What one load of a page of runs brought: the cursor it was for, and the page.
-type Loaded = (Option<String>, Result<Page<Run>, Failure>);
-
 /// The runs `path` lists, newest first, with "Load more"; `run_created` and `run_updated`
 /// on `topic` add and change rows as they happen.
 #[component]
@@ -48,45 +46,23 @@ pub fn RunsTable(
     /// Whether to show each run's agent (a link to its page).
     show_agent: bool,
 ) -> impl IntoView {
-    let runs = RwSignal::new(Vec::<Run>::new());
-    let next_cursor = RwSignal::new(None::<String>);
-    let failure = RwSignal::new(None::<String>);
-    let loaded_once = RwSignal::new(false);
-    let load = Action::new_local(move |cursor: &Option<String>| {
-        let cursor = cursor.clone();
+    let paged = Paged::new(move |cursor: Option<String>| {
         let path = path.clone();
         async move {
             let mut query = vec![("limit", "50")];
             if let Some(cursor) = &cursor {
                 query.push(("cursor", cursor));
             }
-            (
-                cursor.clone(),
-                api::get_with::<Page<Run>>(&path, &query).await,
-            )
+            api::get_with::<Page<Run>>(&path, &query).await
         }
     });
-    Effect::new(move || {
-        load.dispatch(None);
-    });
-    Effect::new(move || {
-        let Some((cursor, result)): Option<Loaded> = load.value().get() else {
-            return;
-        };
-        match result {
-            Ok(page) => {
-                if cursor.is_none() {
-                    runs.set(page.items);
-                } else {
-                    runs.update(|list| list.extend(page.items));
-                }
-                next_cursor.set(page.next_cursor);
-                failure.set(None);
-            }
-            Err(err) => failure.set(Some(err.message)),
-        }
-        loaded_once.set(true);
-    });
+    let Paged {
+        items: runs,
+        next_cursor,
+        failure,
+        loaded_once,
+        ..
+    } = paged;
     use_topic(
         topic,
         move |envelope| match &envelope.message {
@@ -102,9 +78,7 @@ pub fn RunsTable(
             }),
             _ => {}
         },
-        move || {
-            load.dispatch(None);
-        },
+        move || paged.reload(),
     );
     view! {
         <section class="card" aria-label="Runs">
@@ -149,9 +123,7 @@ pub fn RunsTable(
                 }
             }}
             <Show when=move || next_cursor.with(Option::is_some)>
-                <button class="button" on:click=move |_| {
-                    load.dispatch(next_cursor.get_untracked());
-                }>"Load more"</button>
+                <button class="button" on:click=move |_| paged.load_more()>"Load more"</button>
             </Show>
         </section>
     }

@@ -3,7 +3,15 @@
 
 #![allow(dead_code, reason = "each benchmark uses part of this module")]
 
-use std::{collections::HashMap, process::Stdio};
+use std::{collections::HashMap, process::Stdio, str::FromStr, time::Instant};
+
+use hatchery_server::{
+    auth::{Role, TOKEN_PREFIX, password, secret},
+    config::DatabaseConfig,
+    store::{NewApiToken, NewUser, Store},
+};
+use hdrhistogram::Histogram;
+use sqlx::{Connection, postgres::PgConnectOptions};
 
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -72,6 +80,8 @@ pub struct Server {
     child: Child,
     /// Where it listens.
     pub addr: String,
+    /// The JSON log lines after "listening" (the oldest dropped past 1,024 unread).
+    logs: tokio::sync::mpsc::Receiver<serde_json::Value>,
     _data: tempfile::TempDir,
 }
 
@@ -113,11 +123,29 @@ impl Server {
                 break entry["addr"].as_str().expect("an address").to_owned();
             }
         };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (sender, logs) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(entry) = serde_json::from_str(&line) {
+                    let _ = sender.try_send(entry);
+                }
+            }
+        });
         Self {
             child,
             addr,
+            logs,
             _data: data,
+        }
+    }
+
+    /// Waits for the log line whose message is `message`, and returns it.
+    pub async fn log_line(&mut self, message: &str) -> serde_json::Value {
+        loop {
+            let entry = self.logs.recv().await.expect("the server logs it");
+            if entry["message"] == message {
+                return entry;
+            }
         }
     }
 
@@ -156,4 +184,87 @@ pub fn cpu_seconds(pid: u32) -> f64 {
         .get(11..13)
         .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
     ticks as f64 / 100.0
+}
+
+/// Runs `request(n)` for n in 0..count, one at a time, and prints the latency quantiles.
+pub async fn measure<F, Fut>(label: &str, count: u64, mut request: F) -> Histogram<u64>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut latency = Histogram::<u64>::new(3).expect("a histogram");
+    for n in 0..count {
+        let start = Instant::now();
+        request(n).await;
+        latency
+            .record(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX))
+            .expect("a recordable latency");
+    }
+    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "  {label:<52} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+        ms(0.5),
+        ms(0.99),
+        latency.max() as f64 / 1000.0
+    );
+    latency
+}
+
+/// A fresh database on the PostgreSQL server named by `HATCHERY_TEST_POSTGRES`.
+pub async fn postgres_database() -> (DatabaseConfig, String) {
+    let server = std::env::var("HATCHERY_TEST_POSTGRES")
+        .expect("--postgres needs HATCHERY_TEST_POSTGRES (run under scripts/with-postgres.sh)");
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let options = PgConnectOptions::from_str(&server).expect("a PostgreSQL URL");
+    let mut admin = sqlx::PgConnection::connect_with(&options)
+        .await
+        .expect("PostgreSQL answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("a new database");
+    let url = format!(
+        "{}/{name}",
+        server.rsplit_once('/').map_or(server.as_str(), |(s, _)| s)
+    );
+    (DatabaseConfig::Postgres(options.database(&name)), url)
+}
+
+/// Creates a user with `email` and `password` and an API token of theirs; their id and
+/// the token.
+pub async fn bench_user(store: &Store, email: &str, password: &str) -> (String, String) {
+    let user = store
+        .create_user(&NewUser {
+            email: email.into(),
+            display_name: "Bench".into(),
+            role: Role::User,
+            password_hash: Some(password::hash(password.into()).await),
+        })
+        .await
+        .expect("a user");
+    let token = secret::generate(TOKEN_PREFIX);
+    store
+        .create_api_token(&NewApiToken {
+            user_id: &user.id,
+            name: "bench",
+            hash: &secret::hash(&token),
+            prefix: &token[..10],
+        })
+        .await
+        .expect("a token");
+    (user.id, token)
+}
+
+/// The database the server under test uses, with `--postgres` a fresh one on the test
+/// PostgreSQL, otherwise SQLite in `data`: its settings and its URL.
+pub async fn database(args: &Args, data: &tempfile::TempDir) -> (DatabaseConfig, String) {
+    if args.flag("postgres") {
+        postgres_database().await
+    } else {
+        let path = data.path().join("hatchery.db");
+        (
+            DatabaseConfig::sqlite_file(path.clone()),
+            format!("sqlite://{}", path.display()),
+        )
+    }
 }

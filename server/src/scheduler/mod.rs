@@ -198,11 +198,14 @@ struct Task<S> {
 
 impl<S: Schedules> Task<S> {
     async fn run(mut self, stop: CancellationToken) {
+        let started = std::time::Instant::now();
         let loaded = self.schedules.all().await;
-        tracing::info!(agents = loaded.len(), "scheduler started");
+        let agents = loaded.len();
         for planned in loaded {
             self.plan(planned, true).await;
         }
+        let elapsed_ms = started.elapsed().as_millis();
+        tracing::info!(agents, elapsed_ms, "scheduler ready");
         loop {
             let changed: Vec<String> = self
                 .shared
@@ -273,11 +276,15 @@ impl<S: Schedules> Task<S> {
             _ => (now, None),
         };
         let next = planned.schedule.next_after(after);
+        let unchanged = next == planned.stored_next && backing_off.is_none();
         match next {
             Some(next) => self.agenda.set(&id, next, planned.schedule),
             None => self.agenda.remove(&id),
         }
-        self.schedules.planned(&id, next, backing_off).await;
+        // At start-up most agents are planned as they were stored: nothing to write.
+        if !unchanged {
+            self.schedules.planned(&id, next, backing_off).await;
+        }
     }
 
     /// The last time the agent should have run while the server was down, if any.

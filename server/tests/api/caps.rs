@@ -25,26 +25,6 @@ async fn capped() -> TestApp {
     .await
 }
 
-/// An agent of alice's and a chat thread of it.
-async fn agent_with_thread(app: &TestApp, name: &str) -> (String, String) {
-    let agent: Value = app
-        .json(
-            Method::POST,
-            "/api/agents",
-            Some("alice"),
-            Some(json!({ "name": name })),
-        )
-        .await;
-    let agent = agent["id"].as_str().unwrap().to_owned();
-    let thread = app
-        .store
-        .create_thread(&agent, "t", ThreadKind::Chat)
-        .await
-        .unwrap()
-        .unwrap();
-    (agent, thread.id)
-}
-
 /// Records a finished run that cost `cost_micros`, now, in a thread of its own.
 async fn spend(app: &TestApp, agent: &str, cost_micros: u64) {
     let thread = app
@@ -111,8 +91,8 @@ async fn notices(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn runs_past_an_agents_or_a_users_daily_cap_are_refused() {
     let app = capped().await;
-    let (first, first_thread) = agent_with_thread(&app, "First").await;
-    let (second, second_thread) = agent_with_thread(&app, "Second").await;
+    let (first, first_thread) = app.agent_with_thread("alice", "First").await;
+    let (second, second_thread) = app.agent_with_thread("alice", "Second").await;
 
     spend(&app, &first, 30_000).await;
     let refused = post(&app, &first_thread).await;
@@ -182,7 +162,7 @@ async fn runs_past_an_agents_or_a_users_daily_cap_are_refused() {
 #[tokio::test]
 async fn without_caps_nothing_is_refused_and_none_is_shown() {
     let app = spawn_app().await;
-    let (agent, thread) = agent_with_thread(&app, "Free").await;
+    let (agent, thread) = app.agent_with_thread("alice", "Free").await;
     spend(&app, &agent, 5_000_000).await;
     assert_eq!(post(&app, &thread).await.status(), StatusCode::ACCEPTED);
     let caps: Caps = app

@@ -15,6 +15,7 @@ use hatchery_server::{
     runner::RunnerConfig,
     store::{NewApiToken, NewUser, Store},
 };
+use hatchery_shared::api::threads::ThreadKind;
 use sqlx::{Connection, migrate::Migrator, postgres::PgConnectOptions};
 use tempfile::TempDir;
 use tokio::{
@@ -338,6 +339,53 @@ impl TestApp {
             .json()
             .await
             .expect("a JSON answer of the expected shape")
+    }
+
+    /// Creates an agent of `who` named `name` through the API, and a chat thread of it;
+    /// both ids.
+    pub async fn agent_with_thread(&self, who: &str, name: &str) -> (String, String) {
+        let agent: serde_json::Value = self
+            .json(
+                reqwest::Method::POST,
+                "/api/agents",
+                Some(who),
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await;
+        let agent = agent["id"].as_str().expect("an agent id").to_owned();
+        let thread = self
+            .store
+            .create_thread(&agent, "test", ThreadKind::Chat)
+            .await
+            .expect("a thread")
+            .expect("its agent exists");
+        (agent, thread.id)
+    }
+
+    /// Disables alice's agent `id` through the API.
+    pub async fn disable_agent(&self, id: &str) {
+        let response = self
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/agents/{id}"),
+                Some("alice"),
+                Some(serde_json::json!({"disabled": true})),
+            )
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+    }
+
+    /// Deletes alice's agent `id` through the API.
+    pub async fn delete_agent(&self, id: &str) {
+        let response = self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/agents/{id}"),
+                Some("alice"),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::NO_CONTENT);
     }
 
     /// `POST /api/auth/sign-in`; the response as is.

@@ -6,36 +6,16 @@ use hatchery_server::store::{NewMessageRow, RunEnd, RunFilter};
 use hatchery_shared::api::{
     Page,
     runs::{Run, RunStatus, RunTrigger},
-    threads::{MessageRole, ThreadKind},
+    threads::MessageRole,
     usage::Usage,
 };
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{SqlParam, TestApp, spawn_app};
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().expect("an RFC 3339 time")
-}
-
-/// Creates an agent of `who` named `name` and a thread of it; returns both ids.
-async fn agent_with_thread(app: &TestApp, who: &str, name: &str) -> (String, String) {
-    let agent: Value = app
-        .json(
-            Method::POST,
-            "/api/agents",
-            Some(who),
-            Some(json!({ "name": name })),
-        )
-        .await;
-    let agent = agent["id"].as_str().unwrap().to_owned();
-    let thread = app
-        .store
-        .create_thread(&agent, "history", ThreadKind::Chat)
-        .await
-        .unwrap()
-        .unwrap();
-    (agent, thread.id)
 }
 
 /// A run as the data set has it.
@@ -89,9 +69,9 @@ struct DataSet {
 }
 
 async fn data_set(app: &TestApp) -> DataSet {
-    let writer = agent_with_thread(app, "alice", "Writer").await;
-    let reader = agent_with_thread(app, "alice", "Reader").await;
-    let bobs = agent_with_thread(app, "bob", "Bob's").await;
+    let writer = app.agent_with_thread("alice", "Writer").await;
+    let reader = app.agent_with_thread("alice", "Reader").await;
+    let bobs = app.agent_with_thread("bob", "Bob's").await;
     let w = (writer.0.as_str(), writer.1.as_str());
     let r = (reader.0.as_str(), reader.1.as_str());
     let b = (bobs.0.as_str(), bobs.1.as_str());
@@ -422,8 +402,8 @@ async fn the_usage_of_nothing_is_zero() {
 #[tokio::test]
 async fn run_history_is_read_through_its_indexes() {
     let app = spawn_app().await;
-    let (_, busy) = agent_with_thread(&app, "alice", "Busy").await;
-    let (quiet, quiet_thread) = agent_with_thread(&app, "alice", "Quiet").await;
+    let (_, busy) = app.agent_with_thread("alice", "Busy").await;
+    let (quiet, quiet_thread) = app.agent_with_thread("alice", "Quiet").await;
     // Enough runs that a planner with statistics prefers an index to a scan and a sort.
     for (thread, count) in [(&busy, 20_000), (&quiet_thread, 500)] {
         app.data

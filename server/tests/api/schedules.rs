@@ -137,24 +137,8 @@ async fn a_disabled_or_deleted_agent_does_not_run() {
     let body = json!({"name": "Quiet", "schedule": "* * * * *", "task_instructions": "Work"});
     let disabled = create_agent(&app, body.clone()).await;
     let deleted = create_agent(&app, body).await;
-    let response = app
-        .call(
-            Method::PATCH,
-            &format!("/api/agents/{disabled}"),
-            Some("alice"),
-            Some(json!({"disabled": true})),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let response = app
-        .call(
-            Method::DELETE,
-            &format!("/api/agents/{deleted}"),
-            Some("alice"),
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    app.disable_agent(&disabled).await;
+    app.delete_agent(&deleted).await;
 
     // Past the minute, with time to spare.
     tokio::time::sleep(Duration::from_secs(6)).await;

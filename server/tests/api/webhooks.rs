@@ -307,24 +307,8 @@ async fn a_trigger_of_a_deleted_or_disabled_agent_is_not_found() {
     let app = spawn_app().await;
     let (disabled, of_disabled) = agent_with_trigger(&app).await;
     let (deleted, of_deleted) = agent_with_trigger(&app).await;
-    let response = app
-        .call(
-            Method::PATCH,
-            &format!("/api/agents/{disabled}"),
-            Some("alice"),
-            Some(json!({"disabled": true})),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let response = app
-        .call(
-            Method::DELETE,
-            &format!("/api/agents/{deleted}"),
-            Some("alice"),
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    app.disable_agent(&disabled).await;
+    app.delete_agent(&deleted).await;
     for created in [&of_disabled, &of_deleted] {
         let response = send(&app, &created.trigger, &created.secret, now(), "{}").await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
