@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use hatchery_server::{
     agents::schedule::{Schedule, parse_time_zone},
     store::{AgentChange, Store},
@@ -86,7 +86,8 @@ async fn history(args: &Args) {
     let (user_id, token) = support::bench_user(&store, EMAIL, PASSWORD).await;
     let per_agent = runs / agents;
     let mut agent_ids = Vec::new();
-    let base = Utc::now() - chrono::Duration::days(30);
+    // To the microsecond, as the server stores times.
+    let base = (Utc::now() - chrono::Duration::days(30)).trunc_subsecs(6);
     for n in 0..agents {
         let agent = store
             .create_agent(&user_id, &change(format!("agent {n}"), None))
@@ -104,9 +105,11 @@ async fn history(args: &Args) {
             &url,
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
              INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, \
-                               prompt_tokens, completion_tokens, cost_micros, created_at) \
-             SELECT $1 || '-' || i, (SELECT agent_id FROM threads WHERE id = $1), $1, \
-                    'succeeded', 'chat', 'gpt-4o-mini', 900, 300, 315, $3 FROM n",
+                               prompt_tokens, completion_tokens, cost_micros, created_at, \
+                               owner_id) \
+             SELECT $1 || '-' || i, t.agent_id, t.id, 'succeeded', 'chat', 'gpt-4o-mini', \
+                    900, 300, 315, $3, a.owner_id \
+             FROM n, threads t JOIN agents a ON a.id = t.agent_id WHERE t.id = $1",
             Some((&thread.id, i64::try_from(per_agent).unwrap_or(i64::MAX), at)),
         )
         .await;

@@ -33,7 +33,7 @@ use self::{
 use crate::{
     realtime::Realtime,
     scheduler::Scheduler,
-    store::{NewMessageRow, RunRow, Store, StoreError, ThreadRow},
+    store::{AgentRow, NewMessageRow, RunRow, Store, StoreError, ThreadRow},
 };
 
 /// What one model costs, in US dollars per million tokens.
@@ -197,29 +197,12 @@ impl Runner {
         content: String,
         trigger: RunTrigger,
     ) -> Result<(ThreadMessage, RunRow), StartError> {
-        if self.inner.stopping.is_cancelled() {
-            return Err(StartError::ShuttingDown);
-        }
         let store = &self.inner.store;
         let agent = store
             .agent(&thread.agent_id)
             .await?
             .ok_or(StartError::Busy)?;
-        if agent.change.status == hatchery_shared::api::agents::AgentStatus::Disabled {
-            return Err(StartError::Disabled);
-        }
-        let caps = &self.inner.config.caps;
-        if let Some(reason) = caps.reached(store, &agent.owner_id, &agent.id).await? {
-            let notice = Message::Notice(Notice {
-                level: NoticeLevel::Warning,
-                text: format!("A run of {} was refused: {reason}.", agent.change.name),
-            });
-            self.inner
-                .realtime
-                .publish_to(&format!("user:{}", agent.owner_id), notice)
-                .await;
-            return Err(StartError::CapReached(reason));
-        }
+        self.admit(&agent).await?;
         let message = NewMessageRow {
             role: Some(MessageRole::User),
             content,
@@ -235,10 +218,43 @@ impl Runner {
             )
             .await?
             .ok_or(StartError::Busy)?;
+        self.launch(agent, &message, &run).await;
+        Ok((message, run))
+    }
+
+    /// Whether a run of `agent` may start now: not while the server stops, nor for a
+    /// disabled agent, nor past a daily cost cap (its owner is told).
+    pub async fn admit(&self, agent: &AgentRow) -> Result<(), StartError> {
+        if self.inner.stopping.is_cancelled() {
+            return Err(StartError::ShuttingDown);
+        }
+        if agent.change.status == hatchery_shared::api::agents::AgentStatus::Disabled {
+            return Err(StartError::Disabled);
+        }
+        let caps = &self.inner.config.caps;
+        if let Some(reason) = caps
+            .reached(&self.inner.store, &agent.owner_id, &agent.id)
+            .await?
+        {
+            let notice = Message::Notice(Notice {
+                level: NoticeLevel::Warning,
+                text: format!("A run of {} was refused: {reason}.", agent.change.name),
+            });
+            self.inner
+                .realtime
+                .publish_to(&format!("user:{}", agent.owner_id), notice)
+                .await;
+            return Err(StartError::CapReached(reason));
+        }
+        Ok(())
+    }
+
+    /// Announces a run just stored with its first `message`, and starts its task.
+    pub async fn launch(&self, agent: AgentRow, message: &ThreadMessage, run: &RunRow) {
         let realtime = &self.inner.realtime;
         realtime
             .publish_to(
-                &format!("thread:{}", thread.id),
+                &format!("thread:{}", run.thread_id),
                 Message::ThreadMessageCreated(message.clone()),
             )
             .await;
@@ -247,7 +263,7 @@ impl Runner {
             token: CancellationToken::new(),
             reason: Mutex::new(None),
             agent_id: agent.id.clone(),
-            thread_id: thread.id.clone(),
+            thread_id: run.thread_id.clone(),
         });
         self.active().insert(run.id.clone(), cancel.clone());
         let runner = self.clone();
@@ -257,7 +273,6 @@ impl Runner {
             run::execute(&runner, task_run, agent, &cancel).await;
             runner.active().remove(&id);
         });
-        Ok((message, run))
     }
 
     /// The daily cost caps.

@@ -87,7 +87,7 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         error,
     };
     match inner.store.finish_run(&run.id, &end).await {
-        Ok(Some(finished)) => context.announce_run(&finished).await,
+        Ok(Some((finished, agent))) => context.announce_run(&finished, Some(agent)).await,
         Ok(None) => tracing::warn!(run = %run.id, "the run vanished before it ended"),
         Err(err) => tracing::error!(run = %run.id, error = %err, "cannot record the end of a run"),
     }
@@ -118,24 +118,30 @@ impl Context<'_> {
             .await;
     }
 
-    /// Publishes the run's new state, and its agent's.
-    async fn announce_run(&self, run: &RunRow) {
+    /// Publishes the run's new state, and its agent's (read again unless given).
+    async fn announce_run(&self, run: &RunRow, agent: Option<AgentRow>) {
         let inner = &self.runner.inner;
         agents::announce(&inner.realtime, self.agent, Message::RunUpdated(run.view())).await;
-        match inner.store.agent(&run.agent_id).await {
-            Ok(Some(agent)) => {
-                let view = agents::view(&agent);
-                agents::announce(&inner.realtime, &agent, Message::AgentUpdated(view)).await;
-            }
-            Ok(None) => {}
-            Err(err) => tracing::error!(error = %err, "cannot read the agent of a run"),
+        let agent = match agent {
+            Some(agent) => Some(agent),
+            None => inner
+                .store
+                .agent(&run.agent_id)
+                .await
+                .inspect_err(|err| tracing::error!(error = %err, "cannot read the agent of a run"))
+                .ok()
+                .flatten(),
+        };
+        if let Some(agent) = agent {
+            let view = agents::view(&agent);
+            agents::announce(&inner.realtime, &agent, Message::AgentUpdated(view)).await;
         }
     }
 
     /// Marks the run running and steps until it ends; returns how.
     async fn steps(&mut self) -> (RunStatus, Option<String>) {
         match self.runner.inner.store.mark_run_running(&self.run.id).await {
-            Ok(Some(running)) => self.announce_run(&running).await,
+            Ok(Some(running)) => self.announce_run(&running, None).await,
             Ok(None) => {
                 return (
                     RunStatus::Cancelled,

@@ -204,7 +204,7 @@ impl<S: Schedules> Task<S> {
         for planned in loaded {
             self.plan(planned, true).await;
         }
-        let elapsed_ms = started.elapsed().as_millis();
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::info!(agents, elapsed_ms, "scheduler ready");
         loop {
             let changed: Vec<String> = self

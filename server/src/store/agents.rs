@@ -60,7 +60,7 @@ pub struct AgentFilter {
 pub type AgentCursor = String;
 
 #[derive(sqlx::FromRow)]
-struct RawAgent {
+pub(super) struct RawAgent {
     id: String,
     owner_id: String,
     name: String,
@@ -111,7 +111,7 @@ impl TryFrom<RawAgent> for AgentRow {
     }
 }
 
-const COLUMNS: &str = "id, owner_id, name, system_instructions, task_instructions, model, \
+pub(super) const COLUMNS: &str = "id, owner_id, name, system_instructions, task_instructions, model, \
                        temperature, tools, schedule, time_zone, status, last_error, \
                        last_run_at, next_run_at, created_at, updated_at";
 

@@ -42,7 +42,7 @@ impl RunCursor {
     pub fn after(run: &super::RunRow) -> String {
         let time = run
             .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
         format!("{time}_{}", run.id)
     }
 
@@ -56,11 +56,11 @@ impl RunCursor {
     }
 }
 
-/// The `WHERE` clause of `filter` over `runs r` joined with `agents a`, the keyset
+/// The `WHERE` clause of `filter` over `runs r`, the keyset
 /// condition when `after` is given, and the number of the next parameter.
 fn where_clause(filter: &RunFilter, after: Option<&RunCursor>) -> (String, usize) {
     super::Conditions::default()
-        .add("a.owner_id =", filter.owner_id.as_ref())
+        .add("r.owner_id =", filter.owner_id.as_ref())
         .add("r.agent_id =", filter.agent_id.as_ref())
         .add("r.status =", filter.status)
         .add("r.triggered_by =", filter.trigger)
@@ -164,14 +164,8 @@ impl Store {
 
     fn runs_sql(&self, filter: &RunFilter, after: Option<&RunCursor>) -> String {
         let (clause, limit_param) = where_clause(filter, after);
-        // The join is only for the owner: without it, the planner walks runs alone.
-        let join = if filter.owner_id.is_some() {
-            "JOIN agents a ON a.id = r.agent_id"
-        } else {
-            ""
-        };
         format!(
-            "SELECT {columns} FROM runs r {join} {clause} \
+            "SELECT {columns} FROM runs r {clause} \
              ORDER BY r.created_at DESC, r.id DESC LIMIT ${limit_param}",
             columns = super::runs::run_columns("r.")
         )
@@ -220,10 +214,8 @@ impl Store {
     /// The cost of the runs matching `filter`, in millionths of a dollar.
     pub async fn spent(&self, filter: &RunFilter) -> Result<u64, StoreError> {
         let (clause, _) = where_clause(filter, None);
-        let sql = format!(
-            "SELECT CAST(COALESCE(SUM(r.cost_micros), 0) AS BIGINT) \
-             FROM runs r JOIN agents a ON a.id = r.agent_id {clause}"
-        );
+        let sql =
+            format!("SELECT CAST(COALESCE(SUM(r.cost_micros), 0) AS BIGINT) FROM runs r {clause}");
         let spent: i64 = on_pool!(self, |pool| {
             bind_filter!(sqlx::query_scalar(&sql), filter, None::<&RunCursor>)
                 .fetch_one(pool)

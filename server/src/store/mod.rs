@@ -29,12 +29,12 @@ use sqlx::{
 pub use agents::{AgentChange, AgentCursor, AgentFilter, AgentRow};
 pub use history::{RunCursor, RunFilter};
 pub use installation::Installation;
-pub use runs::{NewMessageRow, RunEnd, RunRow};
+pub use runs::{NewMessageRow, RunEnd, RunRow, WebhookDelivery};
 pub use schedules::{ScheduleSkipRow, ScheduledAgentRow};
 pub use sessions::SessionRow;
 pub use threads::ThreadRow;
 pub use tokens::{ApiTokenRow, NewApiToken};
-pub use triggers::{DeliveryRecord, TriggerRow};
+pub use triggers::TriggerRow;
 pub use users::{NewUser, UserRow, email_key};
 
 use crate::config::DatabaseConfig;
@@ -110,6 +110,8 @@ impl Store {
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(8)
+                        // A local file does not drop its connections: no ping before each use.
+                        .test_before_acquire(false)
                         .acquire_timeout(Duration::from_secs(5))
                         .connect_with(options)
                         .await?,

@@ -8,7 +8,7 @@ use hatchery_shared::api::{
     threads::{MessageRole, ThreadMessage, ToolCallView},
 };
 
-use super::{Store, StoreError, on_pool, threads::RawMessage};
+use super::{AgentRow, Store, StoreError, agents::RawAgent, on_pool, threads::RawMessage};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +153,15 @@ pub struct NewMessageRow {
     pub cut_off: bool,
 }
 
+/// A verified webhook delivery to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookDelivery<'a> {
+    /// The trigger it came to.
+    pub trigger_id: &'a str,
+    /// Its signature digest (hex): the same one again is a replay.
+    pub signature: &'a str,
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEnd {
@@ -186,8 +195,10 @@ impl Store {
         let now = super::now();
         let message_sql = insert_message_sql();
         let run_sql = format!(
-            "INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, created_at) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6) RETURNING {columns}",
+            "INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, created_at, \
+                               owner_id) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, \
+                     (SELECT owner_id FROM agents WHERE id = $2)) RETURNING {columns}",
             columns = run_columns("")
         );
         let stored = on_pool!(self, |pool| {
@@ -221,6 +232,80 @@ impl Store {
         stored
             .map(|(raw, run)| Ok((raw.try_into()?, run.try_into()?)))
             .transpose()
+    }
+
+    /// A verified webhook delivery's writes, in one transaction: the delivery (accepted,
+    /// with its `signature`), a new `webhook` thread of `agent_id` titled `title`, its
+    /// first `message`, and a queued run replying to it. `None`, and nothing stored, when
+    /// the signature was already accepted (a replay).
+    pub async fn start_webhook_run(
+        &self,
+        delivery: &WebhookDelivery<'_>,
+        agent_id: &str,
+        title: &str,
+        model: &str,
+        message: &NewMessageRow,
+    ) -> Result<Option<(ThreadMessage, RunRow, String)>, StoreError> {
+        let now = super::now();
+        let (delivery_id, thread_id, run_id) = (super::new_id(), super::new_id(), super::new_id());
+        let message_sql = insert_message_sql();
+        let run_sql = format!(
+            "INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, created_at, \
+                               owner_id) \
+             VALUES ($1, $2, $3, 'queued', 'webhook', $4, $5, \
+                     (SELECT owner_id FROM agents WHERE id = $2)) RETURNING {columns}",
+            columns = run_columns("")
+        );
+        let stored = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let recorded = sqlx::query(
+                "INSERT INTO trigger_deliveries (id, trigger_id, received_at, outcome, \
+                                                 status_code, run_id, signature) \
+                 VALUES ($1, $2, $3, 'accepted', 202, $4, $5)",
+            )
+            .bind(&delivery_id)
+            .bind(delivery.trigger_id)
+            .bind(now)
+            .bind(&run_id)
+            .bind(delivery.signature)
+            .execute(&mut *tx)
+            .await;
+            match recorded {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
+                Err(err) => return Err(err.into()),
+            }
+            sqlx::query(
+                "INSERT INTO threads (id, agent_id, title, kind, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'webhook', $4, $4)",
+            )
+            .bind(&thread_id)
+            .bind(agent_id)
+            .bind(title)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let raw = bind_message!(
+                sqlx::query_as::<_, RawMessage>(&message_sql),
+                &thread_id,
+                message,
+                now
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let run = sqlx::query_as::<_, RawRun>(&run_sql)
+                .bind(&run_id)
+                .bind(agent_id)
+                .bind(&thread_id)
+                .bind(model)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (raw, run)
+        });
+        let (raw, run) = stored;
+        Ok(Some((raw.try_into()?, run.try_into()?, delivery_id)))
     }
 
     /// Marks a run running and its agent `running` (unless disabled).
@@ -284,8 +369,13 @@ impl Store {
     }
 
     /// Ends a run and sets its agent's status to match (`error` with the reason when it
-    /// failed, `idle` otherwise; a disabled agent stays disabled).
-    pub async fn finish_run(&self, id: &str, end: &RunEnd) -> Result<Option<RunRow>, StoreError> {
+    /// failed, `idle` otherwise; a disabled agent stays disabled). Returns the run and its
+    /// agent as they are now.
+    pub async fn finish_run(
+        &self,
+        id: &str,
+        end: &RunEnd,
+    ) -> Result<Option<(RunRow, AgentRow)>, StoreError> {
         let now = super::now();
         let sql = format!(
             "UPDATE runs SET status = $2, prompt_tokens = $3, completion_tokens = $4, \
@@ -298,7 +388,14 @@ impl Store {
             RunStatus::Failed => (AgentStatus::Error, end.error.clone()),
             _ => (AgentStatus::Idle, None),
         };
-        let raw = on_pool!(self, |pool| {
+        let agent_sql = format!(
+            "UPDATE agents SET status = CASE WHEN status = 'disabled' THEN status \
+                                             ELSE $2 END, \
+                    last_error = $3, last_run_at = $4, updated_at = $4 \
+             WHERE id = $1 RETURNING {}",
+            super::agents::COLUMNS
+        );
+        let rows = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let raw = sqlx::query_as::<_, RawRun>(&sql)
                 .bind(id)
@@ -310,24 +407,23 @@ impl Store {
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let Some(raw) = &raw {
-                sqlx::query(
-                    "UPDATE agents SET status = CASE WHEN status = 'disabled' THEN status \
-                                                     ELSE $2 END, \
-                            last_error = $3, last_run_at = $4, updated_at = $4 \
-                     WHERE id = $1",
-                )
-                .bind(&raw.agent_id)
-                .bind(agent_status.as_str())
-                .bind(&last_error)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
+            let agent = match &raw {
+                Some(raw) => {
+                    sqlx::query_as::<_, RawAgent>(&agent_sql)
+                        .bind(&raw.agent_id)
+                        .bind(agent_status.as_str())
+                        .bind(&last_error)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+                None => None,
+            };
             tx.commit().await?;
-            raw
+            raw.zip(agent)
         });
-        raw.map(TryInto::try_into).transpose()
+        rows.map(|(run, agent)| Ok((run.try_into()?, agent.try_into()?)))
+            .transpose()
     }
 
     /// The run `id`.

@@ -69,19 +69,6 @@ impl TryFrom<RawDelivery> for Delivery {
     }
 }
 
-/// How a delivery ended, to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryRecord<'a> {
-    /// Accepted or refused.
-    pub outcome: DeliveryOutcome,
-    /// The status code answered.
-    pub status_code: u16,
-    /// The run started.
-    pub run_id: Option<&'a str>,
-    /// Why it was refused.
-    pub error: Option<&'a str>,
-}
-
 const TRIGGER_COLUMNS: &str = "t.id, t.agent_id, a.owner_id, a.status AS agent_status, t.name, \
                                t.sealed_secret, t.sealed_previous, t.previous_valid_until, \
                                t.created_at, t.rotated_at";
@@ -183,56 +170,25 @@ impl Store {
         Ok(deleted == 1)
     }
 
-    /// Records a delivery to `trigger_id`. With a `signature` (a verified request), `None`
-    /// and nothing recorded when that signature was already accepted: a replay.
-    pub async fn record_delivery(
+    /// Records a delivery to `trigger_id` refused with `status_code` because of `error`
+    /// (accepted ones are recorded with their run, by `start_webhook_run`).
+    pub async fn record_refusal(
         &self,
         trigger_id: &str,
-        record: &DeliveryRecord<'_>,
-        signature: Option<&str>,
-    ) -> Result<Option<String>, StoreError> {
-        let id = super::new_id();
-        let inserted = on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO trigger_deliveries (id, trigger_id, received_at, outcome, \
-                                                 status_code, run_id, error, signature) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&id)
-            .bind(trigger_id)
-            .bind(super::now())
-            .bind(record.outcome.as_str())
-            .bind(i32::from(record.status_code))
-            .bind(record.run_id)
-            .bind(record.error)
-            .bind(signature)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        });
-        match inserted {
-            Ok(_) => Ok(Some(id)),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(None),
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    /// Completes the record of delivery `id` once its run started, or failed to.
-    pub async fn finish_delivery(
-        &self,
-        id: &str,
-        record: &DeliveryRecord<'_>,
+        status_code: u16,
+        error: &str,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE trigger_deliveries SET outcome = $2, status_code = $3, run_id = $4, \
-                        error = $5 WHERE id = $1",
+                "INSERT INTO trigger_deliveries (id, trigger_id, received_at, outcome, \
+                                                 status_code, error) \
+                 VALUES ($1, $2, $3, 'refused', $4, $5)",
             )
-            .bind(id)
-            .bind(record.outcome.as_str())
-            .bind(i32::from(record.status_code))
-            .bind(record.run_id)
-            .bind(record.error)
+            .bind(super::new_id())
+            .bind(trigger_id)
+            .bind(super::now())
+            .bind(i32::from(status_code))
+            .bind(error)
             .execute(pool)
             .await?;
         });

@@ -12,9 +12,8 @@ use std::{num::NonZeroU32, sync::Arc, time::Duration};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use hatchery_shared::api::{
-    runs::RunTrigger,
-    threads::ThreadKind,
-    triggers::{DeliveryAccepted, DeliveryOutcome, Trigger},
+    threads::MessageRole,
+    triggers::{DeliveryAccepted, Trigger},
 };
 use secrecy::{ExposeSecret, SecretBox};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -23,7 +22,7 @@ use self::sealing::Sealer;
 use crate::{
     auth::secret,
     runner::{Runner, StartError},
-    store::{DeliveryRecord, Store, StoreError, TriggerRow, rfc3339},
+    store::{NewMessageRow, Store, StoreError, TriggerRow, WebhookDelivery, rfc3339},
 };
 
 /// The prefix of a webhook secret.
@@ -206,42 +205,15 @@ impl Webhooks {
         let Ok(payload) = std::str::from_utf8(request.body) else {
             return Err(self.refused(&trigger.id, Refusal::NotText).await);
         };
-        let pending = DeliveryRecord {
-            outcome: DeliveryOutcome::Accepted,
-            status_code: 202,
-            run_id: None,
-            error: None,
-        };
-        let Some(delivery_id) = inner
-            .store
-            .record_delivery(&trigger.id, &pending, Some(&hex::encode(digest)))
-            .await?
-        else {
-            return Err(self.refused(&trigger.id, Refusal::Replay).await);
-        };
-        match self.start_run(&trigger, payload).await {
-            Ok(run_id) => {
-                let accepted = DeliveryRecord {
-                    run_id: Some(&run_id),
-                    ..pending
-                };
-                inner.store.finish_delivery(&delivery_id, &accepted).await?;
-                Ok(DeliveryAccepted {
-                    delivery_id,
-                    run_id,
-                })
+        match self
+            .start_run(&trigger, &hex::encode(digest), payload)
+            .await
+        {
+            Ok(accepted) => Ok(accepted),
+            Err(refusal @ (Refusal::Start(_) | Refusal::Replay)) => {
+                Err(self.refused(&trigger.id, refusal).await)
             }
-            Err(refusal) => {
-                let error = refusal.to_string();
-                let refused = DeliveryRecord {
-                    outcome: DeliveryOutcome::Refused,
-                    status_code: status_of(&refusal),
-                    run_id: None,
-                    error: Some(&error),
-                };
-                inner.store.finish_delivery(&delivery_id, &refused).await?;
-                Err(refusal)
-            }
+            Err(refusal) => Err(refusal),
         }
     }
 
@@ -290,51 +262,63 @@ impl Webhooks {
     /// Logs a refused delivery and gives back the refusal.
     async fn refused(&self, trigger_id: &str, refusal: Refusal) -> Refusal {
         let error = refusal.to_string();
-        let record = DeliveryRecord {
-            outcome: DeliveryOutcome::Refused,
-            status_code: status_of(&refusal),
-            run_id: None,
-            error: Some(&error),
-        };
+        let status = status_of(&refusal);
         match self
             .inner
             .store
-            .record_delivery(trigger_id, &record, None)
+            .record_refusal(trigger_id, status, &error)
             .await
         {
-            Ok(_) => refusal,
+            Ok(()) => refusal,
             Err(err) => Refusal::Store(err),
         }
     }
 
-    /// Starts the run of a verified delivery in a new `webhook` thread; its id.
-    async fn start_run(&self, trigger: &TriggerRow, payload: &str) -> Result<String, Refusal> {
-        let store = &self.inner.store;
-        let agent = store
+    /// Records a verified delivery and starts its run in a new `webhook` thread, in one
+    /// transaction; a replay when its signature was already accepted.
+    async fn start_run(
+        &self,
+        trigger: &TriggerRow,
+        signature: &str,
+        payload: &str,
+    ) -> Result<DeliveryAccepted, Refusal> {
+        let inner = &self.inner;
+        let agent = inner
+            .store
             .agent(&trigger.agent_id)
             .await?
             .ok_or(Refusal::NotFound)?;
+        inner.runner.admit(&agent).await?;
         let title = format!(
             "{}: {}",
             trigger.name,
             Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
         );
-        let thread = store
-            .create_thread(&agent.id, &title, ThreadKind::Webhook)
-            .await?
-            .ok_or(Refusal::NotFound)?;
         let task = agent.change.task_instructions.trim();
-        let input = if task.is_empty() {
-            payload.to_owned()
-        } else {
-            format!("{task}\n\nWebhook payload:\n{payload}")
+        let message = NewMessageRow {
+            role: Some(MessageRole::User),
+            content: if task.is_empty() {
+                payload.to_owned()
+            } else {
+                format!("{task}\n\nWebhook payload:\n{payload}")
+            },
+            ..NewMessageRow::default()
         };
-        let (_, run) = self
-            .inner
-            .runner
-            .post_message(&thread, input, RunTrigger::Webhook)
-            .await?;
-        Ok(run.id)
+        let delivery = WebhookDelivery {
+            trigger_id: &trigger.id,
+            signature,
+        };
+        let (message, run, delivery_id) = inner
+            .store
+            .start_webhook_run(&delivery, &agent.id, &title, &agent.change.model, &message)
+            .await?
+            .ok_or(Refusal::Replay)?;
+        let run_id = run.id.clone();
+        inner.runner.launch(agent, &message, &run).await;
+        Ok(DeliveryAccepted {
+            delivery_id,
+            run_id,
+        })
     }
 
     /// Up to `limit` deliveries of a trigger, newest first, before the delivery `before`.

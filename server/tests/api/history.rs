@@ -410,9 +410,10 @@ async fn run_history_is_read_through_its_indexes() {
             .execute(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3) \
                  INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, \
-                                   created_at) \
-                 SELECT $2 || '-' || i, (SELECT agent_id FROM threads WHERE id = $2), $2, \
-                        'succeeded', 'chat', 'm', $1 FROM n",
+                                   created_at, owner_id) \
+                 SELECT $2 || '-' || i, t.agent_id, t.id, 'succeeded', 'chat', 'm', $1, \
+                        a.owner_id \
+                 FROM n, threads t JOIN agents a ON a.id = t.agent_id WHERE t.id = $2",
                 &[
                     SqlParam::Time(at("2026-11-01T00:00:00Z")),
                     SqlParam::Text(thread),
@@ -430,8 +431,18 @@ async fn run_history_is_read_through_its_indexes() {
     assert!(plan.contains("runs_agent_created"), "{plan}");
     let everyone = app.store.runs_plan(&RunFilter::default()).await.unwrap();
     assert!(everyone.contains("runs_created"), "{everyone}");
+    let mine = RunFilter {
+        owner_id: Some("alice".into()),
+        ..RunFilter::default()
+    };
+    let mine = app.store.runs_plan(&mine).await.unwrap();
+    // All these runs are alice's: the owner's index or the one by time, read in order.
+    assert!(
+        mine.contains("runs_owner_created") || mine.contains("runs_created"),
+        "{mine}"
+    );
     // Read in order from the index: no sort of the whole table.
-    for plan in [plan, everyone] {
+    for plan in [plan, everyone, mine] {
         assert!(
             !plan.contains("Sort") && !plan.contains("TEMP B-TREE"),
             "{plan}"

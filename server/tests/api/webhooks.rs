@@ -370,3 +370,25 @@ async fn the_curl_example_of_the_triggers_tab_is_accepted() {
     assert_eq!(status, "202", "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(runs_of(&app, &agent).await.len(), 1);
 }
+
+#[tokio::test]
+async fn deliveries_older_than_the_retention_are_deleted() {
+    let app = spawn_app().await;
+    let (_, created) = agent_with_trigger(&app).await;
+    let response = send(&app, &created.trigger, &created.secret, now(), "{}").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(deliveries(&app, &created.trigger).await.len(), 1);
+    let kept = app
+        .store
+        .prune_deliveries(Utc::now() - chrono::Duration::days(7))
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "a delivery within the retention stays");
+    let pruned = app
+        .store
+        .prune_deliveries(Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert!(deliveries(&app, &created.trigger).await.is_empty());
+}
