@@ -74,6 +74,25 @@ impl<T: Clone + Send + Sync + 'static> Paged<T> {
         paged
     }
 
+    /// Puts `item` first, unless an item with the same `key` is already listed (a new item
+    /// announced live).
+    pub fn prepend<K: PartialEq>(&self, item: &T, key: impl Fn(&T) -> K) {
+        self.items.update(|list| {
+            if !list.iter().any(|listed| key(listed) == key(item)) {
+                list.insert(0, item.clone());
+            }
+        });
+    }
+
+    /// Replaces the listed item with the same `key` as `item` (a change announced live).
+    pub fn replace<K: PartialEq>(&self, item: &T, key: impl Fn(&T) -> K) {
+        self.items.update(|list| {
+            if let Some(slot) = list.iter_mut().find(|listed| key(listed) == key(item)) {
+                *slot = item.clone();
+            }
+        });
+    }
+
     /// Loads the first page again, replacing the items.
     pub fn reload(&self) {
         self.load.dispatch(None);

@@ -50,16 +50,8 @@ pub fn AgentsTable() -> impl IntoView {
     use_topic(
         format!("user:{user_id}"),
         move |envelope| match &envelope.message {
-            Message::AgentCreated(agent) => agents.update(|list| {
-                if !list.iter().any(|a| a.id == agent.id) {
-                    list.insert(0, agent.clone());
-                }
-            }),
-            Message::AgentUpdated(agent) => agents.update(|list| {
-                if let Some(slot) = list.iter_mut().find(|a| a.id == agent.id) {
-                    *slot = agent.clone();
-                }
-            }),
+            Message::AgentCreated(agent) => paged.prepend(agent, |a| a.id.clone()),
+            Message::AgentUpdated(agent) => paged.replace(agent, |a| a.id.clone()),
             Message::AgentDeleted(deleted) => {
                 agents.update(|list| list.retain(|a| a.id != deleted.id));
             }

@@ -66,16 +66,8 @@ pub fn RunsTable(
     use_topic(
         topic,
         move |envelope| match &envelope.message {
-            Message::RunCreated(run) => runs.update(|list| {
-                if !list.iter().any(|r| r.id == run.id) {
-                    list.insert(0, run.clone());
-                }
-            }),
-            Message::RunUpdated(run) => runs.update(|list| {
-                if let Some(slot) = list.iter_mut().find(|r| r.id == run.id) {
-                    *slot = run.clone();
-                }
-            }),
+            Message::RunCreated(run) => paged.prepend(run, |r| r.id.clone()),
+            Message::RunUpdated(run) => paged.replace(run, |r| r.id.clone()),
             _ => {}
         },
         move || paged.reload(),
