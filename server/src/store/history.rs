@@ -191,12 +191,17 @@ impl Store {
             ),
             UsageGroup::Model => ("r.model".into(), "r.model".into(), "cost_micros DESC, key"),
         };
+        // Only the agents' names need their table.
+        let join = match group {
+            UsageGroup::Agent => "JOIN agents a ON a.id = r.agent_id",
+            UsageGroup::Day | UsageGroup::Model => "",
+        };
         let sql = format!(
             "SELECT {key} AS key, {label} AS label, COUNT(*) AS runs, \
                     CAST(SUM(r.prompt_tokens) AS BIGINT) AS prompt_tokens, \
                     CAST(SUM(r.completion_tokens) AS BIGINT) AS completion_tokens, \
                     CAST(SUM(r.cost_micros) AS BIGINT) AS cost_micros \
-             FROM runs r JOIN agents a ON a.id = r.agent_id {clause} \
+             FROM runs r {join} {clause} \
              GROUP BY {key} ORDER BY {order}"
         );
         let raws = on_pool!(self, |pool| {
