@@ -7,6 +7,7 @@
 //! schema's column types — lives here and in `migrations/{sqlite,postgres}` only.
 
 mod agents;
+mod checkpoints;
 mod history;
 mod installation;
 mod runs;
@@ -37,6 +38,9 @@ pub use tokens::{ApiTokenRow, NewApiToken};
 pub use triggers::TriggerRow;
 pub use users::{NewUser, UserRow, email_key};
 
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use self::checkpoints::Commits;
 use crate::config::DatabaseConfig;
 
 /// The migrations for SQLite, embedded in the binary and applied at start-up.
@@ -93,11 +97,14 @@ use on_pool;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    /// Signalled on every SQLite commit, for the checkpoint task.
+    commits: Commits,
 }
 
 impl Store {
     /// Opens the database (creating an SQLite file when missing) without migrating it.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let commits = Commits::default();
         let pool = match config {
             DatabaseConfig::Sqlite(options) => {
                 let options: SqliteConnectOptions = options
@@ -106,13 +113,27 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    // Checkpoints run in the background (see `checkpoints`), not in a commit.
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", checkpoints::LOG_SIZE_LIMIT);
+                let hook = commits.clone();
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(8)
                         // A local file does not drop its connections: no ping before each use.
                         .test_before_acquire(false)
                         .acquire_timeout(Duration::from_secs(5))
+                        .after_connect(move |connection, _| {
+                            let hook = hook.clone();
+                            Box::pin(async move {
+                                connection.lock_handle().await?.set_commit_hook(move || {
+                                    hook.committed();
+                                    true
+                                });
+                                Ok(())
+                            })
+                        })
                         .connect_with(options)
                         .await?,
                 )
@@ -125,7 +146,15 @@ impl Store {
                     .await?,
             ),
         };
-        Ok(Self { pool })
+        Ok(Self { pool, commits })
+    }
+
+    /// Starts the tracked task that keeps SQLite's write-ahead log short, until `stop`;
+    /// PostgreSQL needs none.
+    pub fn start_checkpoints(&self, tasks: &TaskTracker, stop: CancellationToken) {
+        if let Pool::Sqlite(pool) = &self.pool {
+            self.commits.clone().start(pool.clone(), tasks, stop);
+        }
     }
 
     /// Applies every embedded migration not yet applied.

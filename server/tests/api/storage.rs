@@ -1,5 +1,7 @@
 //! The database: created and migrated on an empty data directory, kept across restarts.
 
+use sqlx::Connection as _;
+
 use crate::helpers::{TestData, spawn_app, spawn_app_on};
 
 #[tokio::test]
@@ -48,4 +50,50 @@ async fn two_installations_get_different_ids() {
     );
 
     assert_ne!(one.id, two.id);
+}
+
+#[tokio::test]
+async fn committed_writes_reach_the_sqlite_file_itself_in_the_background() {
+    let app = spawn_app().await;
+    if app.data.is_postgres() {
+        return;
+    }
+    for n in 0..20 {
+        let created = app
+            .call(
+                reqwest::Method::POST,
+                "/api/agents",
+                Some("alice"),
+                Some(serde_json::json!({ "name": format!("Copied {n}") })),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+    }
+
+    // A copy of the database file without its write-ahead log, as a plain file backup
+    // would take it, holds the agents once the background checkpoint has run.
+    let copy = app.data.path().join("copy.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        std::fs::copy(app.data.path().join("hatchery.db"), &copy).unwrap();
+        let mut connection =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", copy.display()))
+                .await
+                .unwrap();
+        let copied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM agents WHERE name LIKE 'Copied %'")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap_or(0);
+        connection.close().await.unwrap();
+        std::fs::remove_file(&copy).unwrap();
+        if copied == 20 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file alone holds {copied} of 20 agents after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
