@@ -22,8 +22,8 @@ use crate::{
     components::layout::Layout,
     pages::{
         agent_page::AgentPage, agents::AgentsPage, chat::ChatPage, dashboard::Dashboard,
-        not_found::NotFound, runs::RunsPage, setup::Setup, sign_in::SignIn, tokens::TokensPage,
-        unavailable::Unavailable, usage::UsagePage, users::UsersPage,
+        not_found::NotFound, run::RunPage, runs::RunsPage, setup::Setup, sign_in::SignIn,
+        tokens::TokensPage, unavailable::Unavailable, usage::UsagePage, users::UsersPage,
     },
     session::Session,
 };
@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("account"), StaticSegment("tokens")) view=TokensPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                     <Route path=StaticSegment("runs") view=RunsPage />
+                    <Route path=(StaticSegment("runs"), ParamSegment("id")) view=RunPage />
                     <Route path=StaticSegment("usage") view=UsagePage />
                     <Route path=StaticSegment("rooms") view=|| view! { <Unavailable title="Rooms" /> } />
                     <Route path=StaticSegment("logs") view=|| view! { <Unavailable title="Logs" /> } />

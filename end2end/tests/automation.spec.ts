@@ -76,6 +76,17 @@ test("a trigger is created, a request signed with its secret starts a run that a
   await expect(row).toBeVisible();
   await expect(row).toContainText("webhook");
 
+  // The row opens the run; the run opens the thread that holds the payload.
+  await row.getByRole("link", { name: "Open" }).click();
+  await expect(runs).toHaveURL(new RegExp(`/runs/${runId}$`));
+  await expect(runs.getByTestId("run-facts")).toContainText("webhook");
+  await expect(runs.getByTestId("run-facts")).toContainText("Hooked");
+  await expect(runs.getByTestId("run-status")).toHaveText("failed");
+  await expect(runs.getByTestId("run-error")).toContainText("HATCHERY_LLM_BASE_URL");
+  await runs.getByRole("link", { name: "Open thread" }).click();
+  await expect(runs).toHaveURL(/\/chat\?thread=/);
+  await expect(runs.getByText('"version":"1.2.3"')).toBeVisible();
+
   // The delivery is in the trigger's log; a wrong signature is refused and logged too.
   const refused = await fetch(url, {
     method: "POST",

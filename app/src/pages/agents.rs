@@ -195,8 +195,36 @@ fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> impl IntoView {
 
 /// `2026-11-24T09:00:00.000Z` as `2026-11-24 09:00 UTC`.
 pub fn short_time(rfc3339: &str) -> String {
-    match rfc3339.get(..16) {
-        Some(minutes) => format!("{} UTC", minutes.replacen('T', " ", 1)),
+    readable_time(rfc3339, 16)
+}
+
+/// `2026-11-24T09:00:05.123Z` as `2026-11-24 09:00:05 UTC`.
+pub fn exact_time(rfc3339: &str) -> String {
+    readable_time(rfc3339, 19)
+}
+
+/// The first `len` characters of an RFC 3339 UTC time, with a space for the `T`.
+fn readable_time(rfc3339: &str, len: usize) -> String {
+    match rfc3339.get(..len) {
+        Some(prefix) => format!("{} UTC", prefix.replacen('T', " ", 1)),
         None => rfc3339.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exact_time, short_time};
+
+    #[test]
+    fn times_read_in_utc_to_the_minute_or_the_second() {
+        assert_eq!(
+            short_time("2026-11-24T09:00:05.123Z"),
+            "2026-11-24 09:00 UTC"
+        );
+        assert_eq!(
+            exact_time("2026-11-24T09:00:05.123Z"),
+            "2026-11-24 09:00:05 UTC"
+        );
+        assert_eq!(exact_time("soon"), "soon");
     }
 }

@@ -1,5 +1,5 @@
 //! Run history: `/runs` (the caller's runs) and the agent page's Runs tab, newest first,
-//! kept up to date by a real-time topic. Each run links to its thread.
+//! kept up to date by a real-time topic. Each run links to its page.
 
 use hatchery_shared::{
     api::{Page, runs::Run},
@@ -99,7 +99,7 @@ pub fn RunsTable(
                                     <th scope="col">"Duration"</th>
                                     <th scope="col">"Tokens"</th>
                                     <th scope="col">"Cost"</th>
-                                    <th scope="col"><span class="visually-hidden">"Thread"</span></th>
+                                    <th scope="col"><span class="visually-hidden">"Details"</span></th>
                                 </tr>
                             </thead>
                             <tbody>
@@ -123,7 +123,7 @@ pub fn RunsTable(
 
 fn run_row(run: Run, show_agent: bool) -> impl IntoView {
     let status = run.status.as_str();
-    let thread = format!("/agents/{}/chat?thread={}", run.agent_id, run.thread_id);
+    let details = format!("/runs/{}", run.id);
     let agent = format!("/agents/{}", run.agent_id);
     let started = run
         .started_at
@@ -142,13 +142,13 @@ fn run_row(run: Run, show_agent: bool) -> impl IntoView {
             <td>{run.duration_ms.map_or_else(|| "—".to_owned(), duration)}</td>
             <td>{run.prompt_tokens + run.completion_tokens}</td>
             <td>{format!("${:.4}", run.cost_usd)}</td>
-            <td><A href=thread attr:class="button small">"Open"</A></td>
+            <td><A href=details attr:class="button small">"Open"</A></td>
         </tr>
     }
 }
 
 /// A duration in milliseconds for people: `850 ms`, `12.3 s`, `4 min 05 s`.
-fn duration(ms: u64) -> String {
+pub fn duration(ms: u64) -> String {
     match ms {
         0..1_000 => format!("{ms} ms"),
         1_000..60_000 => format!("{:.1} s", ms as f64 / 1_000.0),

@@ -1,0 +1,160 @@
+//! One run, `/runs/{id}`: its status followed live, what started it, its model, times,
+//! tokens and cost, a link to the thread it wrote to, and a way to stop it while it runs.
+
+use gloo_net::http::Method;
+use hatchery_shared::{
+    api::{agents::Agent, runs::Run},
+    realtime::Message,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use super::{agents::exact_time, runs::duration};
+use crate::{api, realtime::use_topic, session::SignedIn};
+
+/// `/runs/{id}`.
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    view! {
+        <Title text="Run" />
+        <SignedIn>
+            {move || {
+                let id = params.with(|params| params.get("id")).unwrap_or_default();
+                view! { <LoadedRun id /> }
+            }}
+        </SignedIn>
+    }
+}
+
+/// Loads the run `id`, then shows it.
+#[component]
+fn LoadedRun(id: String) -> impl IntoView {
+    let path = format!("/api/runs/{id}");
+    let load = Action::new_local(move |_: &()| {
+        let path = path.clone();
+        async move { api::get::<Run>(&path).await }
+    });
+    Effect::new(move || {
+        load.dispatch(());
+    });
+    move || match load.value().get() {
+        None => view! { <p class="muted" aria-busy="true">"Loading the run…"</p> }.into_any(),
+        Some(Ok(run)) => view! { <RunDetails run /> }.into_any(),
+        Some(Err(err)) => view! {
+            <h1>"Run"</h1>
+            <p class="form-error" role="alert">"Cannot load the run: " {err.message}</p>
+        }
+        .into_any(),
+    }
+}
+
+/// The run, kept current by its agent's topic.
+#[component]
+fn RunDetails(run: Run) -> impl IntoView {
+    let id = run.id.clone();
+    let agent_id = run.agent_id.clone();
+    let thread = format!("/agents/{agent_id}/chat?thread={}", run.thread_id);
+    let agent_link = format!("/agents/{agent_id}");
+    let run = RwSignal::new(run);
+
+    let path = format!("/api/runs/{id}");
+    let refetch = Action::new_local(move |_: &()| {
+        let path = path.clone();
+        async move { api::get::<Run>(&path).await }
+    });
+    Effect::new(move || {
+        if let Some(Ok(fresh)) = refetch.value().get() {
+            run.set(fresh);
+        }
+    });
+    let run_id = id.clone();
+    use_topic(
+        format!("agent:{agent_id}"),
+        move |envelope| {
+            if let Message::RunUpdated(updated) = &envelope.message
+                && updated.id == run_id
+            {
+                run.set(updated.clone());
+            }
+        },
+        move || {
+            refetch.dispatch(());
+        },
+    );
+
+    let agent_path = format!("/api/agents/{agent_id}");
+    let agent = Action::new_local(move |_: &()| {
+        let path = agent_path.clone();
+        async move { api::get::<Agent>(&path).await }
+    });
+    Effect::new(move || {
+        agent.dispatch(());
+    });
+    let agent_name = move || match agent.value().get() {
+        Some(Ok(agent)) => agent.name,
+        _ => "Agent".to_owned(),
+    };
+
+    let stop = Action::new_local(move |_: &()| {
+        let path = format!("/api/runs/{id}/cancel");
+        async move { api::call(Method::POST, &path).await }
+    });
+    let stop_failure = move || stop.value().get().and_then(Result::err);
+    let ended = move || run.with(|run| run.status.is_final());
+    let time = |at: Option<String>| at.as_deref().map_or_else(|| "—".to_owned(), exact_time);
+
+    view! {
+        <section class="agent-header">
+            <h1>"Run"</h1>
+            {move || {
+                let status = run.with(|run| run.status.as_str());
+                view! { <span class=format!("badge badge-{status}") data-testid="run-status">{status}</span> }
+            }}
+            <A href=thread attr:class="button">"Open thread"</A>
+            <Show when=move || !ended()>
+                <button
+                    class="button danger"
+                    disabled=move || stop.pending().get()
+                    on:click=move |_| {
+                        stop.dispatch(());
+                    }
+                >
+                    "Stop"
+                </button>
+            </Show>
+        </section>
+        {move || stop_failure().map(|err| view! {
+            <p class="form-error" role="alert">"Cannot stop the run: " {err.message}</p>
+        })}
+        {move || run.with(|run| run.error.clone()).map(|error| view! {
+            <p class="form-error" data-testid="run-error">{error}</p>
+        })}
+        <section class="card">
+            <dl class="facts" data-testid="run-facts">
+                <dt>"Agent"</dt>
+                <dd><A href=agent_link>{agent_name}</A></dd>
+                <dt>"Trigger"</dt>
+                <dd>{move || run.with(|run| run.trigger.as_str())}</dd>
+                <dt>"Model"</dt>
+                <dd>{move || run.with(|run| run.model.clone())}</dd>
+                <dt>"Created"</dt>
+                <dd>{move || run.with(|run| exact_time(&run.created_at))}</dd>
+                <dt>"Started"</dt>
+                <dd>{move || time(run.with(|run| run.started_at.clone()))}</dd>
+                <dt>"Ended"</dt>
+                <dd>{move || time(run.with(|run| run.finished_at.clone()))}</dd>
+                <dt>"Duration"</dt>
+                <dd>{move || run.with(|run| run.duration_ms.map_or_else(|| "—".to_owned(), duration))}</dd>
+                <dt>"Tokens"</dt>
+                <dd>{move || run.with(|run| format!(
+                    "{} prompt + {} completion",
+                    run.prompt_tokens, run.completion_tokens
+                ))}</dd>
+                <dt>"Cost"</dt>
+                <dd>{move || run.with(|run| format!("${:.4}", run.cost_usd))}</dd>
+            </dl>
+        </section>
+    }
+}
