@@ -58,7 +58,7 @@ function fakeProvider(): Promise<{ url: string; server: Server }> {
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 3;
 const base = `http://127.0.0.1:${port}`;
 
-test("a chat streams the reply, shows tool calls, stops on request and keeps its history", async ({ page }) => {
+test("a chat streams the reply, shows tool calls, stops on request and keeps its history; a run's page follows and stops it", async ({ page }) => {
   test.setTimeout(90_000);
   const provider = await fakeProvider();
   const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-chat-"));
@@ -117,6 +117,24 @@ test("a chat streams the reply, shows tool calls, stops on request and keeps its
     await expect(messages).toContainText("how can I help today?");
     await expect(page.getByTestId("tool-card")).toHaveCount(1);
     await expect(messages.locator(".cut-off")).toBeVisible();
+
+    // A run's own page follows it live and stops it too.
+    const thread = new URL(page.url()).searchParams.get("thread");
+    const posted = await fetch(`${base}/api/threads/${thread}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ content: "long" }),
+    });
+    expect(posted.status).toBe(202);
+    const { run } = await posted.json();
+    await page.goto(`${base}/runs/${run.id}`);
+    await hydrated(page);
+    await expect(page.getByTestId("run-status")).toHaveText("running");
+    await expect(page.getByTestId("run-facts")).toContainText("chat");
+    await page.getByRole("button", { name: "Stop" }).click();
+    await expect(page.getByTestId("run-status")).toHaveText("cancelled");
+    await expect(page.getByTestId("run-error")).toContainText("stopped by the user");
+    await expect(page.getByRole("button", { name: "Stop" })).toHaveCount(0);
   } finally {
     server.kill("SIGKILL");
     provider.server.close();
