@@ -1,7 +1,7 @@
 //! Webhook triggers over real HTTP: a signed request starts a run with its body as input;
-//! bad, stale, future, unsigned, replayed, oversized and over-the-rate requests are refused
-//! and start nothing; rotation keeps the old secret for its grace period only; a trigger
-//! of a deleted or disabled agent is not found; every delivery is logged.
+//! bad, stale, future, unsigned, replayed, oversized, binary and over-the-rate requests
+//! are refused and start nothing; rotation keeps the old secret for its grace period only;
+//! a trigger of a deleted or disabled agent is not found; every delivery is logged.
 
 use std::time::{Duration, Instant};
 
@@ -232,6 +232,41 @@ async fn the_same_request_again_is_a_replay() {
     let again = send(&app, &created.trigger, &created.secret, sent_at, "{}").await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert_eq!(runs_of(&app, &agent).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_correctly_signed_body_that_is_not_text_is_refused_and_logged() {
+    let app = spawn_app().await;
+    let (agent, created) = agent_with_trigger(&app).await;
+    let body = vec![0xff, 0xfe, 0x00, 0x80];
+    let timestamp = now().to_string();
+    let response = app
+        .client
+        .post(app.url(&created.trigger.path))
+        .header("X-Hatchery-Timestamp", &timestamp)
+        .header(
+            "X-Hatchery-Signature",
+            signature::sign(&created.secret, &timestamp, &body),
+        )
+        .header("Content-Type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("UTF-8")),
+        "{error}"
+    );
+    assert!(runs_of(&app, &agent).await.is_empty());
+    let log = deliveries(&app, &created.trigger).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status_code, 400);
+    assert!(log[0].run_id.is_none());
 }
 
 #[tokio::test]
