@@ -98,7 +98,7 @@ test("a trigger is created, a request signed with its secret starts a run that a
   await trigger.getByRole("button", { name: "Deliveries" }).click();
   const deliveries = trigger.getByTestId("deliveries");
   await expect(deliveries.locator("tbody tr")).toHaveCount(2);
-  await expect(deliveries).toContainText(runId);
+  await expect(deliveries.getByRole("link", { name: runId })).toHaveAttribute("href", `/runs/${runId}`);
   await expect(deliveries).toContainText("401");
 });
 

@@ -8,6 +8,7 @@ use hatchery_shared::api::{
     triggers::{Delivery, NewTrigger, Trigger, TriggerWithSecret},
 };
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use super::agents::short_time;
 use crate::{
@@ -204,6 +205,7 @@ fn TriggerItem(
         None => {}
     });
     let url = format!("{}{}", origin(), trigger.path);
+    let copied_url = url.clone();
     let deliveries_of = trigger.id.clone();
     view! {
         <li class="trigger" data-trigger=trigger.id.clone()>
@@ -216,6 +218,7 @@ fn TriggerItem(
                 })}
             </div>
             <div class="actions">
+                <button class="button small" on:click=move |_| copy(&copied_url)>"Copy URL"</button>
                 <button class="button small" on:click=move |_| showing.update(|on| *on = !*on)>
                     {move || if showing.get() { "Hide deliveries" } else { "Deliveries" }}
                 </button>
@@ -275,7 +278,7 @@ fn Deliveries(trigger_id: String) -> impl IntoView {
                                     <td>{short_time(&delivery.received_at)}</td>
                                     <td>{delivery.outcome.as_str()}</td>
                                     <td>{delivery.status_code}</td>
-                                    <td>{delivery.run_id.unwrap_or_default()}</td>
+                                    <td>{delivery.run_id.map(|run| view! { <A href=format!("/runs/{run}")>{run}</A> })}</td>
                                     <td>{delivery.error.unwrap_or_default()}</td>
                                 </tr>
                             }).collect_view()}
