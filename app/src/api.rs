@@ -1,10 +1,12 @@
 //! Calls to Hatchery's REST API from the browser, with its error body turned into a
-//! [`Failure`] a form can show (a message, and a message per field).
+//! [`Failure`] a form can show (a message, and a message per field), and the actions that
+//! load a page's data when it mounts.
 
 use std::collections::BTreeMap;
 
 use gloo_net::http::{Method, RequestBuilder, Response};
 use hatchery_shared::api::ErrorBody;
+use leptos::prelude::*;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// Why a call failed, as the interface shows it.
@@ -31,6 +33,31 @@ impl Failure {
             fields: BTreeMap::new(),
         }
     }
+}
+
+/// An action that runs `fetch` once the component creating it is mounted in the browser,
+/// and again on each `dispatch(())`: a page's data, with a way to reload it.
+pub fn fetch_now<O, Fu>(fetch: impl Fn() -> Fu + 'static) -> Action<(), O>
+where
+    O: Send + Sync + 'static,
+    Fu: Future<Output = O> + 'static,
+{
+    let action = Action::new_local(move |_: &()| fetch());
+    Effect::new(move || {
+        action.dispatch(());
+    });
+    action
+}
+
+/// [`fetch_now`] of `GET path`.
+pub fn get_now<T>(path: String) -> Action<(), Result<T, Failure>>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    fetch_now(move || {
+        let path = path.clone();
+        async move { get::<T>(&path).await }
+    })
 }
 
 /// `GET path`, its JSON body on success.

@@ -116,13 +116,7 @@ pub fn AgentForm(id: Option<String>) -> impl IntoView {
     let navigate = use_navigate();
 
     if let Some(id) = id.clone() {
-        let load = Action::new_local(move |_: &()| {
-            let path = format!("/api/agents/{id}");
-            async move { api::get::<Agent>(&path).await }
-        });
-        Effect::new(move || {
-            load.dispatch(());
-        });
+        let load = api::get_now::<Agent>(format!("/api/agents/{id}"));
         Effect::new(move || match load.value().get() {
             Some(Ok(agent)) => {
                 fields.fill(&agent);

@@ -54,14 +54,7 @@ fn AgentTabs(id: String) -> impl IntoView {
     };
     let agent = RwSignal::new(None::<Agent>);
     let failure = RwSignal::new(None::<String>);
-    let path = format!("/api/agents/{id}");
-    let load = Action::new_local(move |_: &()| {
-        let path = path.clone();
-        async move { api::get::<Agent>(&path).await }
-    });
-    Effect::new(move || {
-        load.dispatch(());
-    });
+    let load = api::get_now::<Agent>(format!("/api/agents/{id}"));
     Effect::new(move || match load.value().get() {
         Some(Ok(loaded)) => agent.set(Some(loaded)),
         Some(Err(err)) => failure.set(Some(err.message)),

@@ -26,16 +26,13 @@ pub fn ScheduleTab(agent_id: String) -> impl IntoView {
     let loaded = RwSignal::new(false);
 
     let id = agent_id.clone();
-    let load = Action::new_local(move |_: &()| {
+    let load = api::fetch_now(move || {
         let id = id.clone();
         async move {
             let agent = api::get::<Agent>(&format!("/api/agents/{id}")).await?;
             let schedule = api::get::<AgentSchedule>(&format!("/api/agents/{id}/schedule")).await?;
             Ok::<_, Failure>((agent, schedule))
         }
-    });
-    Effect::new(move || {
-        load.dispatch(());
     });
     Effect::new(move || match load.value().get() {
         Some(Ok((agent, current))) => {

@@ -24,14 +24,7 @@ pub fn TriggersTab(agent_id: String) -> impl IntoView {
     let revealed = RwSignal::new(None::<TriggerWithSecret>);
     let name = RwSignal::new(String::new());
 
-    let id = agent_id.clone();
-    let load = Action::new_local(move |_: &()| {
-        let path = format!("/api/agents/{id}/triggers");
-        async move { api::get::<Page<Trigger>>(&path).await }
-    });
-    Effect::new(move || {
-        load.dispatch(());
-    });
+    let load = api::get_now::<Page<Trigger>>(format!("/api/agents/{agent_id}/triggers"));
     Effect::new(move || match load.value().get() {
         Some(Ok(page)) => triggers.set(page.items),
         Some(Err(err)) => failure.set(Some(err)),
@@ -245,13 +238,8 @@ fn TriggerItem(
 /// The latest deliveries of a trigger, with a Refresh button.
 #[component]
 fn Deliveries(trigger_id: String) -> impl IntoView {
-    let load = Action::new_local(move |_: &()| {
-        let path = format!("/api/triggers/{trigger_id}/deliveries?limit=50");
-        async move { api::get::<Page<Delivery>>(&path).await }
-    });
-    Effect::new(move || {
-        load.dispatch(());
-    });
+    let load =
+        api::get_now::<Page<Delivery>>(format!("/api/triggers/{trigger_id}/deliveries?limit=50"));
     view! {
         <div class="deliveries" data-testid="deliveries">
             <button class="button small" on:click=move |_| { load.dispatch(()); }>"Refresh"</button>

@@ -41,7 +41,7 @@ fn Chat(agent_id: String) -> impl IntoView {
     let failure = RwSignal::new(None::<String>);
 
     let id = agent_id.clone();
-    let load = Action::new_local(move |_: &()| {
+    let load = api::fetch_now(move || {
         let id = id.clone();
         async move {
             let agent = api::get::<Agent>(&format!("/api/agents/{id}")).await?;
@@ -49,9 +49,6 @@ fn Chat(agent_id: String) -> impl IntoView {
                 api::get::<Page<Thread>>(&format!("/api/agents/{id}/threads?limit=200")).await?;
             Ok::<_, api::Failure>((agent, threads.items))
         }
-    });
-    Effect::new(move || {
-        load.dispatch(());
     });
     Effect::new(move || match load.value().get() {
         Some(Ok((loaded, list))) => {
@@ -282,7 +279,7 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
 
     let id = thread_id.clone();
     // Every page of the thread, oldest first.
-    let load = Action::new_local(move |_: &()| {
+    let load = api::fetch_now(move || {
         let first = format!("/api/threads/{id}/messages?limit=200");
         async move {
             let mut all = Vec::new();
@@ -296,9 +293,6 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
                 }
             }
         }
-    });
-    Effect::new(move || {
-        load.dispatch(());
     });
     Effect::new(move || match load.value().get() {
         Some(Ok(all)) => messages.set(all),

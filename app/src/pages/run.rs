@@ -31,14 +31,7 @@ pub fn RunPage() -> impl IntoView {
 /// Loads the run `id`, then shows it.
 #[component]
 fn LoadedRun(id: String) -> impl IntoView {
-    let path = format!("/api/runs/{id}");
-    let load = Action::new_local(move |_: &()| {
-        let path = path.clone();
-        async move { api::get::<Run>(&path).await }
-    });
-    Effect::new(move || {
-        load.dispatch(());
-    });
+    let load = api::get_now::<Run>(format!("/api/runs/{id}"));
     move || match load.value().get() {
         None => view! { <p class="muted" aria-busy="true">"Loading the run…"</p> }.into_any(),
         Some(Ok(run)) => view! { <RunDetails run /> }.into_any(),
@@ -84,14 +77,7 @@ fn RunDetails(run: Run) -> impl IntoView {
         },
     );
 
-    let agent_path = format!("/api/agents/{agent_id}");
-    let agent = Action::new_local(move |_: &()| {
-        let path = agent_path.clone();
-        async move { api::get::<Agent>(&path).await }
-    });
-    Effect::new(move || {
-        agent.dispatch(());
-    });
+    let agent = api::get_now::<Agent>(format!("/api/agents/{agent_id}"));
     let agent_name = move || match agent.value().get() {
         Some(Ok(agent)) => agent.name,
         _ => "Agent".to_owned(),

@@ -34,10 +34,7 @@ fn Tokens() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let created = RwSignal::new(None::<CreatedApiToken>);
 
-    let load = Action::new_local(|_: &()| api::get::<Page<ApiToken>>("/api/tokens?limit=200"));
-    Effect::new(move || {
-        load.dispatch(());
-    });
+    let load = api::get_now::<Page<ApiToken>>("/api/tokens?limit=200".into());
     Effect::new(move || match load.value().get() {
         Some(Ok(page)) => tokens.set(page.items),
         Some(Err(err)) => failure.set(Some(err)),

@@ -158,10 +158,7 @@ fn count(value: f64) -> String {
 /// Today's spending against the caller's daily cost cap.
 #[component]
 fn CapsCard() -> impl IntoView {
-    let load = Action::new_local(|_: &()| async { api::get::<Caps>("/api/usage/caps").await });
-    Effect::new(move || {
-        load.dispatch(());
-    });
+    let load = api::get_now::<Caps>("/api/usage/caps".into());
     view! {
         <section class="card" aria-labelledby="caps-heading" data-testid="caps">
             <h2 id="caps-heading">"Today's spending"</h2>

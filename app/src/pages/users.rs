@@ -39,10 +39,7 @@ fn Users() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let admin = RwSignal::new(false);
 
-    let load = Action::new_local(|_: &()| api::get::<Page<User>>("/api/users?limit=200"));
-    Effect::new(move || {
-        load.dispatch(());
-    });
+    let load = api::get_now::<Page<User>>("/api/users?limit=200".into());
     Effect::new(move || match load.value().get() {
         Some(Ok(page)) => users.set(page.items),
         Some(Err(err)) => failure.set(Some(err)),
