@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, expect, hydrated, startServer, waitUntilReady } from "./fixtures";
 
-// A server of this file's own with accounts (sign-in required) and an empty database, so
-// that the first run's admin page shows.
+// Servers of this file's own with accounts (sign-in required) and an empty database, so
+// that the first run's admin page shows: one per test.
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 2;
 const base = `http://127.0.0.1:${port}`;
 
@@ -93,6 +93,55 @@ test("first run, sign-in and sign-out, and an agent created, edited live across 
     await expect(other.getByTestId("agents-empty")).toBeVisible();
 
     dropExpected(consoleErrors, [401, 422]);
+  } finally {
+    server.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("an admin adds a user, and an API token works until it is revoked", async ({ page }) => {
+  test.setTimeout(60_000);
+  const ownPort = port + 2;
+  const own = `http://127.0.0.1:${ownPort}`;
+  const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-tokens-"));
+  const server = startServer(ownPort, dataDir);
+  try {
+    await waitUntilReady(ownPort);
+    // The first account is the admin, and creating it signs this browser in.
+    const setup = await page.request.post(`${own}/api/auth/setup`, {
+      data: { email: "grace@example.com", display_name: "Grace", password: "correct horse battery" },
+    });
+    expect(setup.status()).toBe(201);
+
+    await page.goto(`${own}/admin/users`);
+    await hydrated(page);
+    await page.getByLabel("Email").fill("lin@example.com");
+    await page.getByLabel("Name").fill("Lin");
+    await page.getByLabel("Password").fill("another long passphrase");
+    await page.getByRole("button", { name: "Add user" }).click();
+    const lin = page.getByRole("row", { name: /lin@example\.com/ });
+    await expect(lin.getByRole("cell").nth(2)).toHaveText("user");
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByRole("row", { name: /lin@example\.com/ })).toBeVisible();
+    const grace = page.getByRole("row", { name: /grace@example\.com/ });
+    await expect(grace.getByRole("cell").nth(2)).toHaveText("admin");
+
+    await page.goto(`${own}/account/tokens`);
+    await hydrated(page);
+    await page.getByLabel("Token name").fill("CI");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const secret = (await page.getByTestId("new-token").locator("code").textContent()) ?? "";
+    const asScript = () => fetch(`${own}/api/agents`, { headers: { Authorization: `Bearer ${secret}` } });
+    expect((await asScript()).status).toBe(200);
+    const row = page.getByRole("row", { name: /CI/ });
+    await expect(row).toBeVisible();
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await expect(row).toHaveCount(0);
+    expect((await asScript()).status).toBe(401);
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByText("No tokens yet.")).toBeVisible();
   } finally {
     server.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
