@@ -14,7 +14,7 @@ use super::{
     agent_form::AgentForm, agent_schedule::ScheduleTab, agent_triggers::TriggersTab,
     runs::RunsTable,
 };
-use crate::{api, realtime::use_topic, session::SignedIn};
+use crate::{api, realtime::use_live_state, session::SignedIn};
 
 /// The tabs, in order: (query value, label).
 const TABS: [(&str, &str); 4] = [
@@ -60,7 +60,7 @@ fn AgentTabs(id: String) -> impl IntoView {
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });
-    use_topic(
+    use_live_state(
         format!("agent:{id}"),
         move |envelope| {
             if let Message::AgentUpdated(updated) = &envelope.message {

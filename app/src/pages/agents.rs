@@ -13,7 +13,7 @@ use leptos_router::components::A;
 use crate::{
     api,
     paged::Paged,
-    realtime::use_topic,
+    realtime::use_live_state,
     session::{SignedIn, use_session},
 };
 
@@ -47,7 +47,7 @@ pub fn AgentsTable() -> impl IntoView {
         loaded_once,
         ..
     } = paged;
-    use_topic(
+    use_live_state(
         format!("user:{user_id}"),
         move |envelope| match &envelope.message {
             Message::AgentCreated(agent) => paged.prepend(agent, |a| a.id.clone()),

@@ -16,7 +16,12 @@ use leptos::{html::Div, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::{api, markdown::to_safe_html, realtime::use_topic, session::SignedIn};
+use crate::{
+    api,
+    markdown::to_safe_html,
+    realtime::{use_live_state, use_topic},
+    session::SignedIn,
+};
 
 /// `/agents/{id}/chat`.
 #[component]
@@ -306,7 +311,7 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
             }
         });
     };
-    use_topic(
+    use_live_state(
         format!("thread:{thread_id}"),
         move |envelope| match &envelope.message {
             Message::ThreadMessageCreated(message) => {

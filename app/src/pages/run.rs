@@ -11,7 +11,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use super::{agents::exact_time, runs::duration};
-use crate::{api, realtime::use_topic, session::SignedIn};
+use crate::{api, realtime::use_live_state, session::SignedIn};
 
 /// `/runs/{id}`.
 #[component]
@@ -63,7 +63,7 @@ fn RunDetails(run: Run) -> impl IntoView {
         }
     });
     let run_id = id.clone();
-    use_topic(
+    use_live_state(
         format!("agent:{agent_id}"),
         move |envelope| {
             if let Message::RunUpdated(updated) = &envelope.message

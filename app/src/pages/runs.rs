@@ -13,7 +13,7 @@ use super::agents::short_time;
 use crate::{
     api,
     paged::Paged,
-    realtime::use_topic,
+    realtime::use_live_state,
     session::{SignedIn, use_session},
 };
 
@@ -63,7 +63,7 @@ pub fn RunsTable(
         loaded_once,
         ..
     } = paged;
-    use_topic(
+    use_live_state(
         topic,
         move |envelope| match &envelope.message {
             Message::RunCreated(run) => paged.prepend(run, |r| r.id.clone()),

@@ -23,7 +23,7 @@ use super::{
     ConnectionState,
     backoff::Backoff,
     frame_log::{Direction, FrameLog, FrameRecord},
-    topics::{EventHandler, InterestId, ResyncHandler, TopicManager},
+    topics::{EventHandler, InterestId, Resync, ResyncHandler, TopicManager},
 };
 
 /// How long to wait for any frame before `hello` told the heartbeat (25 s + 10 s).
@@ -268,8 +268,12 @@ impl Core {
         topic: &str,
         on_event: EventHandler,
         on_resync: ResyncHandler,
+        resync: Resync,
     ) -> InterestId {
-        let (id, subscribe) = self.topics.borrow_mut().add(topic, on_event, on_resync);
+        let (id, subscribe) = self
+            .topics
+            .borrow_mut()
+            .add(topic, on_event, on_resync, resync);
         if let Some(topic) = subscribe {
             self.send(Message::Subscribe(Subscribe {
                 topics: vec![topic],

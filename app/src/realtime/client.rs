@@ -8,7 +8,7 @@ use std::rc::Rc;
 use hatchery_shared::realtime::Envelope;
 use leptos::prelude::*;
 
-use super::frame_log::FrameLog;
+use super::{frame_log::FrameLog, topics::Resync};
 
 /// What the connection is doing, for the indicator in the layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,18 +82,38 @@ pub fn use_topic(
     on_event: impl Fn(&Envelope) + 'static,
     on_resync: impl Fn() + 'static,
 ) {
-    let topic = topic.into();
+    follow(topic.into(), on_event, on_resync, Resync::OnGap);
+}
+
+/// [`use_topic`] for a component that loads its state over REST when it mounts and keeps
+/// it current with the topic's events: `reload` also runs once the topic's first
+/// subscription is live, so that nothing published between the load and the subscription
+/// is missed.
+pub fn use_live_state(
+    topic: impl Into<String>,
+    on_event: impl Fn(&Envelope) + 'static,
+    reload: impl Fn() + 'static,
+) {
+    follow(topic.into(), on_event, reload, Resync::AlsoWhenSubscribed);
+}
+
+fn follow(
+    topic: String,
+    on_event: impl Fn(&Envelope) + 'static,
+    on_resync: impl Fn() + 'static,
+    resync: Resync,
+) {
     let client = use_ws_client();
     #[cfg(feature = "hydrate")]
     {
         let core = client.core.clone();
-        let id = core.add_interest(&topic, Rc::new(on_event), Rc::new(on_resync));
+        let id = core.add_interest(&topic, Rc::new(on_event), Rc::new(on_resync), resync);
         let core = send_wrapper::SendWrapper::new(core);
         on_cleanup(move || core.remove_interest(id));
     }
     #[cfg(not(feature = "hydrate"))]
     {
         // Nothing streams into a page rendered on the server.
-        let _ = (client, topic, on_event, on_resync);
+        let _ = (client, topic, on_event, on_resync, resync);
     }
 }

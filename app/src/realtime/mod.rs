@@ -8,4 +8,4 @@ mod client;
 pub mod frame_log;
 pub mod topics;
 
-pub use client::{ConnectionState, WsClient, use_topic, use_ws_client};
+pub use client::{ConnectionState, WsClient, use_live_state, use_topic, use_ws_client};

@@ -13,6 +13,16 @@ pub type EventHandler = Rc<dyn Fn(&Envelope)>;
 /// Called when missed events could not be recovered: refetch the topic's state over REST.
 pub type ResyncHandler = Rc<dyn Fn()>;
 
+/// When an interest's resync handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resync {
+    /// After a gap that could not be recovered only.
+    OnGap,
+    /// Also once the topic's first subscription is confirmed: for state loaded over REST
+    /// while the subscription was not live yet, which misses what happened in between.
+    AlsoWhenSubscribed,
+}
+
 /// Identifies one registered interest, to remove it later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InterestId(u64);
@@ -21,6 +31,7 @@ struct Interest {
     id: InterestId,
     on_event: EventHandler,
     on_resync: ResyncHandler,
+    resync: Resync,
 }
 
 #[derive(Default)]
@@ -38,13 +49,14 @@ pub struct TopicManager {
 }
 
 impl TopicManager {
-    /// Registers interest in `topic`. Returns its id and, on the first interest in that
-    /// topic, the subscription to send.
+    /// Registers interest in `topic`, with `on_resync` called as `resync` says. Returns its
+    /// id and, on the first interest in that topic, the subscription to send.
     pub fn add(
         &mut self,
         topic: &str,
         on_event: EventHandler,
         on_resync: ResyncHandler,
+        resync: Resync,
     ) -> (InterestId, Option<SubscribeTopic>) {
         self.next_id += 1;
         let id = InterestId(self.next_id);
@@ -53,6 +65,7 @@ impl TopicManager {
             id,
             on_event,
             on_resync,
+            resync,
         });
         let subscribe = (state.interests.len() == 1).then(|| SubscribeTopic {
             topic: topic.to_owned(),
@@ -92,7 +105,8 @@ impl TopicManager {
     }
 
     /// Takes a `subscribed` reply: records the stream's position and returns the resync
-    /// handlers to call when events were missed and could not be recovered.
+    /// handlers to call: every interest's when events were missed and could not be
+    /// recovered; on the topic's first subscription, those that asked for it.
     pub fn on_subscribed(&mut self, subscribed: &Subscribed) -> Vec<ResyncHandler> {
         let Some(state) = self.topics.get_mut(subscribed.topic.as_str()) else {
             return Vec::new();
@@ -107,12 +121,10 @@ impl TopicManager {
             return Vec::new();
         }
         state.position = Some(current);
-        if !had_position {
-            return Vec::new();
-        }
         state
             .interests
             .iter()
+            .filter(|interest| had_position || interest.resync == Resync::AlsoWhenSubscribed)
             .map(|interest| interest.on_resync.clone())
             .collect()
     }
@@ -181,9 +193,14 @@ mod tests {
         let mut topics = TopicManager::default();
         let (on_event, on_resync) = ignore();
 
-        let (first, subscribe) = topics.add("agent:7", on_event.clone(), on_resync.clone());
+        let (first, subscribe) = topics.add(
+            "agent:7",
+            on_event.clone(),
+            on_resync.clone(),
+            Resync::OnGap,
+        );
         assert_eq!(subscribe.unwrap().topic, "agent:7");
-        let (second, subscribe) = topics.add("agent:7", on_event, on_resync);
+        let (second, subscribe) = topics.add("agent:7", on_event, on_resync, Resync::OnGap);
         assert!(subscribe.is_none());
 
         assert_eq!(topics.remove(first), None);
@@ -199,8 +216,8 @@ mod tests {
             let seen = seen.clone();
             Rc::new(move |e: &Envelope| seen.borrow_mut().push(e.seq.unwrap())) as EventHandler
         };
-        topics.add("ops", record.clone(), Rc::new(|| {}));
-        topics.add("ops", record, Rc::new(|| {}));
+        topics.add("ops", record.clone(), Rc::new(|| {}), Resync::OnGap);
+        topics.add("ops", record, Rc::new(|| {}), Resync::OnGap);
         topics.on_subscribed(&subscribed("ops", "e1", 4, false));
 
         for seq in [5, 5, 3, 6, 4, 7] {
@@ -220,8 +237,8 @@ mod tests {
     fn after_a_reconnect_topics_resubscribe_from_the_last_seen_event() {
         let mut topics = TopicManager::default();
         let (on_event, on_resync) = ignore();
-        topics.add("ops", on_event.clone(), on_resync.clone());
-        topics.add("agent:2", on_event, on_resync);
+        topics.add("ops", on_event.clone(), on_resync.clone(), Resync::OnGap);
+        topics.add("agent:2", on_event, on_resync, Resync::OnGap);
         topics.on_subscribed(&subscribed("ops", "e1", 0, false));
         topics.on_event(&event("ops", 1));
         topics.on_event(&event("ops", 2));
@@ -247,7 +264,7 @@ mod tests {
             let resyncs = resyncs.clone();
             Rc::new(move || *resyncs.borrow_mut() += 1) as ResyncHandler
         };
-        topics.add("ops", Rc::new(|_| {}), on_resync);
+        topics.add("ops", Rc::new(|_| {}), on_resync, Resync::OnGap);
 
         assert!(
             topics
@@ -277,14 +294,48 @@ mod tests {
     }
 
     #[test]
+    fn state_loaded_before_the_first_subscription_is_reloaded_once_it_is_live() {
+        let mut topics = TopicManager::default();
+        let counter = || {
+            let count = Rc::new(RefCell::new(0));
+            let handler = {
+                let count = count.clone();
+                Rc::new(move || *count.borrow_mut() += 1) as ResyncHandler
+            };
+            (count, handler)
+        };
+        let (state_reloads, reload_state) = counter();
+        let (gap_resyncs, on_gap) = counter();
+        topics.add(
+            "agent:3",
+            Rc::new(|_| {}),
+            reload_state,
+            Resync::AlsoWhenSubscribed,
+        );
+        topics.add("agent:3", Rc::new(|_| {}), on_gap, Resync::OnGap);
+
+        let mut deliver = |subscribed: Subscribed| {
+            for resync in topics.on_subscribed(&subscribed) {
+                resync();
+            }
+        };
+        deliver(subscribed("agent:3", "e1", 5, false));
+        assert_eq!((*state_reloads.borrow(), *gap_resyncs.borrow()), (1, 0));
+        deliver(subscribed("agent:3", "e1", 8, true));
+        assert_eq!((*state_reloads.borrow(), *gap_resyncs.borrow()), (1, 0));
+        deliver(subscribed("agent:3", "e2", 0, false));
+        assert_eq!((*state_reloads.borrow(), *gap_resyncs.borrow()), (2, 1));
+    }
+
+    #[test]
     fn a_topic_removed_and_added_again_starts_fresh() {
         let mut topics = TopicManager::default();
         let (on_event, on_resync) = ignore();
-        let (id, _) = topics.add("ops", on_event.clone(), on_resync.clone());
+        let (id, _) = topics.add("ops", on_event.clone(), on_resync.clone(), Resync::OnGap);
         topics.on_subscribed(&subscribed("ops", "e1", 3, false));
         topics.remove(id);
 
-        let (_, subscribe) = topics.add("ops", on_event, on_resync);
+        let (_, subscribe) = topics.add("ops", on_event, on_resync, Resync::OnGap);
 
         assert_eq!(subscribe.unwrap().since, None);
     }
