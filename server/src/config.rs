@@ -38,7 +38,7 @@ pub struct Config {
     /// Threads of the async runtime (`HATCHERY_WORKER_THREADS`, default one per core).
     pub worker_threads: Option<usize>,
     /// Sign-in and sessions (`HATCHERY_AUTH`, `HATCHERY_SIGNUP`, `HATCHERY_SESSION_TTL_SECS`,
-    /// `HATCHERY_SIGNIN_MAX_FAILURES`).
+    /// `HATCHERY_SIGNIN_MAX_FAILURES`, `HATCHERY_TRUSTED_PROXIES`).
     pub auth: AuthConfig,
     /// The agent runner (`HATCHERY_LLM_*` including `HATCHERY_LLM_MODEL`, `HATCHERY_RUN_MAX_STEPS`,
     /// `HATCHERY_MAX_CONCURRENT_RUNS`, `HATCHERY_TOOL_TIMEOUT_SECS`,
@@ -259,6 +259,10 @@ impl Config {
                 })?;
         }
 
+        if let Some(text) = read("HATCHERY_TRUSTED_PROXIES")? {
+            auth.trusted_proxies = networks("HATCHERY_TRUSTED_PROXIES", &text)?;
+        }
+
         let runner = runner_config(&read)?;
         let scheduler = scheduler_config(&read)?;
         let webhooks = webhook_config(&read)?;
@@ -300,6 +304,20 @@ fn number(
                 })
         })
         .transpose()
+}
+
+/// The comma-separated networks (`10.0.0.0/8, 127.0.0.1/32`) in `var`'s value `text`.
+fn networks(var: &'static str, text: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|net| !net.is_empty())
+        .map(|net| {
+            net.parse().map_err(|_| ConfigError {
+                var,
+                message: format!("{net:?} is not a network like 10.0.0.0/8"),
+            })
+        })
+        .collect()
 }
 
 /// The scheduler's settings, from the `HATCHERY_SCHEDULE_*` variables.
@@ -380,17 +398,7 @@ fn runner_config(
         runner.tools.timeout = Duration::from_secs(secs);
     }
     if let Some(text) = read("HATCHERY_HTTP_TOOL_ALLOW")? {
-        runner.tools.http.allow = text
-            .split(',')
-            .map(str::trim)
-            .filter(|net| !net.is_empty())
-            .map(|net| {
-                net.parse().map_err(|_| ConfigError {
-                    var: "HATCHERY_HTTP_TOOL_ALLOW",
-                    message: format!("{net:?} is not a network like 10.0.0.0/8"),
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        runner.tools.http.allow = networks("HATCHERY_HTTP_TOOL_ALLOW", &text)?;
     }
     for (var, cap) in [
         (
@@ -535,6 +543,7 @@ mod tests {
             ("HATCHERY_LLM_BASE_URL", "api.openai.com"),
             ("HATCHERY_RUN_MAX_STEPS", "0"),
             ("HATCHERY_HTTP_TOOL_ALLOW", "10.0.0.0/33"),
+            ("HATCHERY_TRUSTED_PROXIES", "10.0.0.1/8,proxy"),
             ("HATCHERY_LLM_PRICES", "gpt=cheap"),
             ("HATCHERY_LOG", "info,[bad"),
             ("HATCHERY_LOG_FORMAT", "xml"),

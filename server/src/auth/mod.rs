@@ -5,6 +5,7 @@
 //! admin), `Authorization: Bearer <token>` (or `?token=` on the WebSocket only), or the
 //! session cookie. Cookie-authenticated mutations must come from an allowed origin (CSRF).
 
+pub mod client_address;
 mod limiter;
 pub mod origin;
 pub mod password;
@@ -52,6 +53,9 @@ pub struct AuthConfig {
     /// Failed sign-ins allowed per account in 15 minutes, and ten times as many per client
     /// address (`HATCHERY_SIGNIN_MAX_FAILURES`, default 5).
     pub max_failures: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`HATCHERY_TRUSTED_PROXIES`, default none).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for AuthConfig {
@@ -61,6 +65,7 @@ impl Default for AuthConfig {
             signup_open: false,
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             max_failures: 5,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -17,7 +17,7 @@ use hatchery_shared::api::accounts::{
 use super::{ApiError, AppJson};
 use crate::{
     application::AppState,
-    auth::{Auth, Identity, SESSION_COOKIE, password},
+    auth::{Auth, Identity, SESSION_COOKIE, client_address::client_address, password},
     store::{NewUser, Store, UserRow},
 };
 
@@ -70,7 +70,8 @@ async fn sign_in(
     jar: CookieJar,
     AppJson(body): AppJson<SignIn>,
 ) -> Result<(CookieJar, Json<User>), ApiError> {
-    let signed_in = auth.sign_in(&body.email, body.password, peer.ip()).await?;
+    let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
+    let signed_in = auth.sign_in(&body.email, body.password, client).await?;
     tracing::info!(user = %signed_in.user.id, "signed in");
     Ok((
         jar.add(session_cookie(&auth, &headers, signed_in.token)),

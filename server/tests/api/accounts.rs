@@ -230,6 +230,64 @@ async fn failed_sign_ins_are_rate_limited_per_address() {
     assert_eq!(limited.status(), 429);
 }
 
+/// Signs in as `email` through a proxy that says the client is `client`.
+async fn sign_in_via_proxy(
+    app: &TestApp,
+    client: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/sign-in"))
+        .header("X-Forwarded-For", client)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_limit_counts_each_client_apart() {
+    let app = spawn_app_configured(|config| {
+        config.auth.max_failures = 1;
+        config.auth.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    for n in 0..10 {
+        let response = sign_in_via_proxy(
+            &app,
+            "203.0.113.5",
+            &format!("guess{n}@example.com"),
+            "guess",
+        )
+        .await;
+        assert_eq!(response.status(), 401);
+    }
+
+    let limited = sign_in_via_proxy(&app, "203.0.113.5", "bob@example.com", PASSWORD).await;
+    assert_eq!(limited.status(), 429, "the guessing client waits");
+    let other = sign_in_via_proxy(&app, "203.0.113.6", "bob@example.com", PASSWORD).await;
+    assert_eq!(
+        other.status(),
+        200,
+        "another client behind the same proxy does not"
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_address_does_not_escape_the_limit() {
+    let app = spawn_app_configured(|config| config.auth.max_failures = 1).await;
+    for n in 0..10 {
+        let forged = format!("203.0.113.{n}");
+        let response =
+            sign_in_via_proxy(&app, &forged, &format!("guess{n}@example.com"), "guess").await;
+        assert_eq!(response.status(), 401);
+    }
+
+    let limited = sign_in_via_proxy(&app, "198.51.100.1", "bob@example.com", PASSWORD).await;
+    assert_eq!(limited.status(), 429);
+}
+
 #[tokio::test]
 async fn api_tokens_are_shown_once_and_revocation_closes_their_sockets() {
     let app = spawn_app().await;
