@@ -101,10 +101,22 @@ test("a chat streams the reply, shows tool calls, stops on request and keeps its
     await expect(card).toContainText("6 * 7");
     await expect(card).toContainText("42");
 
-    // Stop cuts a long reply off and keeps what was written.
+    // The view follows a long reply as it grows, until the reader scrolls up, and again
+    // once they are back at the end; Stop cuts the reply off and keeps what was written.
     await input.fill("long");
     await input.press("Enter");
     await expect(streaming).toContainText("word3");
+    const gapBelow = () => messages.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    await expect.poll(() => messages.evaluate((el) => el.scrollTop), { timeout: 20_000 }).toBeGreaterThan(100);
+    await expect.poll(gapBelow).toBeLessThan(40);
+    await messages.evaluate((el) => el.scrollTo(0, 0));
+    const shown = Number((await streaming.textContent())?.match(/word(\d+)\s*$/)?.[1]);
+    await expect(streaming).toContainText(`word${shown + 20}`);
+    expect(await messages.evaluate((el) => el.scrollTop)).toBe(0);
+    expect(await gapBelow()).toBeGreaterThan(100);
+    await messages.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await expect(streaming).toContainText(`word${shown + 60}`);
+    await expect.poll(gapBelow).toBeLessThan(40);
     await page.getByRole("button", { name: "Stop" }).click();
     await expect(page.getByRole("button", { name: "Send" })).toBeVisible();
     await expect(page.getByTestId("run-error")).toContainText("stopped by the user");

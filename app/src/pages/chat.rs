@@ -406,21 +406,37 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         }
     });
 
-    // Follows the end of the conversation unless the reader has scrolled up.
+    // Follows the end of the conversation unless the reader has scrolled up. Where the view
+    // last put itself tells a reader's move up at once, before its scroll event arrives,
+    // so that a token coming in between does not pull them back down.
+    let followed_to = StoredValue::new(0);
+    let below = move || {
+        scroller.get().map_or(0, |e| {
+            e.scroll_height() - e.scroll_top() - e.client_height()
+        })
+    };
     Effect::new(move || {
         messages.track();
         streaming.track();
         run_error.track();
-        if stick.get_untracked()
-            && let Some(element) = scroller.get()
-        {
+        let Some(element) = scroller.get() else {
+            return;
+        };
+        if element.scroll_top() + 1 < followed_to.get_value() && below() > 1 {
+            stick.set(false);
+        }
+        if stick.get_untracked() {
             element.set_scroll_top(element.scroll_height());
+            followed_to.set_value(element.scroll_top());
         }
     });
     let on_scroll = move |_| {
         if let Some(element) = scroller.get() {
-            let distance = element.scroll_height() - element.scroll_top() - element.client_height();
-            stick.set(distance < 40);
+            let at_end = below() < 40;
+            stick.set(at_end);
+            if at_end {
+                followed_to.set_value(element.scroll_top());
+            }
         }
     };
 
