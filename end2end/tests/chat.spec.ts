@@ -58,14 +58,15 @@ function fakeProvider(): Promise<{ url: string; server: Server }> {
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 3;
 const base = `http://127.0.0.1:${port}`;
 
-test("a chat streams the reply, shows tool calls, stops on request and keeps its history; a run's page follows and stops it", async ({ page }) => {
+test("a chat streams the reply, shows tool calls, stops on request and keeps its history; a run's page follows and stops it", async ({
+  page,
+  consoleErrors,
+}) => {
   test.setTimeout(90_000);
   const provider = await fakeProvider();
   const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-chat-"));
-  const server = startServer(port, dataDir, {
-    HATCHERY_AUTH: "disabled",
-    HATCHERY_LLM_BASE_URL: provider.url,
-  });
+  const env = { HATCHERY_AUTH: "disabled", HATCHERY_LLM_BASE_URL: provider.url };
+  let server = startServer(port, dataDir, env);
   try {
     await waitUntilReady(port);
     const created = await fetch(`${base}/api/agents`, {
@@ -147,6 +148,22 @@ test("a chat streams the reply, shows tool calls, stops on request and keeps its
     await expect(page.getByTestId("run-status")).toHaveText("cancelled");
     await expect(page.getByTestId("run-error")).toContainText("stopped by the user");
     await expect(page.getByRole("button", { name: "Stop" })).toHaveCount(0);
+
+    // A reply cut short by a crash: once the server is back, the chat says so and takes
+    // the next message.
+    await page.goto(`${base}/agents/${agent.id}/chat?thread=${thread}`);
+    await hydrated(page);
+    await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "open");
+    await input.fill("long");
+    await input.press("Enter");
+    await expect(streaming).toContainText("word3");
+    server.kill("SIGKILL");
+    await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "reconnecting");
+    server = startServer(port, dataDir, env);
+    await waitUntilReady(port);
+    await expect(page.getByTestId("run-error")).toContainText("interrupted by restart", { timeout: 30_000 });
+    await expect(page.getByRole("button", { name: "Send" })).toBeVisible();
+    consoleErrors.length = 0; // the browser reports the refused reconnects
   } finally {
     server.kill("SIGKILL");
     provider.server.close();

@@ -7,7 +7,7 @@ use hatchery_shared::{
     api::{
         Page,
         agents::Agent,
-        runs::{NewMessage, Posted, RunStatus, StreamChunk},
+        runs::{NewMessage, Posted, Run, RunStatus, StreamChunk},
         threads::{MessageRole, NewThread, Thread, ThreadMessage, ThreadPatch},
     },
     realtime::Message,
@@ -16,12 +16,7 @@ use leptos::{html::Div, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::{
-    api,
-    markdown::to_safe_html,
-    realtime::{use_live_state, use_topic},
-    session::SignedIn,
-};
+use crate::{api, markdown::to_safe_html, realtime::use_live_state, session::SignedIn};
 
 /// `/agents/{id}/chat`.
 #[component]
@@ -342,24 +337,42 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         },
     );
     let thread = thread_id.clone();
-    use_topic(
+    let ended = move |run: &Run| {
+        if run.thread_id != thread || !run.status.is_final() {
+            return;
+        }
+        ended_runs.update(|ended| {
+            ended.insert(run.id.clone());
+        });
+        active_run.set(None);
+        streaming.set(None);
+        if run.status != RunStatus::Succeeded {
+            run_error.set(run.error.clone());
+        }
+    };
+    // The reply in progress, asked for again when its end may have been missed.
+    let recheck = Action::new_local(|run: &String| {
+        let path = format!("/api/runs/{run}");
+        async move { api::get::<Run>(&path).await }
+    });
+    let on_recheck = ended.clone();
+    Effect::new(move || {
+        if let Some(Ok(run)) = recheck.value().get() {
+            on_recheck(&run);
+        }
+    });
+    use_live_state(
         format!("agent:{agent_id}"),
         move |envelope| {
-            if let Message::RunUpdated(run) = &envelope.message
-                && run.thread_id == thread
-                && run.status.is_final()
-            {
-                ended_runs.update(|ended| {
-                    ended.insert(run.id.clone());
-                });
-                active_run.set(None);
-                streaming.set(None);
-                if run.status != RunStatus::Succeeded {
-                    run_error.set(run.error.clone());
-                }
+            if let Message::RunUpdated(run) = &envelope.message {
+                ended(run);
             }
         },
-        || {},
+        move || {
+            if let Some(run) = active_run.get_untracked() {
+                recheck.dispatch(run);
+            }
+        },
     );
 
     let id = thread_id.clone();
