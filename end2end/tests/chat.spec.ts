@@ -58,7 +58,7 @@ function fakeProvider(): Promise<{ url: string; server: Server }> {
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 3;
 const base = `http://127.0.0.1:${port}`;
 
-test("a chat streams the reply, shows tool calls, stops on request and keeps its history; a run's page follows and stops it", async ({
+test("a chat streams, shows tool calls, follows the end, stops, keeps its history and outlives a restart; a run's page follows and stops it", async ({
   page,
   consoleErrors,
 }) => {
