@@ -27,7 +27,7 @@ use hatchery_server::{
     store::{AgentChange, Store},
 };
 use hatchery_shared::api::agents::{AgentStatus, Tool};
-use support::{Args, Server, measure, pin};
+use support::{Args, Server, get_as, measure, pin};
 
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "bench password 123";
@@ -43,27 +43,15 @@ async fn main() {
 
     let data = tempfile::tempdir().expect("a temporary directory");
     let (database, url) = support::database(&args, &data).await;
-    let backend = if args.flag("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let backend = support::backend(&args);
     let (token, ids) = seed(&database, agents).await;
 
-    let server = Server::start_in(
-        data,
-        args.flag("pin"),
-        &[("HATCHERY_DATABASE_URL", url.as_str())],
-    )
-    .await;
+    let server = Server::on_database(data, &args, &url).await;
     let client = reqwest::Client::new();
-    let base = format!("http://{}", server.addr);
     let get = |path: String| {
-        let request = client.get(format!("{base}{path}")).bearer_auth(&token);
+        let response = get_as(&client, &token, server.url(&path));
         async move {
-            let response = request.send().await.expect("the server answers");
-            assert!(response.status().is_success(), "{}", response.status());
-            response.bytes().await.expect("a body");
+            response.await.bytes().await.expect("a body");
         }
     };
     let pick = |n: u64| &ids[(n.wrapping_mul(2_654_435_761) % ids.len() as u64) as usize];
@@ -88,7 +76,7 @@ async fn main() {
 
     let sign_in = |_| {
         let request = client
-            .post(format!("{base}/api/auth/sign-in"))
+            .post(server.url("/api/auth/sign-in"))
             .json(&serde_json::json!({"email": EMAIL, "password": PASSWORD}));
         async move {
             let response = request.send().await.expect("the server answers");
@@ -103,7 +91,7 @@ async fn main() {
         .map(|_| {
             let stop = stop.clone();
             let request = client
-                .post(format!("{base}/api/auth/sign-in"))
+                .post(server.url("/api/auth/sign-in"))
                 .json(&serde_json::json!({"email": EMAIL, "password": PASSWORD}))
                 .build()
                 .expect("a request");

@@ -29,7 +29,7 @@ use hatchery_shared::api::{
 };
 use hdrhistogram::Histogram;
 use sqlx::Connection;
-use support::{Args, Server, database, measure, pin};
+use support::{Args, Server, database, get_as, measure, pin};
 
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "bench password 123";
@@ -123,28 +123,20 @@ async fn history(args: &Args) {
         started.elapsed().as_secs_f64()
     );
 
-    let server = Server::start_in(
-        data,
-        args.flag("pin"),
-        &[("HATCHERY_DATABASE_URL", url.as_str())],
-    )
-    .await;
+    let server = Server::on_database(data, args, &url).await;
     let client = reqwest::Client::new();
-    let base_url = format!("http://{}", server.addr);
     let get = |path: String| {
-        let request = client.get(format!("{base_url}{path}")).bearer_auth(&token);
+        let response = get_as(&client, &token, server.url(&path));
         async move {
-            let response = request.send().await.expect("the server answers");
-            assert!(response.status().is_success(), "{}", response.status());
-            response.json::<Page<Run>>().await.expect("a page of runs")
+            response
+                .await
+                .json::<Page<Run>>()
+                .await
+                .expect("a page of runs")
         }
     };
     let pick = |n: u64| &agent_ids[(n.wrapping_mul(2_654_435_761) % agents) as usize];
-    let backend = if args.flag("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let backend = support::backend(args);
     println!("{backend}, {requests} requests per line, one at a time");
     let mut cursors = Vec::new();
     for n in 0..requests / 4 {
@@ -174,12 +166,9 @@ async fn history(args: &Args) {
     })
     .await;
     measure("usage per model, last 30 days (aggregate)", 20, |_| {
-        let request = client
-            .get(format!("{base_url}/api/usage?group_by=model"))
-            .bearer_auth(&token);
+        let response = get_as(&client, &token, server.url("/api/usage?group_by=model"));
         async move {
-            let response = request.send().await.expect("the server answers");
-            assert!(response.status().is_success());
+            response.await;
         }
     })
     .await;
@@ -219,9 +208,8 @@ async fn webhooks(args: &Args) {
     )
     .await;
     let client = reqwest::Client::new();
-    let base = format!("http://{}", server.addr);
     let agent: serde_json::Value = client
-        .post(format!("{base}/api/agents"))
+        .post(server.url("/api/agents"))
         .json(&serde_json::json!({"name": "Hooked", "task_instructions": "Triage."}))
         .send()
         .await
@@ -230,10 +218,10 @@ async fn webhooks(args: &Args) {
         .await
         .expect("an agent");
     let created: TriggerWithSecret = client
-        .post(format!(
-            "{base}/api/agents/{}/triggers",
+        .post(server.url(&format!(
+            "/api/agents/{}/triggers",
             agent["id"].as_str().unwrap()
-        ))
+        )))
         .json(&serde_json::json!({"name": "bench"}))
         .send()
         .await
@@ -241,7 +229,7 @@ async fn webhooks(args: &Args) {
         .json()
         .await
         .expect("a trigger");
-    let url = Arc::new(format!("{base}{}", created.trigger.path));
+    let url = Arc::new(server.url(&created.trigger.path));
     let secret = Arc::new(created.secret);
 
     let total = rate * seconds;

@@ -139,6 +139,17 @@ impl Server {
         }
     }
 
+    /// Like [`Server::start_in`], on the database at `url` (see [`database`]), pinned with
+    /// `--pin`.
+    pub async fn on_database(data: tempfile::TempDir, args: &Args, url: &str) -> Self {
+        Self::start_in(data, args.flag("pin"), &[("HATCHERY_DATABASE_URL", url)]).await
+    }
+
+    /// The absolute URL of `path` on it.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
     /// Waits for the log line whose message is `message`, and returns it.
     pub async fn log_line(&mut self, message: &str) -> serde_json::Value {
         loop {
@@ -253,6 +264,27 @@ pub async fn bench_user(store: &Store, email: &str, password: &str) -> (String, 
         .await
         .expect("a token");
     (user.id, token)
+}
+
+/// `GET url` with `token` as the bearer token; the answer must be a success.
+pub async fn get_as(client: &reqwest::Client, token: &str, url: String) -> reqwest::Response {
+    let response = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the server answers");
+    assert!(response.status().is_success(), "{}", response.status());
+    response
+}
+
+/// The name of the database the benchmark runs on (`--postgres` or not), for its report.
+pub fn backend(args: &Args) -> &'static str {
+    if args.flag("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    }
 }
 
 /// The database the server under test uses, with `--postgres` a fresh one on the test
