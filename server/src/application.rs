@@ -191,6 +191,9 @@ impl Application {
             .webhooks
             .start_pruning(&background, stop_background.clone());
         store.start_checkpoints(&background, stop_background.clone());
+        state
+            .auth
+            .start_expiry(&background, stop_background.clone());
         // Small frames go out at once: Nagle's algorithm would hold them back for an ACK.
         let listener = listener.tap_io(|tcp| {
             if let Err(err) = tcp.set_nodelay(true) {

@@ -12,6 +12,7 @@ pub mod password;
 pub mod secret;
 
 use std::{
+    collections::HashSet,
     net::IpAddr,
     sync::Arc,
     time::{Duration, Instant},
@@ -30,8 +31,9 @@ use crate::{
     application::AppState,
     http::ApiError,
     realtime::Realtime,
-    store::{NewUser, Store, UserRow},
+    store::{NewUser, Store, StoreError, UserRow},
 };
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// The name of the browser's session cookie.
 pub const SESSION_COOKIE: &str = "hatchery_session";
@@ -108,6 +110,9 @@ impl Identity {
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How many accounts and addresses the failure counters remember at most.
 const FAILURE_KEYS: usize = 100_000;
+/// The longest wait between two sweeps for expired sessions.
+const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 /// How stale `last_seen_at` / `last_used_at` may get before a request writes it again.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
@@ -153,7 +158,7 @@ impl Auth {
         config: AuthConfig,
         store: Store,
         realtime: Realtime,
-    ) -> Result<Self, crate::store::StoreError> {
+    ) -> Result<Self, StoreError> {
         if config.mode == AuthMode::Disabled {
             tracing::warn!(
                 user = BUILT_IN_ADMIN_ID,
@@ -305,9 +310,9 @@ impl Auth {
     /// Starts a session for `user_id` and returns its cookie token.
     pub async fn start_session(&self, user_id: &str) -> Result<String, ApiError> {
         let token = secret::generate(SESSION_PREFIX);
-        let store = &self.inner.store;
-        store.delete_expired_sessions().await?;
-        store
+        self.end_expired_sessions().await?;
+        self.inner
+            .store
             .create_session(
                 &secret::hash(&token),
                 user_id,
@@ -317,11 +322,56 @@ impl Auth {
         Ok(token)
     }
 
+    /// Ends the sessions that have expired and closes the sockets they opened (4401);
+    /// returns how many ended.
+    pub async fn end_expired_sessions(&self) -> Result<usize, StoreError> {
+        let ended: HashSet<Credential> = self
+            .inner
+            .store
+            .take_expired_sessions()
+            .await?
+            .into_iter()
+            .map(Credential::Session)
+            .collect();
+        if !ended.is_empty() {
+            self.inner
+                .realtime
+                .disconnect(|credential| ended.contains(credential));
+        }
+        Ok(ended.len())
+    }
+
+    /// Starts the tracked task that ends expired sessions (see
+    /// [`Auth::end_expired_sessions`]) every minute, or sooner for short session lifetimes,
+    /// until `stop`.
+    pub fn start_expiry(&self, tasks: &TaskTracker, stop: CancellationToken) {
+        let auth = self.clone();
+        let every = (self.inner.config.session_ttl / 4)
+            .clamp(Duration::from_millis(250), EXPIRY_SWEEP_EVERY);
+        tasks.spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                match auth.end_expired_sessions().await {
+                    Ok(0) => {}
+                    Ok(ended) => tracing::info!(ended, "expired sessions ended"),
+                    Err(err) => tracing::error!(error = %err, "cannot end expired sessions"),
+                }
+            }
+        });
+    }
+
     /// Ends what proved `identity` if it is a session, and closes the sockets it opened.
     pub async fn sign_out(&self, identity: &Identity) -> Result<(), ApiError> {
         if let Credential::Session(id) = &identity.credential {
             self.inner.store.delete_session(id).await?;
-            self.inner.realtime.disconnect(&identity.credential);
+            self.inner
+                .realtime
+                .disconnect(|credential| credential == &identity.credential);
         }
         Ok(())
     }
@@ -331,9 +381,10 @@ impl Auth {
     pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<bool, ApiError> {
         let deleted = self.inner.store.delete_api_token(user_id, token_id).await?;
         if deleted {
+            let revoked = Credential::Token(token_id.to_owned());
             self.inner
                 .realtime
-                .disconnect(&Credential::Token(token_id.to_owned()));
+                .disconnect(|credential| credential == &revoked);
         }
         Ok(deleted)
     }

@@ -211,11 +211,11 @@ impl Realtime {
         }
     }
 
-    /// Closes every connection opened with `credential` with 4401 (after a sign-out or a
-    /// revoked token).
-    pub fn disconnect(&self, credential: &Credential) {
+    /// Closes with 4401 every connection opened with a credential that `ended` says no
+    /// longer holds (after a sign-out, a revoked token or expired sessions).
+    pub fn disconnect(&self, ended: impl Fn(&Credential) -> bool) {
         for open in self.connections().values() {
-            if open.credential == *credential {
+            if ended(&open.credential) {
                 open.outbox.close(CloseCode::NotAuthenticated);
             }
         }

@@ -104,15 +104,14 @@ impl Store {
         Ok(deleted == 1)
     }
 
-    /// Forgets sessions that have expired; returns how many.
-    pub async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+    /// Forgets the sessions that have expired; returns their ids.
+    pub async fn take_expired_sessions(&self) -> Result<Vec<String>, StoreError> {
+        let ids = on_pool!(self, |pool| {
+            sqlx::query_scalar("DELETE FROM sessions WHERE expires_at <= $1 RETURNING id")
                 .bind(super::now())
-                .execute(pool)
+                .fetch_all(pool)
                 .await?
-                .rows_affected()
         });
-        Ok(deleted)
+        Ok(ids)
     }
 }

@@ -367,6 +367,25 @@ async fn signing_out_closes_the_sessions_sockets() {
 }
 
 #[tokio::test]
+async fn a_session_that_expires_closes_its_sockets() {
+    let app = spawn_app_configured(|config| config.auth.session_ttl = Duration::from_secs(2)).await;
+    let cookie = app.session_cookie("alice@example.com").await;
+    let mut ws = app.ws_with_cookie(&cookie).await;
+    ws.expect(MessageType::Hello).await;
+    ws.expect(MessageType::Subscribed).await;
+
+    assert_eq!(
+        ws.expect_close(Duration::from_secs(5)).await,
+        Ended::Closed(4401)
+    );
+    let again = with_cookie(&app, Method::GET, "/api/agents", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+}
+
+#[tokio::test]
 async fn admins_create_users_and_sign_up_is_closed_by_default() {
     let app = spawn_app().await;
     let carol =
