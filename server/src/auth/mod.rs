@@ -310,7 +310,6 @@ impl Auth {
     /// Starts a session for `user_id` and returns its cookie token.
     pub async fn start_session(&self, user_id: &str) -> Result<String, ApiError> {
         let token = secret::generate(SESSION_PREFIX);
-        self.end_expired_sessions().await?;
         self.inner
             .store
             .create_session(
