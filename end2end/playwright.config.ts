@@ -1,8 +1,9 @@
 import { defineConfig } from "@playwright/test";
+import { serverBinary, siteRoot } from "./build";
 
-// The server under test: the debug build that `cargo leptos build` produced, on its own port
-// with a fresh data directory each run, in developer mode (every request is the built-in
-// admin). Tests of sign-in start servers of their own with accounts.
+// The server under test: the build named in `build.ts` (release unless told otherwise), on
+// its own port with a fresh data directory each run, in developer mode (every request is the
+// built-in admin). Tests of sign-in start servers of their own with accounts.
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 
@@ -33,13 +34,13 @@ export default defineConfig({
   },
   webServer: {
     command:
-      "rm -rf ../target/e2e-data && exec ../target/debug/hatchery",
+      `rm -rf ../target/e2e-data && exec ${serverBinary}`,
     env: {
       HATCHERY_ADDR: `127.0.0.1:${port}`,
       HATCHERY_DATA_DIR: "../target/e2e-data",
       HATCHERY_AUTH: "disabled",
       HATCHERY_LOG: "warn",
-      LEPTOS_SITE_ROOT: "../target/site",
+      LEPTOS_SITE_ROOT: siteRoot,
     },
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { test as base, expect, type Page } from "@playwright/test";
+import { serverBinary, siteRoot } from "../build";
 
 // Every test fails if the page logs a console error or throws. Each entry reads
 // "<message> @ <url>"; a test that expects an error removes it from the list.
@@ -25,16 +26,16 @@ export async function hydrated(page: Page) {
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
 }
 
-// Starts a server of a test's own (the debug build) on `port` with `dataDir`, and `env` on
+// Starts a server of a test's own (the build under test) on `port` with `dataDir`, and `env` on
 // top of the defaults; the test kills it.
 export function startServer(port: number, dataDir: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn("../target/debug/hatchery", [], {
+  return spawn(serverBinary, [], {
     env: {
       ...process.env,
       HATCHERY_ADDR: `127.0.0.1:${port}`,
       HATCHERY_DATA_DIR: dataDir,
       HATCHERY_LOG: "warn",
-      LEPTOS_SITE_ROOT: "../target/site",
+      LEPTOS_SITE_ROOT: siteRoot,
       ...env,
     },
     stdio: "ignore",

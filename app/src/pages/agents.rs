@@ -117,8 +117,12 @@ fn AgentRows(agents: RwSignal<Vec<Agent>>) -> impl IntoView {
     }
 }
 
+/// One agent's row, with its delete confirmation.
+///
+/// Returns an `AnyView`: a row's full view type, nested inside `<For>` and the table, is
+/// deeper than the compiler's layout limit in release builds, where Leptos keeps view types.
 #[component]
-fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> impl IntoView {
+fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> AnyView {
     let confirming = RwSignal::new(false);
     let id = agent.id.clone();
     let delete = Action::new_local(move |_: &()| {
@@ -191,6 +195,7 @@ fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> impl IntoView {
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// `2026-11-24T09:00:00.000Z` as `2026-11-24 09:00 UTC`.

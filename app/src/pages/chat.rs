@@ -124,14 +124,15 @@ fn Chat(agent_id: String) -> impl IntoView {
     }
 }
 
-/// One thread in the sidebar, with rename and delete.
+/// One thread in the sidebar, with rename and delete. Returns an `AnyView` for the reason
+/// `AgentRow` in `agents.rs` does: its full type is too deep for release builds.
 #[component]
 fn ThreadItem(
     thread: Thread,
     threads: RwSignal<Vec<Thread>>,
     selected: Memo<Option<String>>,
     chat_path: String,
-) -> impl IntoView {
+) -> AnyView {
     let editing = RwSignal::new(false);
     let confirming = RwSignal::new(false);
     let title = RwSignal::new(thread.title.clone());
@@ -200,7 +201,7 @@ fn ThreadItem(
                 </form>
             </Show>
         </li>
-    }
+    }    .into_any()
 }
 
 /// The reply being written: its run, its text so far, and its tool calls.

@@ -1,0 +1,26 @@
+import { test, expect, hydrated } from "./fixtures";
+import { profile } from "../build";
+
+// What `scripts/run.sh` serves: the release build, with the browser bundle compiled with the
+// `wasm-release` profile and optimised by wasm-opt. Its views keep their full types (debug
+// builds erase them), so only this build shows whether the bundle compiles and hydrates.
+test.describe("the release build", () => {
+  test.skip(profile !== "release", "tests the release build only");
+
+  test("serves an optimised bundle that hydrates the home page and connects its WebSocket", async ({ page, request }) => {
+    // A debug bundle is over 10 MB; the release one is a fraction of that.
+    const bundle = await request.get("/pkg/hatchery.wasm");
+    expect(bundle.status()).toBe(200);
+    expect((await bundle.body()).length).toBeLessThan(4_000_000);
+
+    await page.goto("/");
+    await hydrated(page);
+    const status = page.getByTestId("database-status");
+    await page.getByRole("button", { name: "Check now" }).click();
+    await expect(status).toContainText("Ready");
+
+    const indicator = page.getByTestId("connection");
+    await expect(indicator).toHaveAttribute("data-state", "open");
+    await expect(indicator).toHaveText("Live");
+  });
+});
