@@ -22,10 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hatchery_server::{
-    config::DatabaseConfig,
-    store::{AgentChange, Store},
-};
+use hatchery_server::store::{AgentChange, DatabaseConfig, Store};
 use hatchery_shared::api::agents::{AgentStatus, Tool};
 use support::{Args, Server, get_as, measure, pin};
 

@@ -20,7 +20,7 @@ use std::{
 
 use chrono::{SubsecRound, Utc};
 use hatchery_server::{
-    agents::schedule::{Schedule, parse_time_zone},
+    scheduler::schedule::{Schedule, parse_time_zone},
     store::{AgentChange, Store},
     webhooks::signature,
 };

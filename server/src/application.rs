@@ -4,44 +4,24 @@
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
 
-use axum::{extract::FromRef, serve::ListenerExt};
-use leptos::config::LeptosOptions;
+use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+use tokio::sync::mpsc;
+
 use crate::{
+    agents::Agents,
     auth::Auth,
     config::Config,
-    http,
+    http::{self, AppState},
     realtime::Realtime,
-    runner::Runner,
-    scheduler::{Scheduler, SchedulerConfig, live::Live},
+    runner::{AgentTouched, Runner},
+    scheduler::{Scheduler, SchedulerConfig},
     store::{Store, StoreError},
     webhooks::{Webhooks, sealing},
 };
-
-/// What every handler can reach. Cheap to clone; handlers take the parts they need
-/// through `State<…>` thanks to [`FromRef`].
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// The real-time hub.
-    pub realtime: Realtime,
-    /// Decides who each request comes from; signs people in and out.
-    pub auth: Auth,
-    /// Starts and stops agent runs.
-    pub runner: Runner,
-    /// Plans scheduled runs; told when agents change.
-    pub scheduler: Scheduler,
-    /// Webhook triggers and their intake.
-    pub webhooks: Webhooks,
-    /// Every Prometheus metric of the process.
-    pub metrics: prometheus::Registry,
-    /// Where the site's files are and what the bundle is called.
-    pub leptos: LeptosOptions,
-}
 
 /// A reason the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +61,10 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_grace: Duration,
+    scheduler: Scheduler,
     scheduler_config: SchedulerConfig,
+    /// What runs did to their agents, for the Agents service to follow once running.
+    agent_events: mpsc::Receiver<AgentTouched>,
 }
 
 impl Application {
@@ -108,13 +91,14 @@ impl Application {
         let realtime = Realtime::new(config.realtime.clone(), &metrics, store.clone())?;
         let auth = Auth::new(config.auth.clone(), store.clone(), realtime.clone()).await?;
         let scheduler = Scheduler::new();
-        let runner = Runner::new(
-            config.runner.clone(),
+        let (runner, agent_events) =
+            Runner::new(config.runner.clone(), store.clone(), realtime.clone()).await?;
+        let agents = Agents::new(
             store.clone(),
             realtime.clone(),
+            runner.clone(),
             scheduler.clone(),
-        )
-        .await?;
+        );
         let key = match &config.webhooks.secret_key {
             Some(key) => *key.expose_secret(),
             None => sealing::key_from_file(&config.data_dir.join("secret.key"))
@@ -128,13 +112,15 @@ impl Application {
                 realtime,
                 auth,
                 runner,
-                scheduler,
+                agents,
                 webhooks,
                 metrics,
                 leptos,
             },
             shutdown_grace: config.shutdown_grace,
+            scheduler,
             scheduler_config: config.scheduler.clone(),
+            agent_events,
         })
     }
 
@@ -168,7 +154,9 @@ impl Application {
             listener,
             state,
             shutdown_grace,
+            scheduler,
             scheduler_config,
+            agent_events,
         } = self;
         let store = state.store.clone();
         let realtime = state.realtime.clone();
@@ -176,17 +164,15 @@ impl Application {
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
         let stop_background = CancellationToken::new();
-        let schedules = Live {
-            store: store.clone(),
-            runner: runner.clone(),
-            realtime: realtime.clone(),
-        };
-        state.scheduler.start(
-            schedules,
+        scheduler.start(
+            state.agents.schedules(),
             scheduler_config,
             &background,
             stop_background.clone(),
         );
+        state
+            .agents
+            .follow_runs(agent_events, &background, stop_background.clone());
         state
             .webhooks
             .start_pruning(&background, stop_background.clone());

@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 use hatchery_shared::api::accounts::{NewAccount, Role};
 
 use crate::{
+    auth::validated_account,
     config::Config,
-    http::validated_account,
     store::{Store, StoreError},
 };
 
@@ -79,15 +79,14 @@ pub async fn run_user_command(
         password,
         role: Some(role),
     };
-    let new = validated_account(account, role).await.map_err(|err| {
-        CommandError::Invalid(match err {
-            crate::http::ApiError::Validation(fields) => fields
+    let new = validated_account(account, role).await.map_err(|fields| {
+        CommandError::Invalid(
+            fields
                 .iter()
                 .map(|(field, message)| format!("{field}: {message}"))
                 .collect::<Vec<_>>()
                 .join("; "),
-            other => other.to_string(),
-        })
+        )
     })?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::connect(&config.database).await?;

@@ -3,17 +3,17 @@
 //! Every variable has a default that suits a laptop; a value that does not parse stops
 //! start-up with an error naming the variable.
 
-use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, str::FromStr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use secrecy::SecretBox;
-
-use sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions};
 
 use crate::{
     auth::{AuthConfig, AuthMode},
     realtime::RealtimeConfig,
     runner::{Price, RunnerConfig, provider::OpenAiConfig},
     scheduler::SchedulerConfig,
+    store::DatabaseConfig,
+    telemetry::{LogConfig, LogFormat},
     webhooks::{WebhookConfig, sealing},
 };
 
@@ -50,33 +50,6 @@ pub struct Config {
     /// Webhook triggers (`HATCHERY_SECRET_KEY`, `HATCHERY_WEBHOOK_RATE_PER_MIN`,
     /// `HATCHERY_WEBHOOK_ROTATION_GRACE_SECS`, `HATCHERY_WEBHOOK_RETENTION_DAYS`).
     pub webhooks: WebhookConfig,
-}
-
-/// Which database to use and how to reach it.
-#[derive(Debug, Clone)]
-pub enum DatabaseConfig {
-    /// An SQLite database, usually a file in the data directory.
-    Sqlite(SqliteConnectOptions),
-    /// A PostgreSQL database (the password, if any, is never logged).
-    Postgres(PgConnectOptions),
-}
-
-/// How log lines are filtered and written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogConfig {
-    /// A `tracing` filter directive such as `info` or `info,hatchery_server=debug`.
-    pub filter: String,
-    /// Human-readable or JSON lines.
-    pub format: LogFormat,
-}
-
-/// The shape of log lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Coloured, human-readable lines for a terminal.
-    Pretty,
-    /// One JSON object per line, for log collectors.
-    Json,
 }
 
 /// A variable whose value cannot be used.
@@ -120,7 +93,10 @@ impl Config {
         };
         let data_dir = PathBuf::from(read("HATCHERY_DATA_DIR")?.unwrap_or_else(|| "data".into()));
         let database = match read("HATCHERY_DATABASE_URL")? {
-            Some(url) => DatabaseConfig::parse(&url)?,
+            Some(url) => DatabaseConfig::from_url(&url).map_err(|message| ConfigError {
+                var: "HATCHERY_DATABASE_URL",
+                message,
+            })?,
             None => DatabaseConfig::sqlite_file(data_dir.join("hatchery.db")),
         };
         let log = LogConfig {
@@ -460,34 +436,6 @@ fn parse_prices(text: &str) -> Result<std::collections::HashMap<String, Price>, 
             ))
         })
         .collect()
-}
-
-impl DatabaseConfig {
-    /// An SQLite database in the file at `path`, created when missing.
-    pub fn sqlite_file(path: PathBuf) -> Self {
-        Self::Sqlite(SqliteConnectOptions::new().filename(path))
-    }
-
-    fn parse(url: &str) -> Result<Self, ConfigError> {
-        let error = |message: String| ConfigError {
-            var: "HATCHERY_DATABASE_URL",
-            message,
-        };
-        let scheme = url.split_once(':').map(|(scheme, _)| scheme);
-        match scheme {
-            Some("sqlite") => SqliteConnectOptions::from_str(url)
-                .map(Self::Sqlite)
-                .map_err(|err| error(format!("not a usable SQLite URL: {err}"))),
-            Some("postgres" | "postgresql") => PgConnectOptions::from_str(url)
-                .map(Self::Postgres)
-                .map_err(|err| error(format!("not a usable PostgreSQL URL: {err}"))),
-            _ => Err(error(
-                "expected a URL starting with sqlite: or postgres: (for example \
-                 sqlite://data/hatchery.db or postgres://hatchery@localhost/hatchery)"
-                    .into(),
-            )),
-        }
-    }
 }
 
 #[cfg(test)]

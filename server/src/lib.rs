@@ -15,5 +15,6 @@ pub mod store;
 pub mod telemetry;
 pub mod webhooks;
 
-pub use application::{AppState, Application, StartupError, shutdown_signal};
+pub use application::{Application, StartupError, shutdown_signal};
 pub use config::Config;
+pub use http::AppState;

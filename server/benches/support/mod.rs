@@ -7,8 +7,7 @@ use std::{collections::HashMap, process::Stdio, str::FromStr, time::Instant};
 
 use hatchery_server::{
     auth::{Role, TOKEN_PREFIX, password, secret},
-    config::DatabaseConfig,
-    store::{NewApiToken, NewUser, Store},
+    store::{DatabaseConfig, NewApiToken, NewUser, Store},
 };
 use hdrhistogram::Histogram;
 use sqlx::{Connection, postgres::PgConnectOptions};

@@ -1,149 +1,214 @@
-//! Agents: checking what a create or an update asks for, and showing an agent through the
-//! API. Storage is in `store::agents`, routes in `http::agents`.
+//! The Agents service: every change to an agent goes write → tell the scheduler →
+//! announce, in that order and in one place; running an agent (chat, Run now) goes through
+//! the runner's single entry point. It also hears what runs did to their agents, and
+//! gives the scheduler its view of the agents ([`schedules::Live`]).
+//!
+//! Storage is in `store::agents`, routes in `http::agents`.
 
-pub mod schedule;
-
-use std::collections::BTreeMap;
+mod change;
+pub mod schedules;
 
 use chrono::Utc;
-use hatchery_shared::api::agents::{
-    Agent, AgentPatch, AgentStatus, DEFAULT_TEMPERATURE, MAX_NAME_CHARS, NewAgent,
+use hatchery_shared::{
+    api::{
+        FieldErrors,
+        agents::{Agent, AgentDeleted, AgentPatch, NewAgent},
+        runs::RunTrigger,
+        threads::ThreadKind,
+    },
+    realtime::{Message, Topic},
 };
+use tokio::sync::mpsc;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use hatchery_shared::realtime::Message;
-
-use self::schedule::Schedule;
+use self::schedules::Live;
 use crate::{
     realtime::Realtime,
-    store::{AgentChange, AgentRow, rfc3339},
+    runner::{AgentTouched, Runner, StartError, StartRequest, ThreadChoice},
+    scheduler::{Scheduler, schedule},
+    store::{AgentRow, StartedRun, Store, StoreError, ThreadRow, rfc3339},
 };
 
-/// The longest instructions accepted, in characters.
-const MAX_INSTRUCTIONS_CHARS: usize = 100_000;
-/// The longest model name accepted, in characters.
-const MAX_MODEL_CHARS: usize = 200;
+/// The longest chat message accepted, in characters.
+const MAX_MESSAGE_CHARS: usize = 100_000;
 
-/// Field errors, by field name.
-pub type FieldErrors = BTreeMap<String, String>;
-
-/// The settings of a new agent, with defaults filled in (`default_model` when it names no
-/// model), or every field's error.
-pub fn new_change(new: NewAgent, default_model: &str) -> Result<AgentChange, FieldErrors> {
-    let change = AgentChange {
-        name: new.name.trim().to_owned(),
-        system_instructions: new.system_instructions,
-        task_instructions: new.task_instructions,
-        model: new
-            .model
-            .map_or_else(|| default_model.to_owned(), |m| m.trim().to_owned()),
-        temperature: new.temperature.unwrap_or(DEFAULT_TEMPERATURE),
-        tools: new.tools,
-        schedule: new.schedule,
-        time_zone: new.time_zone.unwrap_or_else(|| "UTC".into()),
-        status: if new.disabled {
-            AgentStatus::Disabled
-        } else {
-            AgentStatus::Idle
-        },
-        next_run_at: None,
-    };
-    checked(change)
+/// Why a change to an agent, or a run of it, was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The agent is gone (deleted meanwhile).
+    #[error("there is no agent {0}")]
+    NotFound(String),
+    /// Fields are not valid, each with its reason.
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// The run could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// `current` with `patch` applied, or every field's error.
-pub fn patched(current: &AgentRow, patch: AgentPatch) -> Result<AgentChange, FieldErrors> {
-    let mut change = current.change.clone();
-    if let Some(name) = patch.name {
-        change.name = name.trim().to_owned();
+impl AgentError {
+    fn invalid(field: &str, message: &str) -> Self {
+        Self::Invalid(FieldErrors::from([(field.to_owned(), message.to_owned())]))
     }
-    if let Some(text) = patch.system_instructions {
-        change.system_instructions = text;
-    }
-    if let Some(text) = patch.task_instructions {
-        change.task_instructions = text;
-    }
-    if let Some(model) = patch.model {
-        change.model = model.trim().to_owned();
-    }
-    if let Some(temperature) = patch.temperature {
-        change.temperature = temperature;
-    }
-    if let Some(tools) = patch.tools {
-        change.tools = tools;
-    }
-    if let Some(schedule) = patch.schedule {
-        change.schedule = schedule;
-    }
-    if let Some(time_zone) = patch.time_zone {
-        change.time_zone = time_zone;
-    }
-    match (patch.disabled, change.status) {
-        (Some(true), _) => change.status = AgentStatus::Disabled,
-        (Some(false), AgentStatus::Disabled) => change.status = AgentStatus::Idle,
-        _ => {}
-    }
-    checked(change)
 }
 
-/// Validates every field, normalises the tool list and the schedule, and computes the next
-/// run time.
-fn checked(mut change: AgentChange) -> Result<AgentChange, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let mut error = |field: &str, message: String| {
-        errors.insert(field.to_owned(), message);
-    };
-    let name_chars = change.name.chars().count();
-    if name_chars == 0 || name_chars > MAX_NAME_CHARS {
-        error(
-            "name",
-            format!("enter a name of 1 to {MAX_NAME_CHARS} characters"),
-        );
-    }
-    for (field, text) in [
-        ("system_instructions", &change.system_instructions),
-        ("task_instructions", &change.task_instructions),
-    ] {
-        if text.chars().count() > MAX_INSTRUCTIONS_CHARS {
-            error(
-                field,
-                format!("keep it under {MAX_INSTRUCTIONS_CHARS} characters"),
-            );
+/// The Agents service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Agents {
+    store: Store,
+    realtime: Realtime,
+    runner: Runner,
+    scheduler: Scheduler,
+}
+
+impl Agents {
+    /// Agents stored in `store`, announced on `realtime`, run by `runner` and planned by
+    /// `scheduler`.
+    pub fn new(store: Store, realtime: Realtime, runner: Runner, scheduler: Scheduler) -> Self {
+        Self {
+            store,
+            realtime,
+            runner,
+            scheduler,
         }
     }
-    if change.model.is_empty() || change.model.chars().count() > MAX_MODEL_CHARS {
-        error(
-            "model",
-            format!("enter a model name of 1 to {MAX_MODEL_CHARS} characters"),
-        );
+
+    /// Creates an agent owned by `owner_id`.
+    pub async fn create(&self, owner_id: &str, new: NewAgent) -> Result<Agent, AgentError> {
+        let change =
+            change::new_change(new, self.runner.default_model()).map_err(AgentError::Invalid)?;
+        let row = self.store.create_agent(owner_id, &change).await?;
+        Ok(self.changed(&row, Message::AgentCreated).await)
     }
-    if !(0.0..=2.0).contains(&change.temperature) {
-        error("temperature", "use a temperature from 0 to 2".into());
+
+    /// Changes the fields `patch` gives of `current`.
+    pub async fn update(&self, current: &AgentRow, patch: AgentPatch) -> Result<Agent, AgentError> {
+        let change = change::patched(current, patch).map_err(AgentError::Invalid)?;
+        let row = self
+            .store
+            .update_agent(&current.id, &change)
+            .await?
+            .ok_or_else(|| AgentError::NotFound(current.id.clone()))?;
+        Ok(self.changed(&row, Message::AgentUpdated).await)
     }
-    change.tools.sort_unstable();
-    change.tools.dedup();
-    change.schedule = change
-        .schedule
-        .map(|text| text.trim().to_owned())
-        .filter(|text| !text.is_empty());
-    change.next_run_at = None;
-    match schedule::parse_time_zone(&change.time_zone) {
-        Err(message) => error("time_zone", message),
-        Ok(zone) => {
-            if let Some(expression) = &change.schedule {
-                match Schedule::parse(expression, zone) {
-                    Err(message) => error("schedule", message),
-                    Ok(schedule) if change.status != AgentStatus::Disabled => {
-                        change.next_run_at = schedule.next_after(Utc::now());
-                    }
-                    Ok(_) => {}
+
+    /// Deletes `row` with its threads and runs; its runs in progress stop.
+    pub async fn delete(&self, row: &AgentRow) -> Result<(), AgentError> {
+        self.runner.cancel_runs_of(Some(&row.id), None);
+        if !self.store.delete_agent(&row.id).await? {
+            return Err(AgentError::NotFound(row.id.clone()));
+        }
+        self.scheduler.agent_changed(&row.id);
+        let deleted = Message::AgentDeleted(AgentDeleted {
+            id: row.id.clone(),
+            owner_id: row.owner_id.clone(),
+        });
+        announce(&self.realtime, row, deleted).await;
+        Ok(())
+    }
+
+    /// "Run now": runs the agent's task instructions in a new `manual` thread.
+    pub async fn run_now(&self, agent: AgentRow) -> Result<StartedRun, AgentError> {
+        let task = agent.change.task_instructions.trim().to_owned();
+        if task.is_empty() {
+            return Err(AgentError::invalid(
+                "task_instructions",
+                "the agent has no task instructions to run; write them first",
+            ));
+        }
+        let title = format!("Run of {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
+        let request = StartRequest {
+            agent,
+            thread: ThreadChoice::New {
+                kind: ThreadKind::Manual,
+                title,
+            },
+            input: task,
+            trigger: RunTrigger::Manual,
+            delivery: None,
+        };
+        Ok(self.runner.start(request).await?)
+    }
+
+    /// A person's message in `thread`, and the run that replies to it.
+    pub async fn post_message(
+        &self,
+        thread: &ThreadRow,
+        content: String,
+    ) -> Result<StartedRun, AgentError> {
+        let length = content.trim().chars().count();
+        if length == 0 || length > MAX_MESSAGE_CHARS {
+            return Err(AgentError::invalid(
+                "content",
+                &format!("write 1 to {MAX_MESSAGE_CHARS} characters"),
+            ));
+        }
+        let agent = self
+            .store
+            .agent(&thread.agent_id)
+            .await?
+            .ok_or_else(|| AgentError::NotFound(thread.agent_id.clone()))?;
+        let request = StartRequest {
+            agent,
+            thread: ThreadChoice::Existing(thread.id.clone()),
+            input: content,
+            trigger: RunTrigger::Chat,
+            delivery: None,
+        };
+        Ok(self.runner.start(request).await?)
+    }
+
+    /// The agents' schedules as the scheduler reads and fires them.
+    pub fn schedules(&self) -> Live {
+        Live::new(
+            self.store.clone(),
+            self.runner.clone(),
+            self.realtime.clone(),
+        )
+    }
+
+    /// Starts the tracked task that hears what runs did to their agents: it announces each
+    /// agent's new state and, when a scheduled run ends, has the scheduler plan the agent
+    /// again. Runs until `stop`, or until the runner is gone.
+    pub fn follow_runs(
+        &self,
+        mut touched: mpsc::Receiver<AgentTouched>,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) {
+        let agents = self.clone();
+        tasks.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    () = stop.cancelled() => return,
+                    event = touched.recv() => event,
+                };
+                let Some(AgentTouched { agent, ended }) = event else {
+                    return;
+                };
+                if ended == Some(RunTrigger::Schedule) {
+                    agents.scheduler.agent_changed(&agent.id);
                 }
+                announce(
+                    &agents.realtime,
+                    &agent,
+                    Message::AgentUpdated(view(&agent)),
+                )
+                .await;
             }
-        }
+        });
     }
-    if errors.is_empty() {
-        Ok(change)
-    } else {
-        Err(errors)
+
+    /// After `row` was written: the scheduler plans it again, and the change is announced
+    /// as `event`. Returns the agent as the API shows it.
+    async fn changed(&self, row: &AgentRow, event: fn(Agent) -> Message) -> Agent {
+        self.scheduler.agent_changed(&row.id);
+        let agent = view(row);
+        announce(&self.realtime, row, event(agent.clone())).await;
+        agent
     }
 }
 
@@ -172,11 +237,11 @@ pub fn view(row: &AgentRow) -> Agent {
 }
 
 /// Publishes a committed change of an agent on its topic and its owner's.
-pub async fn announce(realtime: &Realtime, row: &AgentRow, message: Message) {
+async fn announce(realtime: &Realtime, row: &AgentRow, message: Message) {
     realtime
-        .publish_to(&format!("agent:{}", row.id), message.clone())
-        .await;
-    realtime
-        .publish_to(&format!("user:{}", row.owner_id), message)
+        .publish_all(
+            &[Topic::agent(&row.id), Topic::user(&row.owner_id)],
+            message,
+        )
         .await;
 }

@@ -1,10 +1,11 @@
 //! Who is making a request: users, sessions, API tokens and passwords, and the
-//! [`Identity`] extractor every handler uses.
+//! [`Identity`] a request acts as (the `http` layer extracts it with [`Auth::authenticate`]).
 //!
 //! A request is authenticated by, in order: developer mode (everyone is the built-in
 //! admin), `Authorization: Bearer <token>` (or `?token=` on the WebSocket only), or the
 //! session cookie. Cookie-authenticated mutations must come from an allowed origin (CSRF).
 
+mod accounts;
 pub mod client_address;
 mod limiter;
 pub mod origin;
@@ -18,19 +19,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    extract::FromRequestParts,
-    http::{Method, header, request::Parts},
-};
+use axum::http::{Method, header, request::Parts};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
 pub use hatchery_shared::api::accounts::{AuthMode, Role};
 
+pub use self::accounts::{FieldErrors, validated_account};
 use self::limiter::FailureLimiter;
 use crate::{
-    application::AppState,
-    http::ApiError,
-    realtime::Realtime,
+    realtime::{Peer, Realtime},
     store::{NewUser, Store, StoreError, UserRow},
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -94,7 +91,51 @@ pub enum Credential {
     BuiltIn,
 }
 
+impl Credential {
+    /// The credential as the real-time hub keys connections by it (`session:…`,
+    /// `token:…`): distinct for every credential.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Session(id) => format!("session:{id}"),
+            Self::Token(id) => format!("token:{id}"),
+            Self::BuiltIn => "built-in".to_owned(),
+        }
+    }
+}
+
+/// Why a request could not be authenticated, or a sign-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No valid credential: none given, or an ended session or revoked token.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A cookie-authenticated change from another site.
+    #[error(
+        "cross-site request refused: changes with a session cookie must come from this \
+         site's own pages"
+    )]
+    CrossSite,
+    /// The email or the password is wrong.
+    #[error("the email or the password is wrong")]
+    WrongPassword,
+    /// Too many failed sign-ins; wait this long.
+    #[error("too many failed sign-ins; wait before trying again")]
+    TooManyFailures(Duration),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 impl Identity {
+    /// The identity as the real-time hub sees a connection's owner.
+    pub fn peer(&self) -> Peer {
+        Peer {
+            user_id: self.user_id.clone(),
+            is_admin: self.is_admin(),
+            credential: self.credential.key(),
+        }
+    }
+
     /// Whether this identity is an admin.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
@@ -197,7 +238,7 @@ impl Auth {
     }
 
     /// The identity of a request, or why it has none.
-    pub async fn authenticate(&self, parts: &Parts) -> Result<Identity, ApiError> {
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Identity, AuthError> {
         if self.inner.config.mode == AuthMode::Disabled {
             return Ok(Identity {
                 user_id: BUILT_IN_ADMIN_ID.into(),
@@ -210,30 +251,26 @@ impl Auth {
         }
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(cookie) = jar.get(SESSION_COOKIE) else {
-            return Err(ApiError::Unauthorized("sign in first".into()));
+            return Err(AuthError::Unauthenticated("sign in first"));
         };
         let identity = self.session_identity(cookie.value()).await?;
         if !is_safe(&parts.method)
             && !origin::same_origin(&parts.headers, &self.inner.allowed_origins)
         {
-            return Err(ApiError::Forbidden(
-                "cross-site request refused: changes with a session cookie must come from this \
-                 site's own pages"
-                    .into(),
-            ));
+            return Err(AuthError::CrossSite);
         }
         Ok(identity)
     }
 
-    async fn token_identity(&self, token: &str) -> Result<Identity, ApiError> {
+    async fn token_identity(&self, token: &str) -> Result<Identity, AuthError> {
         let found = self
             .inner
             .store
             .api_token_user(&secret::hash(token))
             .await?;
         let Some((token_id, user, last_used)) = found else {
-            return Err(ApiError::Unauthorized(
-                "the API token is not valid or was revoked".into(),
+            return Err(AuthError::Unauthenticated(
+                "the API token is not valid or was revoked",
             ));
         };
         if last_used.is_none_or(|at| stale(at, TOUCH_EVERY)) {
@@ -246,11 +283,11 @@ impl Auth {
         })
     }
 
-    async fn session_identity(&self, token: &str) -> Result<Identity, ApiError> {
+    async fn session_identity(&self, token: &str) -> Result<Identity, AuthError> {
         let id = secret::hash(token);
         let Some(session) = self.inner.store.session(&id).await? else {
-            return Err(ApiError::Unauthorized(
-                "your session has ended; sign in again".into(),
+            return Err(AuthError::Unauthenticated(
+                "your session has ended; sign in again",
             ));
         };
         let ttl = self.inner.config.session_ttl;
@@ -271,7 +308,7 @@ impl Auth {
         email: &str,
         password: String,
         address: IpAddr,
-    ) -> Result<SignedIn, ApiError> {
+    ) -> Result<SignedIn, AuthError> {
         let account_key = crate::store::email_key(email);
         let address_key = address.to_string();
         let now = Instant::now();
@@ -283,10 +320,7 @@ impl Auth {
         .filter_map(Result::err)
         .max();
         if let Some(wait) = wait {
-            return Err(ApiError::TooManyRequests {
-                message: "too many failed sign-ins; wait before trying again".into(),
-                retry_after: wait,
-            });
+            return Err(AuthError::TooManyFailures(wait));
         }
         let user = self.inner.store.user_by_email(email).await?;
         let hash = user.as_ref().and_then(|user| user.password_hash.clone());
@@ -300,15 +334,13 @@ impl Auth {
             _ => {
                 self.inner.per_account.fail(&account_key, now);
                 self.inner.per_address.fail(&address_key, now);
-                Err(ApiError::Unauthorized(
-                    "the email or the password is wrong".into(),
-                ))
+                Err(AuthError::WrongPassword)
             }
         }
     }
 
     /// Starts a session for `user_id` and returns its cookie token.
-    pub async fn start_session(&self, user_id: &str) -> Result<String, ApiError> {
+    pub async fn start_session(&self, user_id: &str) -> Result<String, StoreError> {
         let token = secret::generate(SESSION_PREFIX);
         self.inner
             .store
@@ -324,13 +356,13 @@ impl Auth {
     /// Ends the sessions that have expired and closes the sockets they opened (4401);
     /// returns how many ended.
     pub async fn end_expired_sessions(&self) -> Result<usize, StoreError> {
-        let ended: HashSet<Credential> = self
+        let ended: HashSet<String> = self
             .inner
             .store
             .take_expired_sessions()
             .await?
             .into_iter()
-            .map(Credential::Session)
+            .map(|id| Credential::Session(id).key())
             .collect();
         if !ended.is_empty() {
             self.inner
@@ -365,25 +397,26 @@ impl Auth {
     }
 
     /// Ends what proved `identity` if it is a session, and closes the sockets it opened.
-    pub async fn sign_out(&self, identity: &Identity) -> Result<(), ApiError> {
+    pub async fn sign_out(&self, identity: &Identity) -> Result<(), StoreError> {
         if let Credential::Session(id) = &identity.credential {
             self.inner.store.delete_session(id).await?;
+            let ended = identity.credential.key();
             self.inner
                 .realtime
-                .disconnect(|credential| credential == &identity.credential);
+                .disconnect(|credential| credential == ended);
         }
         Ok(())
     }
 
     /// Revokes one of `user_id`'s API tokens and closes the sockets it opened; false when
     /// there is no such token.
-    pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<bool, ApiError> {
+    pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<bool, StoreError> {
         let deleted = self.inner.store.delete_api_token(user_id, token_id).await?;
         if deleted {
-            let revoked = Credential::Token(token_id.to_owned());
+            let revoked = Credential::Token(token_id.to_owned()).key();
             self.inner
                 .realtime
-                .disconnect(|credential| credential == &revoked);
+                .disconnect(|credential| credential == revoked);
         }
         Ok(deleted)
     }
@@ -421,17 +454,4 @@ fn stale(at: chrono::DateTime<Utc>, after: Duration) -> bool {
 
 fn expiry(ttl: Duration) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(ttl).expect("session lifetimes are capped at a year")
-}
-
-impl FromRequestParts<AppState> for Identity {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(identity) = parts.extensions.get::<Self>() {
-            return Ok(identity.clone());
-        }
-        let identity = state.auth.authenticate(parts).await?;
-        parts.extensions.insert(identity.clone());
-        Ok(identity)
-    }
 }

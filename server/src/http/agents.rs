@@ -3,27 +3,20 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::StatusCode,
     routing::get,
 };
-use hatchery_shared::{
-    api::{
-        Page,
-        agents::{Agent, AgentDeleted, AgentPatch, NewAgent},
-    },
-    realtime::Message,
+use hatchery_shared::api::{
+    Page,
+    agents::{Agent, AgentPatch, NewAgent},
 };
 use serde::Deserialize;
 
-use super::{ApiError, AppJson, page::PageQuery, scope::Scope};
+use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery, scope::Scope};
 use crate::{
-    agents,
-    application::AppState,
+    agents::{self, Agents},
     auth::Identity,
-    realtime::Realtime,
-    runner::Runner,
-    scheduler::Scheduler,
     store::{AgentFilter, AgentRow, Store},
 };
 
@@ -67,82 +60,32 @@ async fn list(
 /// `POST /api/agents`: a new agent owned by the caller.
 async fn create(
     identity: Identity,
-    State(store): State<Store>,
-    State(realtime): State<Realtime>,
-    State(runner): State<Runner>,
-    State(scheduler): State<Scheduler>,
+    State(agents): State<Agents>,
     AppJson(body): AppJson<NewAgent>,
 ) -> Result<(StatusCode, Json<Agent>), ApiError> {
-    let change = agents::new_change(body, runner.default_model()).map_err(ApiError::Validation)?;
-    let row = store.create_agent(&identity.user_id, &change).await?;
-    scheduler.agent_changed(&row.id);
-    let agent = agents::view(&row);
-    agents::announce(&realtime, &row, Message::AgentCreated(agent.clone())).await;
+    let agent = agents.create(&identity.user_id, body).await?;
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
 /// `GET /api/agents/{id}`.
-async fn read(
-    identity: Identity,
-    State(store): State<Store>,
-    Path(id): Path<String>,
-) -> Result<Json<Agent>, ApiError> {
-    let row = visible(&store, &identity, &id).await?;
-    Ok(Json(agents::view(&row)))
+async fn read(Owned(row): Owned<AgentRow>) -> Json<Agent> {
+    Json(agents::view(&row))
 }
 
 /// `PATCH /api/agents/{id}`: changes the fields given.
 async fn update(
-    identity: Identity,
-    State(store): State<Store>,
-    State(realtime): State<Realtime>,
-    State(scheduler): State<Scheduler>,
-    Path(id): Path<String>,
+    State(agents): State<Agents>,
+    Owned(current): Owned<AgentRow>,
     AppJson(patch): AppJson<AgentPatch>,
 ) -> Result<Json<Agent>, ApiError> {
-    let current = visible(&store, &identity, &id).await?;
-    let change = agents::patched(&current, patch).map_err(ApiError::Validation)?;
-    let row = store
-        .update_agent(&id, &change)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    scheduler.agent_changed(&id);
-    let agent = agents::view(&row);
-    agents::announce(&realtime, &row, Message::AgentUpdated(agent.clone())).await;
-    Ok(Json(agent))
+    Ok(Json(agents.update(&current, patch).await?))
 }
 
 /// `DELETE /api/agents/{id}` (its runs in progress stop).
 async fn remove(
-    identity: Identity,
-    State(store): State<Store>,
-    State(realtime): State<Realtime>,
-    State(runner): State<Runner>,
-    State(scheduler): State<Scheduler>,
-    Path(id): Path<String>,
+    State(agents): State<Agents>,
+    Owned(row): Owned<AgentRow>,
 ) -> Result<StatusCode, ApiError> {
-    let row = visible(&store, &identity, &id).await?;
-    runner.cancel_runs_of(Some(&id), None);
-    if !store.delete_agent(&id).await? {
-        return Err(not_found(&id));
-    }
-    scheduler.agent_changed(&id);
-    let deleted = Message::AgentDeleted(AgentDeleted {
-        id: row.id.clone(),
-        owner_id: row.owner_id.clone(),
-    });
-    agents::announce(&realtime, &row, deleted).await;
+    agents.delete(&row).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The agent `id` if the caller may see it; another user's agent is "not found".
-async fn visible(store: &Store, identity: &Identity, id: &str) -> Result<AgentRow, ApiError> {
-    match store.agent(id).await? {
-        Some(row) if identity.may_manage(&row.owner_id) => Ok(row),
-        _ => Err(not_found(id)),
-    }
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("there is no agent {id}"))
 }

@@ -10,15 +10,12 @@ use axum::{
     routing::{get, post},
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use hatchery_shared::api::accounts::{
-    MIN_PASSWORD_CHARS, NewAccount, Role, SessionInfo, SignIn, User,
-};
+use hatchery_shared::api::accounts::{NewAccount, Role, SessionInfo, SignIn, User};
 
-use super::{ApiError, AppJson};
+use super::{ApiError, AppJson, AppState};
 use crate::{
-    application::AppState,
-    auth::{Auth, Identity, SESSION_COOKIE, client_address::client_address, password},
-    store::{NewUser, Store, UserRow},
+    auth::{Auth, Identity, SESSION_COOKIE, client_address::client_address, validated_account},
+    store::{Store, UserRow},
 };
 
 /// Routes of sign-in and sign-out.
@@ -101,7 +98,7 @@ async fn setup(
     jar: CookieJar,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
-    let new = validated(body, Role::Admin).await?;
+    let new = validated_account(body, Role::Admin).await?;
     let Some(user) = store.create_first_admin(&new).await? else {
         return Err(ApiError::Conflict(
             "this installation already has an admin; sign in instead".into(),
@@ -126,7 +123,7 @@ async fn sign_up(
         ));
     }
     let user = store
-        .create_user(&validated(body, Role::User).await?)
+        .create_user(&validated_account(body, Role::User).await?)
         .await?;
     signed_in_as_new(&auth, &headers, jar, &user).await
 }
@@ -164,42 +161,4 @@ fn session_cookie(auth: &Auth, headers: &HeaderMap, token: String) -> Cookie<'st
 
 fn time_duration(duration: std::time::Duration) -> cookie::time::Duration {
     cookie::time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Checks a new account's fields (422 naming each bad one) and hashes its password.
-pub async fn validated(body: NewAccount, role: Role) -> Result<NewUser, ApiError> {
-    let mut errors = std::collections::BTreeMap::new();
-    let email = body.email.trim();
-    let looks_like_email = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && (domain.contains('.') || domain == "localhost")
-    });
-    if !looks_like_email || email.len() > 254 || email.contains(char::is_whitespace) {
-        errors.insert(
-            "email".into(),
-            "enter an email address like ada@example.com".into(),
-        );
-    }
-    let name = body.display_name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.insert(
-            "display_name".into(),
-            "enter a name of 1 to 100 characters".into(),
-        );
-    }
-    let length = body.password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=1024).contains(&length) {
-        errors.insert(
-            "password".into(),
-            format!("use {MIN_PASSWORD_CHARS} to 1024 characters"),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    Ok(NewUser {
-        email: email.to_owned(),
-        display_name: name.to_owned(),
-        role,
-        password_hash: Some(password::hash(body.password).await),
-    })
 }

@@ -8,9 +8,15 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hatchery_shared::api::{ErrorBody, ErrorDetail};
+use hatchery_shared::api::{ErrorBody, ErrorDetail, FieldErrors};
 
-use crate::store::StoreError;
+use crate::{
+    agents::AgentError,
+    auth::AuthError,
+    runner::{StartError, caps},
+    store::StoreError,
+    webhooks::Refusal,
+};
 
 /// An error an API handler returns; each variant maps to one status and one `code`.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +41,7 @@ pub enum ApiError {
     TooLarge(String),
     /// The request is well-formed but its values are not acceptable (422), per field.
     #[error("invalid input")]
-    Validation(BTreeMap<String, String>),
+    Validation(FieldErrors),
     /// Too many requests; try again after `retry_after` (429 with `Retry-After`).
     #[error("{message}")]
     TooManyRequests {
@@ -60,6 +66,76 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %err, "database error");
                 Self::Internal
             }
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(fields: FieldErrors) -> Self {
+        Self::Validation(fields)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthenticated(_) | AuthError::WrongPassword => {
+                Self::Unauthorized(err.to_string())
+            }
+            AuthError::CrossSite => Self::Forbidden(err.to_string()),
+            AuthError::TooManyFailures(retry_after) => Self::TooManyRequests {
+                message: err.to_string(),
+                retry_after,
+            },
+            AuthError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<StartError> for ApiError {
+    fn from(err: StartError) -> Self {
+        match err {
+            StartError::Store(err) => err.into(),
+            StartError::ShuttingDown => Self::Unavailable(err.to_string()),
+            StartError::CapReached(message) => {
+                let now = chrono::Utc::now();
+                let (_, midnight) = caps::today(now);
+                Self::TooManyRequests {
+                    message,
+                    retry_after: (midnight - now).to_std().unwrap_or_default(),
+                }
+            }
+            StartError::Busy | StartError::Disabled | StartError::Replay => {
+                Self::Conflict(err.to_string())
+            }
+        }
+    }
+}
+
+impl From<AgentError> for ApiError {
+    fn from(err: AgentError) -> Self {
+        match err {
+            AgentError::NotFound(_) => Self::NotFound(err.to_string()),
+            AgentError::Invalid(fields) => Self::Validation(fields),
+            AgentError::Start(err) => err.into(),
+            AgentError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::NotFound => Self::NotFound(message),
+            Refusal::TooMany(_, retry_after) => Self::TooManyRequests {
+                message,
+                retry_after,
+            },
+            Refusal::Unauthorized(_) => Self::Unauthorized(message),
+            Refusal::NotText => Self::BadRequest(message),
+            Refusal::Start(err) => err.into(),
+            Refusal::Store(err) => err.into(),
         }
     }
 }

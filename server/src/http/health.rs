@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use hatchery_shared::health::{CheckStatus, DatabaseCheck, Health, Readiness};
 
-use crate::{application::AppState, store::Store};
+use super::AppState;
+use crate::store::Store;
 
 /// How long the readiness check waits for the database before calling it unavailable.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);

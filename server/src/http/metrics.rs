@@ -4,8 +4,8 @@
 use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
 use prometheus::{Encoder, TextEncoder};
 
-use super::ApiError;
-use crate::{application::AppState, auth::Identity, realtime::Realtime};
+use super::{ApiError, AppState};
+use crate::{auth::Identity, realtime::Realtime};
 
 /// The metrics route.
 pub fn router() -> Router<AppState> {

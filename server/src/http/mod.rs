@@ -5,14 +5,18 @@ mod agents;
 mod auth;
 mod error;
 mod health;
+mod identity;
 mod json;
 mod metrics;
+mod owned;
 mod page;
+mod realtime;
 mod request_id;
 mod runs;
 mod schedules;
 mod scope;
 mod site;
+mod state;
 mod threads;
 mod tokens;
 mod triggers;
@@ -27,11 +31,9 @@ use tower_http::{
 };
 use tracing::Level;
 
-pub use auth::validated as validated_account;
 pub use error::ApiError;
 pub use json::AppJson;
-
-use crate::{application::AppState, realtime};
+pub use state::AppState;
 
 /// Builds the whole HTTP application: API routes, the site, and the shared layers.
 pub fn router(state: AppState) -> Router {

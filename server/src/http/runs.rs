@@ -3,7 +3,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Query, State, rejection::QueryRejection},
     http::StatusCode,
     routing::{get, post},
 };
@@ -11,16 +11,15 @@ use chrono::{DateTime, Utc};
 use hatchery_shared::api::{
     Page,
     runs::{Posted, Run, RunStatus, RunTrigger},
-    threads::ThreadKind,
 };
 use serde::Deserialize;
 
-use super::{ApiError, page::PageQuery, scope::Scope};
+use super::{ApiError, AppState, owned::Owned, page::PageQuery, scope::Scope};
 use crate::{
-    application::AppState,
+    agents::Agents,
     auth::Identity,
-    runner::{Runner, StartError, caps},
-    store::{RunCursor, RunFilter, RunRow, Store},
+    runner::Runner,
+    store::{AgentRow, RunCursor, RunFilter, RunRow, Store},
 };
 
 /// Routes of runs.
@@ -63,17 +62,12 @@ async fn list(
 
 /// `GET /api/agents/{id}/runs`: one agent's runs, with the filters of `GET /api/runs`.
 async fn list_of_agent(
-    identity: Identity,
     State(store): State<Store>,
-    Path(id): Path<String>,
+    Owned(agent): Owned<AgentRow>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<Run>>, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
-    match store.agent(&id).await? {
-        Some(agent) if identity.may_manage(&agent.owner_id) => {}
-        _ => return Err(ApiError::NotFound(format!("there is no agent {id}"))),
-    }
-    page_of_runs(&store, query, None, Some(id)).await
+    page_of_runs(&store, query, None, Some(agent.id)).await
 }
 
 async fn page_of_runs(
@@ -118,35 +112,18 @@ pub fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Re
     }
 }
 
-/// The run `id`, if the caller may see its agent.
-async fn visible(store: &Store, identity: &Identity, id: &str) -> Result<RunRow, ApiError> {
-    let not_found = || ApiError::NotFound(format!("there is no run {id}"));
-    let run = store.run(id).await?.ok_or_else(not_found)?;
-    match store.agent(&run.agent_id).await? {
-        Some(agent) if identity.may_manage(&agent.owner_id) => Ok(run),
-        _ => Err(not_found()),
-    }
-}
-
 /// `GET /api/runs/{id}`.
-async fn read(
-    identity: Identity,
-    State(store): State<Store>,
-    Path(id): Path<String>,
-) -> Result<Json<Run>, ApiError> {
-    Ok(Json(visible(&store, &identity, &id).await?.view()))
+async fn read(Owned(run): Owned<RunRow>) -> Json<Run> {
+    Json(run.view())
 }
 
 /// `POST /api/runs/{id}/cancel`: asks the run to stop (202); it records `cancelled`, with
 /// the text written so far kept and marked as cut off. 409 once it has ended.
 async fn cancel(
-    identity: Identity,
-    State(store): State<Store>,
     State(runner): State<Runner>,
-    Path(id): Path<String>,
+    Owned(run): Owned<RunRow>,
 ) -> Result<StatusCode, ApiError> {
-    let run = visible(&store, &identity, &id).await?;
-    if run.status.is_final() || !runner.cancel(&id) {
+    if run.status.is_final() || !runner.cancel(&run.id) {
         return Err(ApiError::Conflict(format!(
             "the run has already ended ({})",
             run.status.as_str()
@@ -158,53 +135,9 @@ async fn cancel(
 /// `POST /api/agents/{id}/run` ("Run now"): runs the agent's task instructions in a new
 /// `manual` thread (202 with the message and the run).
 async fn run_now(
-    identity: Identity,
-    State(store): State<Store>,
-    State(runner): State<Runner>,
-    Path(id): Path<String>,
+    State(agents): State<Agents>,
+    Owned(agent): Owned<AgentRow>,
 ) -> Result<(StatusCode, Json<Posted>), ApiError> {
-    let not_found = || ApiError::NotFound(format!("there is no agent {id}"));
-    let agent = match store.agent(&id).await? {
-        Some(agent) if identity.may_manage(&agent.owner_id) => agent,
-        _ => return Err(not_found()),
-    };
-    let task = agent.change.task_instructions.trim().to_owned();
-    if task.is_empty() {
-        return Err(ApiError::validation(
-            "task_instructions",
-            "the agent has no task instructions to run; write them first",
-        ));
-    }
-    let title = format!("Run of {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
-    let thread = store
-        .create_thread(&agent.id, &title, ThreadKind::Manual)
-        .await?
-        .ok_or_else(not_found)?;
-    let (message, run) = runner
-        .post_message(&thread, task, RunTrigger::Manual)
-        .await
-        .map_err(start_error)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Posted {
-            message,
-            run: run.view(),
-        }),
-    ))
-}
-
-/// The API's answer to a run that could not start.
-pub fn start_error(err: StartError) -> ApiError {
-    match err {
-        StartError::Store(err) => err.into(),
-        StartError::ShuttingDown => ApiError::Unavailable(err.to_string()),
-        StartError::CapReached(message) => {
-            let (_, midnight) = caps::today(Utc::now());
-            ApiError::TooManyRequests {
-                message,
-                retry_after: (midnight - Utc::now()).to_std().unwrap_or_default(),
-            }
-        }
-        other => ApiError::Conflict(other.to_string()),
-    }
+    let started = agents.run_now(agent).await?;
+    Ok((StatusCode::ACCEPTED, Json(started.posted())))
 }

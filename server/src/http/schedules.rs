@@ -10,11 +10,10 @@ use chrono::Utc;
 use hatchery_shared::api::agents::{AgentSchedule, AgentStatus, SchedulePreview, SkippedTime};
 use serde::Deserialize;
 
-use super::ApiError;
+use super::{ApiError, AppState};
 use crate::{
-    agents::schedule::{self, Schedule, parse_time_zone},
-    application::AppState,
     auth::Identity,
+    scheduler::schedule::{self, Schedule, parse_time_zone},
     store::{Store, rfc3339},
 };
 

@@ -5,7 +5,7 @@ use axum::Router;
 use hatchery_app::{App, shell};
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
 
-use crate::application::AppState;
+use super::AppState;
 
 /// Routes that render the site's pages, with static files and the 404 page as fallback.
 pub fn router(state: &AppState) -> Router<AppState> {

@@ -12,9 +12,8 @@ use hatchery_shared::api::{
     accounts::{ApiToken, CreatedApiToken, NewApiToken},
 };
 
-use super::{ApiError, AppJson, page::PageQuery};
+use super::{ApiError, AppJson, AppState, page::PageQuery};
 use crate::{
-    application::AppState,
     auth::{Auth, Identity, TOKEN_PREFIX, secret},
     store::{self, Store},
 };

@@ -16,12 +16,10 @@ use hatchery_shared::api::{
     },
 };
 
-use super::{ApiError, AppJson, page::PageQuery, runs::start_error};
+use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery};
 use crate::{
-    application::AppState,
-    auth::Identity,
-    store::{Store, TriggerRow},
-    webhooks::{self, MAX_BODY_BYTES, Refusal, Request, Webhooks},
+    store::{AgentRow, Store, TriggerRow},
+    webhooks::{self, MAX_BODY_BYTES, Request, Webhooks},
 };
 
 /// Routes of triggers.
@@ -39,12 +37,10 @@ const MAX_NAME_CHARS: usize = 100;
 
 /// `GET /api/agents/{id}/triggers`: the agent's triggers, newest first.
 async fn list(
-    identity: Identity,
     State(store): State<Store>,
-    Path(id): Path<String>,
+    Owned(agent): Owned<AgentRow>,
 ) -> Result<Json<Page<Trigger>>, ApiError> {
-    agent_of(&store, &identity, &id).await?;
-    let rows = store.triggers_of(&id).await?;
+    let rows = store.triggers_of(&agent.id).await?;
     Ok(Json(Page {
         items: rows.iter().map(webhooks::view).collect(),
         next_cursor: None,
@@ -53,13 +49,10 @@ async fn list(
 
 /// `POST /api/agents/{id}/triggers`: a new trigger, with its secret shown this once.
 async fn create(
-    identity: Identity,
-    State(store): State<Store>,
     State(webhooks): State<Webhooks>,
-    Path(id): Path<String>,
+    Owned(agent): Owned<AgentRow>,
     AppJson(body): AppJson<NewTrigger>,
 ) -> Result<(StatusCode, Json<TriggerWithSecret>), ApiError> {
-    agent_of(&store, &identity, &id).await?;
     let name = body.name.as_deref().map_or("Webhook", str::trim);
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::validation(
@@ -68,9 +61,9 @@ async fn create(
         ));
     }
     let (row, secret) = webhooks
-        .create(&id, name)
+        .create(&agent.id, name)
         .await?
-        .ok_or_else(|| no_agent(&id))?;
+        .ok_or_else(|| ApiError::NotFound(format!("there is no agent {}", agent.id)))?;
     Ok((
         StatusCode::CREATED,
         Json(TriggerWithSecret {
@@ -81,26 +74,20 @@ async fn create(
 }
 
 /// `GET /api/triggers/{id}`.
-async fn read(
-    identity: Identity,
-    State(store): State<Store>,
-    Path(id): Path<String>,
-) -> Result<Json<Trigger>, ApiError> {
-    Ok(Json(webhooks::view(
-        &visible(&store, &identity, &id).await?,
-    )))
+async fn read(Owned(trigger): Owned<TriggerRow>) -> Json<Trigger> {
+    Json(webhooks::view(&trigger))
 }
 
 /// `POST /api/triggers/{id}/rotate`: a new secret, shown this once; the old one keeps
 /// working for the grace period.
 async fn rotate(
-    identity: Identity,
-    State(store): State<Store>,
     State(webhooks): State<Webhooks>,
-    Path(id): Path<String>,
+    Owned(trigger): Owned<TriggerRow>,
 ) -> Result<Json<TriggerWithSecret>, ApiError> {
-    visible(&store, &identity, &id).await?;
-    let (row, secret) = webhooks.rotate(&id).await?.ok_or_else(|| no_trigger(&id))?;
+    let (row, secret) = webhooks
+        .rotate(&trigger.id)
+        .await?
+        .ok_or_else(|| no_trigger(&trigger.id))?;
     Ok(Json(TriggerWithSecret {
         trigger: webhooks::view(&row),
         secret,
@@ -109,28 +96,23 @@ async fn rotate(
 
 /// `DELETE /api/triggers/{id}`: the trigger and its deliveries.
 async fn remove(
-    identity: Identity,
     State(store): State<Store>,
-    Path(id): Path<String>,
+    Owned(trigger): Owned<TriggerRow>,
 ) -> Result<StatusCode, ApiError> {
-    visible(&store, &identity, &id).await?;
-    if !store.delete_trigger(&id).await? {
-        return Err(no_trigger(&id));
+    if !store.delete_trigger(&trigger.id).await? {
+        return Err(no_trigger(&trigger.id));
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/triggers/{id}/deliveries?limit=&cursor=`: newest first.
 async fn deliveries(
-    identity: Identity,
-    State(store): State<Store>,
     State(webhooks): State<Webhooks>,
-    Path(id): Path<String>,
+    Owned(trigger): Owned<TriggerRow>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Delivery>>, ApiError> {
-    visible(&store, &identity, &id).await?;
     let rows = webhooks
-        .deliveries(&id, page.cursor.as_ref(), page.fetch())
+        .deliveries(&trigger.id, page.cursor.as_ref(), page.fetch())
         .await?;
     Ok(Json(page.page(
         rows,
@@ -166,44 +148,17 @@ async fn receive(
     };
     match webhooks.receive(&id, request).await {
         Ok(accepted) => Ok((StatusCode::ACCEPTED, Json(accepted))),
-        Err(refusal) => Err(refused(refusal)),
+        Err(refusal) => {
+            let logged = refusal.is_logged();
+            let error = ApiError::from(refusal);
+            if logged {
+                webhooks
+                    .log_refusal(&id, error.status().as_u16(), &error.to_string())
+                    .await?;
+            }
+            Err(error)
+        }
     }
-}
-
-fn refused(refusal: Refusal) -> ApiError {
-    let message = refusal.to_string();
-    match refusal {
-        Refusal::NotFound => ApiError::NotFound(message),
-        Refusal::TooMany(_, retry_after) => ApiError::TooManyRequests {
-            message,
-            retry_after,
-        },
-        Refusal::Unauthorized(_) => ApiError::Unauthorized(message),
-        Refusal::NotText => ApiError::BadRequest(message),
-        Refusal::Replay => ApiError::Conflict(message),
-        Refusal::Start(err) => start_error(err),
-        Refusal::Store(err) => err.into(),
-    }
-}
-
-/// Checks that the caller may manage the agent `id`.
-async fn agent_of(store: &Store, identity: &Identity, id: &str) -> Result<(), ApiError> {
-    match store.agent(id).await? {
-        Some(agent) if identity.may_manage(&agent.owner_id) => Ok(()),
-        _ => Err(no_agent(id)),
-    }
-}
-
-/// The trigger `id` if the caller may manage its agent.
-async fn visible(store: &Store, identity: &Identity, id: &str) -> Result<TriggerRow, ApiError> {
-    match store.trigger(id).await? {
-        Some(row) if identity.may_manage(&row.owner_id) => Ok(row),
-        _ => Err(no_trigger(id)),
-    }
-}
-
-fn no_agent(id: &str) -> ApiError {
-    ApiError::NotFound(format!("there is no agent {id}"))
 }
 
 fn no_trigger(id: &str) -> ApiError {

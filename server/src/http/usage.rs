@@ -10,9 +10,8 @@ use chrono::{DateTime, Days, Utc};
 use hatchery_shared::api::usage::{Caps, Usage, UsageFigures, UsageGroup};
 use serde::Deserialize;
 
-use super::{ApiError, runs::check_range, scope::Scope};
+use super::{ApiError, AppState, runs::check_range, scope::Scope};
 use crate::{
-    application::AppState,
     auth::Identity,
     runner::{Runner, caps},
     store::{RunFilter, Store, rfc3339},

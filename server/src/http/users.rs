@@ -11,8 +11,11 @@ use hatchery_shared::api::{
     accounts::{NewAccount, Role, User},
 };
 
-use super::{ApiError, AppJson, auth::validated, page::PageQuery};
-use crate::{application::AppState, auth::Identity, store::Store};
+use super::{ApiError, AppJson, AppState, page::PageQuery};
+use crate::{
+    auth::{Identity, validated_account},
+    store::Store,
+};
 
 /// Routes of user management.
 pub fn router() -> Router<AppState> {
@@ -50,7 +53,9 @@ async fn create(
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     admin_only(&identity)?;
     let role = body.role.unwrap_or(Role::User);
-    let user = store.create_user(&validated(body, role).await?).await?;
+    let user = store
+        .create_user(&validated_account(body, role).await?)
+        .await?;
     tracing::info!(user = %user.id, by = %identity.user_id, "user created");
     Ok((StatusCode::CREATED, Json(user.view())))
 }

@@ -14,29 +14,28 @@ use hatchery_shared::realtime::{
 use tokio::time::Instant;
 
 use super::{
-    Realtime,
+    Peer, Realtime,
     broker::{ConnId, Recovery, Subscription},
     frame,
     outbox::{Ending, Outbox},
     policy,
 };
-use crate::auth::Identity;
 
 /// How long a close frame may take to reach a client before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves an upgraded socket until either side closes it or the server shuts down.
-pub(super) async fn serve(mut socket: WebSocket, identity: Identity, realtime: Realtime) {
-    let Some((conn, outbox)) = realtime.open_connection(&identity) else {
-        tracing::info!(user = %identity.user_id, "too many connections for this user");
+pub(super) async fn serve(mut socket: WebSocket, peer: Peer, realtime: Realtime) {
+    let Some((conn, outbox)) = realtime.open_connection(&peer) else {
+        tracing::info!(user = %peer.user_id, "too many connections for this user");
         close_at_once(&mut socket, CloseCode::TooManyConnections).await;
         return;
     };
-    let user = identity.user_id.clone();
+    let user = peer.user_id.clone();
     let mut session = Session {
         conn,
         outbox: outbox.clone(),
-        identity,
+        peer,
         topics: HashSet::new(),
         realtime: realtime.clone(),
     };
@@ -181,7 +180,7 @@ fn too_large(err: &axum::Error) -> bool {
 struct Session {
     conn: ConnId,
     outbox: Arc<Outbox>,
-    identity: Identity,
+    peer: Peer,
     /// The topics subscribed to (the hub keeps the other direction of the index).
     topics: HashSet<Topic>,
     realtime: Realtime,
@@ -193,13 +192,13 @@ impl Session {
         let config = self.realtime.config();
         self.send(frame::envelope(Message::Hello(Hello {
             conn_id: self.conn.to_string(),
-            user_id: self.identity.user_id.clone(),
+            user_id: self.peer.user_id.clone(),
             heartbeat_ms: u64::try_from(config.heartbeat.as_millis()).unwrap_or(u64::MAX),
             max_topics: u32::try_from(config.max_topics).unwrap_or(u32::MAX),
             server_version: hatchery_shared::VERSION.into(),
         })));
         let own = SubscribeTopic {
-            topic: format!("user:{}", self.identity.user_id),
+            topic: format!("user:{}", self.peer.user_id),
             since: None,
         };
         self.subscribe(&own, None).await;
@@ -286,7 +285,7 @@ impl Session {
             );
         }
         let store = &self.realtime.inner.store;
-        if let Err((code, message)) = policy::may_follow(store, &self.identity, &topic).await {
+        if let Err((code, message)) = policy::may_follow(store, &self.peer, &topic).await {
             return self.reply(refuse(code, message), Some(topic), req);
         }
         let recovery = self.realtime.inner.broker.subscribe(Subscription {

@@ -2,12 +2,12 @@
 //! sequence number, heartbeats and back-pressure (the contract is in
 //! `hatchery_shared::realtime`).
 //!
-//! Callers publish typed events through [`Realtime::publish`]; they never see sockets.
+//! Callers publish typed events through [`Realtime::publish`]; they never see sockets. The
+//! `/api/ws` route hands each upgraded socket to [`Realtime::serve`].
 
 pub mod broker;
 mod connection;
 mod frame;
-mod http;
 mod memory;
 pub mod metrics;
 pub mod outbox;
@@ -15,6 +15,7 @@ mod policy;
 
 use std::{
     collections::HashMap,
+    future::Future,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
@@ -22,12 +23,11 @@ use std::{
     time::Duration,
 };
 
+use axum::extract::ws::WebSocket;
 use hatchery_shared::realtime::{
-    CloseCode, Message, Published, StreamPosition, Topic, TopicEvents,
+    CloseCode, Message, Published, StreamPosition, SubscribeErrorCode, Topic, TopicEvents,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-
-pub use http::router;
 
 use self::{
     broker::{Broker, ConnId, HistoryLimits},
@@ -35,10 +35,19 @@ use self::{
     metrics::RealtimeMetrics,
     outbox::{Outbox, QueueLimits},
 };
-use crate::{
-    auth::{Credential, Identity},
-    store::Store,
-};
+use crate::store::Store;
+
+/// Who a connection belongs to, as the hub needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// The user (their own topic is `user:{id}`).
+    pub user_id: String,
+    /// Admins may follow every topic.
+    pub is_admin: bool,
+    /// What authenticated the connection (such as a session), as a key that
+    /// [`Realtime::disconnect`] matches when that credential ends.
+    pub credential: String,
+}
 
 /// Settings of the real-time hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +114,8 @@ struct Inner {
 /// An open connection as the hub sees it.
 struct Open {
     outbox: Arc<Outbox>,
-    /// What authenticated it: revoking that closes the connection.
-    credential: Credential,
+    /// What authenticated it ([`Peer::credential`]): revoking that closes the connection.
+    credential: String,
 }
 
 impl std::fmt::Debug for Realtime {
@@ -163,14 +172,13 @@ impl Realtime {
         self.inner.broker.publish(topic, message)
     }
 
-    /// Like [`Realtime::publish`], to the topic named `name` (such as `agent:{id}`); a name
-    /// that is not a topic is logged, not published.
-    pub async fn publish_to(&self, name: &str, message: Message) {
-        match Topic::parse(name) {
-            Ok(topic) => {
-                self.publish(&topic, message).await;
+    /// Publishes one event to each of `topics` (each topic numbers its own events).
+    pub async fn publish_all(&self, topics: &[Topic], message: Message) {
+        if let Some((last, others)) = topics.split_last() {
+            for topic in others {
+                self.publish(topic, message.clone()).await;
             }
-            Err(err) => tracing::error!(topic = name, error = %err.0, "cannot name the topic"),
+            self.publish(last, message).await;
         }
     }
 
@@ -211,9 +219,40 @@ impl Realtime {
         }
     }
 
+    /// Serves a socket upgraded for `peer` until either side closes it or the hub shuts
+    /// down; the hub tracks the returned future's work.
+    pub fn serve(&self, socket: WebSocket, peer: Peer) -> impl Future<Output = ()> + use<> {
+        self.inner
+            .tasks
+            .track_future(connection::serve(socket, peer, self.clone()))
+    }
+
+    /// Closes a socket upgraded for a client that was refused, with `code` and nothing
+    /// else (a browser cannot read a refused handshake's status, but it reads a close code).
+    pub fn refuse(
+        &self,
+        mut socket: WebSocket,
+        code: CloseCode,
+    ) -> impl Future<Output = ()> + use<> {
+        tracing::info!(code = code.code(), "WebSocket refused");
+        self.inner.tasks.track_future(async move {
+            connection::close_at_once(&mut socket, code).await;
+        })
+    }
+
+    /// Whether `peer` may follow `topic` (as for a subscription), or the code and message
+    /// to refuse with.
+    pub async fn may_follow(
+        &self,
+        peer: &Peer,
+        topic: &Topic,
+    ) -> Result<(), (SubscribeErrorCode, String)> {
+        policy::may_follow(&self.inner.store, peer, topic).await
+    }
+
     /// Closes with 4401 every connection opened with a credential that `ended` says no
     /// longer holds (after a sign-out, a revoked token or expired sessions).
-    pub fn disconnect(&self, ended: impl Fn(&Credential) -> bool) {
+    pub fn disconnect(&self, ended: impl Fn(&str) -> bool) {
         for open in self.connections().values() {
             if ended(&open.credential) {
                 open.outbox.close(CloseCode::NotAuthenticated);
@@ -228,10 +267,10 @@ impl Realtime {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a new connection of `identity`: its id and its outbound queue, or `None`
+    /// Registers a new connection of `peer`: its id and its outbound queue, or `None`
     /// when the user already holds the most connections allowed.
-    fn open_connection(&self, identity: &Identity) -> Option<(ConnId, Arc<Outbox>)> {
-        let user = identity.user_id.as_str();
+    fn open_connection(&self, peer: &Peer) -> Option<(ConnId, Arc<Outbox>)> {
+        let user = peer.user_id.as_str();
         {
             let mut per_user = self
                 .inner
@@ -250,7 +289,7 @@ impl Realtime {
             conn,
             Open {
                 outbox: outbox.clone(),
-                credential: identity.credential.clone(),
+                credential: peer.credential.clone(),
             },
         );
         self.inner.metrics.connections.inc();

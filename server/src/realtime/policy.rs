@@ -3,13 +3,14 @@
 
 use hatchery_shared::realtime::{SubscribeErrorCode, Topic, TopicKind};
 
-use crate::{auth::Identity, store::Store};
+use super::Peer;
+use crate::store::Store;
 
-/// Whether `identity` may receive `topic`'s events, or the code to refuse with. Things the
+/// Whether `peer` may receive `topic`'s events, or the code to refuse with. Things the
 /// user may not see are "not found", so a refusal never reveals that they exist.
 pub async fn may_follow(
     store: &Store,
-    identity: &Identity,
+    peer: &Peer,
     topic: &Topic,
 ) -> Result<(), (SubscribeErrorCode, String)> {
     let forbidden = |message: &str| Err((SubscribeErrorCode::Forbidden, message.to_owned()));
@@ -20,9 +21,9 @@ pub async fn may_follow(
         ))
     };
     match topic.kind() {
-        TopicKind::User if topic.id() == Some(identity.user_id.as_str()) => Ok(()),
+        TopicKind::User if topic.id() == Some(peer.user_id.as_str()) => Ok(()),
         TopicKind::User => forbidden("only that user may follow a user topic"),
-        _ if identity.is_admin() => Ok(()),
+        _ if peer.is_admin => Ok(()),
         TopicKind::Ops => forbidden("only admins may follow the ops topic"),
         TopicKind::Agent | TopicKind::Thread => {
             let id = topic.id().unwrap_or_default();
@@ -35,7 +36,7 @@ pub async fn may_follow(
                     .map(|thread| thread.map(|t| t.owner_id))
             };
             match owner {
-                Ok(Some(owner)) if owner == identity.user_id => Ok(()),
+                Ok(Some(owner)) if owner == peer.user_id => Ok(()),
                 Ok(_) => not_found(),
                 Err(err) => {
                     tracing::error!(error = %err, "cannot check who owns a topic's subject");

@@ -1,7 +1,11 @@
-//! The agent runner: starts runs (one tracked task each, at most a configured number at
-//! once, the rest waiting as `queued`), streams replies from the LLM provider into the
-//! thread's topic, runs tool calls, stores each step's messages, cancels on request and
-//! on shutdown, and fails what a crash interrupted.
+//! The agent runner: starts runs through one entry point, [`Runner::start`], for every
+//! trigger (one tracked task each, at most a configured number at once, the rest waiting as
+//! `queued`), streams replies from the LLM provider into the thread's topic, runs tool
+//! calls, stores each step's messages, cancels on request and on shutdown, and fails what a
+//! crash interrupted.
+//!
+//! The services above it hear what runs did to their agents as [`AgentTouched`] events on
+//! a channel: the runner calls none of them.
 
 pub mod caps;
 pub mod provider;
@@ -17,12 +21,13 @@ use std::{
 
 use hatchery_shared::{
     api::{
+        agents::AgentStatus,
         runs::RunTrigger,
         threads::{MessageRole, ThreadMessage},
     },
-    realtime::{Message, Notice, NoticeLevel},
+    realtime::{Message, Notice, NoticeLevel, Topic},
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::{
@@ -32,8 +37,10 @@ use self::{
 };
 use crate::{
     realtime::Realtime,
-    scheduler::Scheduler,
-    store::{AgentRow, NewMessageRow, RunRow, Store, StoreError, ThreadRow},
+    store::{
+        AgentRow, NewMessageRow, NewRun, RunRow, RunStart, RunThread, StartedRun, Store,
+        StoreError, WebhookDelivery,
+    },
 };
 
 /// What one model costs, in US dollars per million tokens.
@@ -84,12 +91,68 @@ impl Default for RunnerConfig {
     }
 }
 
+/// What starts a run: every trigger (chat, Run now, schedule, webhook) asks for one
+/// through [`Runner::start`].
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// The agent that runs.
+    pub agent: AgentRow,
+    /// Where it writes: a thread that exists, or a new one.
+    pub thread: ThreadChoice,
+    /// The message the run replies to.
+    pub input: String,
+    /// Why it runs.
+    pub trigger: RunTrigger,
+    /// The verified webhook delivery that asked for it, recorded with the run.
+    pub delivery: Option<Delivery>,
+}
+
+/// The thread a run writes to.
+#[derive(Debug, Clone)]
+pub enum ThreadChoice {
+    /// This thread (by id).
+    Existing(String),
+    /// A new thread, created with the run (nothing is left behind if it is refused).
+    New {
+        /// Its kind (`manual`, `webhook`, …).
+        kind: hatchery_shared::api::threads::ThreadKind,
+        /// Its title.
+        title: String,
+    },
+}
+
+/// A verified webhook delivery: recorded as accepted in the run's transaction.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The trigger it came to.
+    pub trigger_id: String,
+    /// Its signature digest (hex): the same one again is refused as a replay.
+    pub signature: String,
+}
+
+/// What a run changed of its agent, sent to the services above the runner, which announce
+/// the agent and plan its schedule again.
+#[derive(Debug, Clone)]
+pub struct AgentTouched {
+    /// The agent as the run left it (status, last run, last error).
+    pub agent: AgentRow,
+    /// How the run was triggered, once it has ended; `None` when it has just started.
+    pub ended: Option<RunTrigger>,
+}
+
+/// How many [`AgentTouched`] events may wait for the services above; a run that ends while
+/// they are all waiting waits too.
+const AGENT_EVENTS: usize = 1024;
+
 /// Why a run could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The thread is already replying.
     #[error("this thread is already replying; stop that reply or wait for it")]
     Busy,
+    /// The webhook delivery was already accepted.
+    #[error("this request was already received (same signature); sign each request anew")]
+    Replay,
     /// The agent is disabled.
     #[error("the agent is disabled; enable it to run it")]
     Disabled,
@@ -122,8 +185,8 @@ pub struct Runner {
 struct Inner {
     store: Store,
     realtime: Realtime,
-    /// Told when a scheduled run ends, to plan the agent's next time.
-    scheduler: Scheduler,
+    /// Where runs tell the services above what they did to their agents.
+    agent_events: mpsc::Sender<AgentTouched>,
     provider: Option<Arc<dyn Provider>>,
     config: RunnerConfig,
     slots: Arc<Semaphore>,
@@ -146,14 +209,14 @@ pub const CANCELLED_BY_DELETE: &str = "its agent or thread was deleted";
 pub const CANCELLED_BY_SHUTDOWN: &str = "server shutdown";
 
 impl Runner {
-    /// A runner over `store` and `realtime` that tells `scheduler` when scheduled runs end.
-    /// Runs a crash left queued or running are failed first ("interrupted by restart").
+    /// A runner over `store` and `realtime`, and the channel on which it tells what its runs
+    /// did to their agents (see [`AgentTouched`]). Runs a crash left queued or running are
+    /// failed first ("interrupted by restart").
     pub async fn new(
         config: RunnerConfig,
         store: Store,
         realtime: Realtime,
-        scheduler: Scheduler,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<(Self, mpsc::Receiver<AgentTouched>), StoreError> {
         let interrupted = store.fail_interrupted_runs().await?;
         if interrupted > 0 {
             tracing::warn!(
@@ -168,19 +231,21 @@ impl Runner {
         if provider.is_none() {
             tracing::warn!("no LLM provider configured (HATCHERY_LLM_BASE_URL): runs will fail");
         }
-        Ok(Self {
+        let (agent_events, agent_events_out) = mpsc::channel(AGENT_EVENTS);
+        let runner = Self {
             inner: Arc::new(Inner {
                 slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
                 store,
                 realtime,
-                scheduler,
+                agent_events,
                 provider,
                 config,
                 tasks: TaskTracker::new(),
                 active: Mutex::default(),
                 stopping: CancellationToken::new(),
             }),
-        })
+        };
+        Ok((runner, agent_events_out))
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Cancel>>> {
@@ -190,45 +255,53 @@ impl Runner {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stores a person's message in `thread` and starts a run that replies to it.
-    pub async fn post_message(
-        &self,
-        thread: &ThreadRow,
-        content: String,
-        trigger: RunTrigger,
-    ) -> Result<(ThreadMessage, RunRow), StartError> {
-        let store = &self.inner.store;
-        let agent = store
-            .agent(&thread.agent_id)
-            .await?
-            .ok_or(StartError::Busy)?;
-        self.admit(&agent).await?;
+    /// Starts a run: admits it (not while stopping, nor for a disabled agent, nor past a
+    /// daily cost cap), stores its delivery, thread, message and run in one transaction,
+    /// announces them and launches its task.
+    pub async fn start(&self, request: StartRequest) -> Result<StartedRun, StartError> {
+        self.admit(&request.agent).await?;
         let message = NewMessageRow {
             role: Some(MessageRole::User),
-            content,
+            content: request.input,
             ..NewMessageRow::default()
         };
-        let (message, run) = store
-            .start_run(
-                &agent.id,
-                &thread.id,
-                trigger,
-                &agent.change.model,
-                &message,
-            )
-            .await?
-            .ok_or(StartError::Busy)?;
-        self.launch(agent, &message, &run).await;
-        Ok((message, run))
+        let thread = match &request.thread {
+            ThreadChoice::Existing(id) => RunThread::Existing(id),
+            ThreadChoice::New { kind, title } => RunThread::New { kind: *kind, title },
+        };
+        let stored = self
+            .inner
+            .store
+            .start_run(&NewRun {
+                agent_id: &request.agent.id,
+                thread,
+                trigger: request.trigger,
+                model: &request.agent.change.model,
+                message: &message,
+                delivery: request.delivery.as_ref().map(|delivery| WebhookDelivery {
+                    trigger_id: &delivery.trigger_id,
+                    signature: &delivery.signature,
+                }),
+            })
+            .await?;
+        match stored {
+            RunStart::Started(started) => {
+                self.launch(request.agent, &started.message, &started.run)
+                    .await;
+                Ok(*started)
+            }
+            RunStart::ThreadBusy => Err(StartError::Busy),
+            RunStart::Replay => Err(StartError::Replay),
+        }
     }
 
     /// Whether a run of `agent` may start now: not while the server stops, nor for a
     /// disabled agent, nor past a daily cost cap (its owner is told).
-    pub async fn admit(&self, agent: &AgentRow) -> Result<(), StartError> {
+    async fn admit(&self, agent: &AgentRow) -> Result<(), StartError> {
         if self.inner.stopping.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
-        if agent.change.status == hatchery_shared::api::agents::AgentStatus::Disabled {
+        if agent.change.status == AgentStatus::Disabled {
             return Err(StartError::Disabled);
         }
         let caps = &self.inner.config.caps;
@@ -242,7 +315,7 @@ impl Runner {
             });
             self.inner
                 .realtime
-                .publish_to(&format!("user:{}", agent.owner_id), notice)
+                .publish(&Topic::user(&agent.owner_id), notice)
                 .await;
             return Err(StartError::CapReached(reason));
         }
@@ -250,15 +323,15 @@ impl Runner {
     }
 
     /// Announces a run just stored with its first `message`, and starts its task.
-    pub async fn launch(&self, agent: AgentRow, message: &ThreadMessage, run: &RunRow) {
+    async fn launch(&self, agent: AgentRow, message: &ThreadMessage, run: &RunRow) {
         let realtime = &self.inner.realtime;
         realtime
-            .publish_to(
-                &format!("thread:{}", run.thread_id),
+            .publish(
+                &Topic::thread(&run.thread_id),
                 Message::ThreadMessageCreated(message.clone()),
             )
             .await;
-        crate::agents::announce(realtime, &agent, Message::RunCreated(run.view())).await;
+        announce_run(realtime, &agent, Message::RunCreated(run.view())).await;
         let cancel = Arc::new(Cancel {
             token: CancellationToken::new(),
             reason: Mutex::new(None),
@@ -332,6 +405,17 @@ impl Runner {
         }
         self.inner.tasks.wait().await;
     }
+}
+
+/// Publishes an event about a run of `agent` on the agent's topic and its owner's, where
+/// the agent's page and the runs lists follow it.
+async fn announce_run(realtime: &Realtime, agent: &AgentRow, message: Message) {
+    realtime
+        .publish_all(
+            &[Topic::agent(&agent.id), Topic::user(&agent.owner_id)],
+            message,
+        )
+        .await;
 }
 
 fn cancel_with(cancel: &Cancel, reason: &'static str) {

@@ -8,22 +8,19 @@ use std::{sync::PoisonError, time::Duration};
 use futures_util::{StreamExt, future::join_all};
 use hatchery_shared::{
     api::{
-        runs::{RunStatus, RunTrigger, StreamChunk, StreamStep},
+        runs::{RunStatus, StreamChunk, StreamStep},
         threads::{MessageRole, ThreadMessage, ToolCallView},
     },
-    realtime::Message,
+    realtime::{Message, Topic},
 };
 
 use super::{
-    Cancel, Runner,
+    AgentTouched, Cancel, Runner, announce_run,
     provider::{ChatMessage, ChatRequest, ProviderError, ReplyStream, StreamEvent, ToolCall},
     reply::Reply,
     tools,
 };
-use crate::{
-    agents,
-    store::{AgentRow, NewMessageRow, RunEnd, RunRow},
-};
+use crate::store::{AgentRow, NewMessageRow, RunEnd, RunRow};
 
 /// The message a run fails with when no provider is configured.
 pub const NO_PROVIDER: &str = "no LLM provider configured: set HATCHERY_LLM_BASE_URL (and \
@@ -91,9 +88,6 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         Ok(None) => tracing::warn!(run = %run.id, "the run vanished before it ended"),
         Err(err) => tracing::error!(run = %run.id, error = %err, "cannot record the end of a run"),
     }
-    if run.trigger == RunTrigger::Schedule {
-        inner.scheduler.agent_changed(&run.agent_id);
-    }
 }
 
 impl Context<'_> {
@@ -106,22 +100,20 @@ impl Context<'_> {
             .to_owned()
     }
 
-    fn thread_topic(&self) -> String {
-        format!("thread:{}", self.run.thread_id)
-    }
-
+    /// Publishes a frame of the run's reply on its thread's topic.
     async fn publish(&self, message: Message) {
         self.runner
             .inner
             .realtime
-            .publish_to(&self.thread_topic(), message)
+            .publish(&Topic::thread(&self.run.thread_id), message)
             .await;
     }
 
-    /// Publishes the run's new state, and its agent's (read again unless given).
+    /// Publishes the run's new state, and tells the services above what the run did to its
+    /// agent (read again unless given).
     async fn announce_run(&self, run: &RunRow, agent: Option<AgentRow>) {
         let inner = &self.runner.inner;
-        agents::announce(&inner.realtime, self.agent, Message::RunUpdated(run.view())).await;
+        announce_run(&inner.realtime, self.agent, Message::RunUpdated(run.view())).await;
         let agent = match agent {
             Some(agent) => Some(agent),
             None => inner
@@ -133,8 +125,9 @@ impl Context<'_> {
                 .flatten(),
         };
         if let Some(agent) = agent {
-            let view = agents::view(&agent);
-            agents::announce(&inner.realtime, &agent, Message::AgentUpdated(view)).await;
+            let ended = run.status.is_final().then_some(run.trigger);
+            // Fails only once the services above have stopped listening, at shutdown.
+            let _ = inner.agent_events.send(AgentTouched { agent, ended }).await;
         }
     }
 

@@ -5,7 +5,7 @@
 //! after repeated failures an agent's schedule backs off.
 
 mod clock;
-pub mod live;
+pub mod schedule;
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use self::clock::Clock;
-use crate::agents::schedule::Schedule;
+use self::schedule::Schedule;
 
 /// Settings of the scheduler.
 #[derive(Debug, Clone)]
@@ -82,7 +82,8 @@ pub enum Fired {
 }
 
 /// What the scheduler reads and does: the agents' schedules, starting their runs, and
-/// recording what it planned and skipped. [`live::Live`] is the server's.
+/// recording what it planned and skipped. The server's are the agents in the database
+/// (`agents::schedules::Live`).
 pub trait Schedules: Send + Sync + 'static {
     /// Every agent with a schedule that is not disabled.
     fn all(&self) -> impl Future<Output = Vec<Planned>> + Send;

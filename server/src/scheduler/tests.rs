@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
+use super::schedule::parse_time_zone;
 use super::*;
-use crate::agents::schedule::parse_time_zone;
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().expect("an RFC 3339 time")

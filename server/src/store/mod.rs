@@ -18,19 +18,21 @@ mod tokens;
 mod triggers;
 mod users;
 
-use std::time::Duration;
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use sqlx::{
     PgPool, SqlitePool,
     migrate::Migrator,
-    postgres::PgPoolOptions,
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 pub use agents::{AgentChange, AgentCursor, AgentFilter, AgentRow};
 pub use history::{RunCursor, RunFilter};
 pub use installation::Installation;
-pub use runs::{NewMessageRow, RunEnd, RunRow, WebhookDelivery};
+pub use runs::{
+    NewMessageRow, NewRun, RunEnd, RunRow, RunStart, RunThread, StartedRun, WebhookDelivery,
+};
 pub use schedules::{ScheduleSkipRow, ScheduledAgentRow};
 pub use sessions::SessionRow;
 pub use threads::ThreadRow;
@@ -41,7 +43,40 @@ pub use users::{NewUser, UserRow, email_key};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::checkpoints::Commits;
-use crate::config::DatabaseConfig;
+
+/// Which database to use and how to reach it (`HATCHERY_DATABASE_URL`).
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// An SQLite database, usually a file in the data directory.
+    Sqlite(SqliteConnectOptions),
+    /// A PostgreSQL database (the password, if any, is never logged).
+    Postgres(PgConnectOptions),
+}
+
+impl DatabaseConfig {
+    /// An SQLite database in the file at `path`, created when missing.
+    pub fn sqlite_file(path: PathBuf) -> Self {
+        Self::Sqlite(SqliteConnectOptions::new().filename(path))
+    }
+
+    /// The database a `sqlite:` or `postgres:` URL names, or what is wrong with the URL.
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme);
+        match scheme {
+            Some("sqlite") => SqliteConnectOptions::from_str(url)
+                .map(Self::Sqlite)
+                .map_err(|err| format!("not a usable SQLite URL: {err}")),
+            Some("postgres" | "postgresql") => PgConnectOptions::from_str(url)
+                .map(Self::Postgres)
+                .map_err(|err| format!("not a usable PostgreSQL URL: {err}")),
+            _ => Err(
+                "expected a URL starting with sqlite: or postgres: (for example \
+                      sqlite://data/hatchery.db or postgres://hatchery@localhost/hatchery)"
+                    .into(),
+            ),
+        }
+    }
+}
 
 /// The migrations for SQLite, embedded in the binary and applied at start-up.
 pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -211,7 +246,7 @@ pub fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// Parses an enum column; the CHECK constraints make a failure a sign of a corrupt row.
-fn parse_column<T: std::str::FromStr>(column: &str, text: &str) -> Result<T, StoreError> {
+fn parse_column<T: FromStr>(column: &str, text: &str) -> Result<T, StoreError> {
     text.parse().map_err(|_| {
         StoreError::Database(sqlx::Error::Decode(
             format!("{column} holds the unknown value {text:?}").into(),

@@ -1,11 +1,12 @@
-//! Runs, and the writes a run makes: its user message and itself in one transaction, the
-//! messages of each step in one transaction, its end together with the agent's status.
+//! Runs, and the writes a run makes: what starts it (delivery, thread, message, run) in one
+//! transaction, the messages of each step in one transaction, its end together with the
+//! agent's status.
 
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::{
     agents::AgentStatus,
-    runs::{Run, RunStatus, RunTrigger},
-    threads::{MessageRole, ThreadMessage, ToolCallView},
+    runs::{Posted, Run, RunStatus, RunTrigger},
+    threads::{MessageRole, ThreadKind, ThreadMessage, ToolCallView},
 };
 
 use super::{AgentRow, Store, StoreError, agents::RawAgent, on_pool, threads::RawMessage};
@@ -19,6 +20,8 @@ pub struct RunRow {
     pub agent_id: String,
     /// Its thread.
     pub thread_id: String,
+    /// Its agent's owner.
+    pub owner_id: String,
     /// Where it is.
     pub status: RunStatus,
     /// What started it.
@@ -72,6 +75,7 @@ pub(super) struct RawRun {
     id: String,
     agent_id: String,
     thread_id: String,
+    owner_id: String,
     status: String,
     triggered_by: String,
     model: String,
@@ -95,6 +99,7 @@ impl TryFrom<RawRun> for RunRow {
             id: raw.id,
             agent_id: raw.agent_id,
             thread_id: raw.thread_id,
+            owner_id: raw.owner_id,
             model: raw.model,
             prompt_tokens: count(raw.prompt_tokens),
             completion_tokens: count(raw.completion_tokens),
@@ -107,10 +112,11 @@ impl TryFrom<RawRun> for RunRow {
     }
 }
 
-const RUN_COLUMNS: [&str; 13] = [
+const RUN_COLUMNS: [&str; 14] = [
     "id",
     "agent_id",
     "thread_id",
+    "owner_id",
     "status",
     "triggered_by",
     "model",
@@ -162,6 +168,70 @@ pub struct WebhookDelivery<'a> {
     pub signature: &'a str,
 }
 
+/// The thread a new run writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunThread<'a> {
+    /// A thread that exists, by id.
+    Existing(&'a str),
+    /// A new thread of this kind and title, created with the run.
+    New {
+        /// What started it (`manual`, `webhook`, …).
+        kind: ThreadKind,
+        /// Its title.
+        title: &'a str,
+    },
+}
+
+/// What starts a run, stored by [`Store::start_run`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun<'a> {
+    /// The agent that runs.
+    pub agent_id: &'a str,
+    /// Where it writes.
+    pub thread: RunThread<'a>,
+    /// Why it runs.
+    pub trigger: RunTrigger,
+    /// The model it calls.
+    pub model: &'a str,
+    /// The message it replies to, stored first.
+    pub message: &'a NewMessageRow,
+    /// The webhook delivery that asked for it, recorded as accepted.
+    pub delivery: Option<WebhookDelivery<'a>>,
+}
+
+/// A run just stored: its first message, the run (queued), and the webhook delivery's id
+/// when one asked for it.
+#[derive(Debug, Clone)]
+pub struct StartedRun {
+    /// The message the run replies to.
+    pub message: ThreadMessage,
+    /// The run.
+    pub run: RunRow,
+    /// The recorded webhook delivery.
+    pub delivery_id: Option<String>,
+}
+
+impl StartedRun {
+    /// The answer to the request that started it: the message and the run.
+    pub fn posted(self) -> Posted {
+        Posted {
+            message: self.message,
+            run: self.run.view(),
+        }
+    }
+}
+
+/// What came of [`Store::start_run`].
+#[derive(Debug, Clone)]
+pub enum RunStart {
+    /// Stored.
+    Started(Box<StartedRun>),
+    /// The thread already has an active run; nothing was stored.
+    ThreadBusy,
+    /// The delivery's signature was already accepted; nothing was stored.
+    Replay,
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEnd {
@@ -182,17 +252,13 @@ fn signed(n: u64) -> i64 {
 }
 
 impl Store {
-    /// Stores `message` in `thread_id` and a queued run of `agent_id` replying to it, in one
-    /// transaction; `None` (and nothing stored) when the thread already has an active run.
-    pub async fn start_run(
-        &self,
-        agent_id: &str,
-        thread_id: &str,
-        trigger: RunTrigger,
-        model: &str,
-        message: &NewMessageRow,
-    ) -> Result<Option<(ThreadMessage, RunRow)>, StoreError> {
+    /// Stores what starts a run, in one transaction: the webhook delivery that asked for
+    /// it (if any), a new thread (if asked for), the first `message`, and the queued run
+    /// replying to it. Nothing is stored when the thread already has an active run, or
+    /// when the delivery's signature was already accepted.
+    pub async fn start_run(&self, new: &NewRun<'_>) -> Result<RunStart, StoreError> {
         let now = super::now();
+        let run_id = super::new_id();
         let message_sql = insert_message_sql();
         let run_sql = format!(
             "INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, created_at, \
@@ -201,111 +267,85 @@ impl Store {
                      (SELECT owner_id FROM agents WHERE id = $2)) RETURNING {columns}",
             columns = run_columns("")
         );
+        let thread_id = match new.thread {
+            RunThread::Existing(id) => id.to_owned(),
+            RunThread::New { .. } => super::new_id(),
+        };
         let stored = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let raw = bind_message!(
-                sqlx::query_as::<_, RawMessage>(&message_sql),
-                thread_id,
-                message,
-                now
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let run = sqlx::query_as::<_, RawRun>(&run_sql)
-                .bind(super::new_id())
-                .bind(agent_id)
-                .bind(thread_id)
-                .bind(trigger.as_str())
-                .bind(model)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await;
-            match run {
-                Ok(run) => {
-                    tx.commit().await?;
-                    Some((raw, run))
+            let delivery_id = match &new.delivery {
+                None => None,
+                Some(delivery) => {
+                    let id = super::new_id();
+                    let recorded = sqlx::query(
+                        "INSERT INTO trigger_deliveries (id, trigger_id, received_at, outcome, \
+                                                         status_code, run_id, signature) \
+                         VALUES ($1, $2, $3, 'accepted', 202, $4, $5)",
+                    )
+                    .bind(&id)
+                    .bind(delivery.trigger_id)
+                    .bind(now)
+                    .bind(&run_id)
+                    .bind(delivery.signature)
+                    .execute(&mut *tx)
+                    .await;
+                    match recorded {
+                        Ok(_) => Some(id),
+                        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                            return Ok(RunStart::Replay);
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
                 }
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => None,
-                Err(err) => return Err(err.into()),
+            };
+            if let RunThread::New { kind, title } = new.thread {
+                sqlx::query(
+                    "INSERT INTO threads (id, agent_id, title, kind, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(&thread_id)
+                .bind(new.agent_id)
+                .bind(title)
+                .bind(kind.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
-        });
-        stored
-            .map(|(raw, run)| Ok((raw.try_into()?, run.try_into()?)))
-            .transpose()
-    }
-
-    /// A verified webhook delivery's writes, in one transaction: the delivery (accepted,
-    /// with its `signature`), a new `webhook` thread of `agent_id` titled `title`, its
-    /// first `message`, and a queued run replying to it. `None`, and nothing stored, when
-    /// the signature was already accepted (a replay).
-    pub async fn start_webhook_run(
-        &self,
-        delivery: &WebhookDelivery<'_>,
-        agent_id: &str,
-        title: &str,
-        model: &str,
-        message: &NewMessageRow,
-    ) -> Result<Option<(ThreadMessage, RunRow, String)>, StoreError> {
-        let now = super::now();
-        let (delivery_id, thread_id, run_id) = (super::new_id(), super::new_id(), super::new_id());
-        let message_sql = insert_message_sql();
-        let run_sql = format!(
-            "INSERT INTO runs (id, agent_id, thread_id, status, triggered_by, model, created_at, \
-                               owner_id) \
-             VALUES ($1, $2, $3, 'queued', 'webhook', $4, $5, \
-                     (SELECT owner_id FROM agents WHERE id = $2)) RETURNING {columns}",
-            columns = run_columns("")
-        );
-        let stored = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let recorded = sqlx::query(
-                "INSERT INTO trigger_deliveries (id, trigger_id, received_at, outcome, \
-                                                 status_code, run_id, signature) \
-                 VALUES ($1, $2, $3, 'accepted', 202, $4, $5)",
-            )
-            .bind(&delivery_id)
-            .bind(delivery.trigger_id)
-            .bind(now)
-            .bind(&run_id)
-            .bind(delivery.signature)
-            .execute(&mut *tx)
-            .await;
-            match recorded {
-                Ok(_) => {}
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
-                Err(err) => return Err(err.into()),
-            }
-            sqlx::query(
-                "INSERT INTO threads (id, agent_id, title, kind, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'webhook', $4, $4)",
-            )
-            .bind(&thread_id)
-            .bind(agent_id)
-            .bind(title)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
             let raw = bind_message!(
                 sqlx::query_as::<_, RawMessage>(&message_sql),
                 &thread_id,
-                message,
+                new.message,
                 now
             )
             .fetch_one(&mut *tx)
             .await?;
             let run = sqlx::query_as::<_, RawRun>(&run_sql)
                 .bind(&run_id)
-                .bind(agent_id)
+                .bind(new.agent_id)
                 .bind(&thread_id)
-                .bind(model)
+                .bind(new.trigger.as_str())
+                .bind(new.model)
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            (raw, run)
+                .await;
+            match run {
+                Ok(run) => {
+                    tx.commit().await?;
+                    (raw, run, delivery_id)
+                }
+                // One active run per thread (a partial unique index).
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    return Ok(RunStart::ThreadBusy);
+                }
+                Err(err) => return Err(err.into()),
+            }
         });
-        let (raw, run) = stored;
-        Ok(Some((raw.try_into()?, run.try_into()?, delivery_id)))
+        let (raw, run, delivery_id) = stored;
+        Ok(RunStart::Started(Box::new(StartedRun {
+            message: raw.try_into()?,
+            run: run.try_into()?,
+            delivery_id,
+        })))
     }
 
     /// Marks a run running and its agent `running` (unless disabled).

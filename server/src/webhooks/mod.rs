@@ -1,8 +1,9 @@
 //! Webhook triggers: creating them with a generated secret (sealed at rest), rotating it
 //! with a grace period for the old one, and receiving signed requests — checked for time,
 //! signature and replay, rate limited per trigger — that start the agent's run with the
-//! request's body as its input. Every delivery to a trigger is logged, for a retention
-//! period.
+//! request's body as its input. Deliveries are logged for a retention period: accepted ones
+//! with their run, refused ones with the status the sender got (which the HTTP layer
+//! decides, see [`Webhooks::log_refusal`]).
 
 pub mod sealing;
 pub mod signature;
@@ -12,7 +13,8 @@ use std::{num::NonZeroU32, sync::Arc, time::Duration};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use hatchery_shared::api::{
-    threads::MessageRole,
+    runs::RunTrigger,
+    threads::ThreadKind,
     triggers::{DeliveryAccepted, Trigger},
 };
 use secrecy::{ExposeSecret, SecretBox};
@@ -21,8 +23,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use self::sealing::Sealer;
 use crate::{
     auth::secret,
-    runner::{Runner, StartError},
-    store::{NewMessageRow, Store, StoreError, TriggerRow, WebhookDelivery, rfc3339},
+    runner::{Delivery, Runner, StartError, StartRequest, ThreadChoice},
+    store::{Store, StoreError, TriggerRow, rfc3339},
 };
 
 /// The prefix of a webhook secret.
@@ -93,10 +95,7 @@ pub enum Refusal {
     /// The body is not text.
     #[error("the body must be UTF-8 text, such as JSON")]
     NotText,
-    /// This signature was already accepted.
-    #[error("this request was already received (same signature); sign each request anew")]
-    Replay,
-    /// The run could not start.
+    /// The run could not start (a replayed signature among the reasons).
     #[error(transparent)]
     Start(#[from] StartError),
     /// The database failed.
@@ -181,7 +180,7 @@ impl Webhooks {
     }
 
     /// Checks a request to the trigger `trigger_id` and starts its agent's run with the body
-    /// as input. Every outcome past finding the trigger is logged as a delivery.
+    /// as input, logging it as an accepted delivery with the run.
     pub async fn receive(
         &self,
         trigger_id: &str,
@@ -198,23 +197,9 @@ impl Webhooks {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             return Err(Refusal::TooMany(inner.config.rate_per_minute, wait));
         }
-        let digest = match self.verify(&trigger, request) {
-            Ok(digest) => digest,
-            Err(refusal) => return Err(self.refused(&trigger.id, refusal).await),
-        };
-        let Ok(payload) = std::str::from_utf8(request.body) else {
-            return Err(self.refused(&trigger.id, Refusal::NotText).await);
-        };
-        match self
-            .start_run(&trigger, &hex::encode(digest), payload)
-            .await
-        {
-            Ok(accepted) => Ok(accepted),
-            Err(refusal @ (Refusal::Start(_) | Refusal::Replay)) => {
-                Err(self.refused(&trigger.id, refusal).await)
-            }
-            Err(refusal) => Err(refusal),
-        }
+        let digest = self.verify(&trigger, request)?;
+        let payload = std::str::from_utf8(request.body).map_err(|_| Refusal::NotText)?;
+        self.start_run(&trigger, hex::encode(digest), payload).await
     }
 
     /// The request's signature digest, once its timestamp is recent and it signs the body
@@ -259,65 +244,63 @@ impl Webhooks {
         }
     }
 
-    /// Logs a refused delivery and gives back the refusal.
-    async fn refused(&self, trigger_id: &str, refusal: Refusal) -> Refusal {
-        let error = refusal.to_string();
-        let status = status_of(&refusal);
-        match self
-            .inner
+    /// Logs a refused delivery to the trigger `trigger_id`: the status the sender got and
+    /// why. Refusals before the trigger is known to exist are not logged.
+    pub async fn log_refusal(
+        &self,
+        trigger_id: &str,
+        status: u16,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.inner
             .store
-            .record_refusal(trigger_id, status, &error)
+            .record_refusal(trigger_id, status, error)
             .await
-        {
-            Ok(()) => refusal,
-            Err(err) => Refusal::Store(err),
-        }
     }
 
-    /// Records a verified delivery and starts its run in a new `webhook` thread, in one
-    /// transaction; a replay when its signature was already accepted.
+    /// Starts the run of a verified delivery in a new `webhook` thread; the runner records
+    /// the delivery with the run, in one transaction (a replay when its signature was
+    /// already accepted).
     async fn start_run(
         &self,
         trigger: &TriggerRow,
-        signature: &str,
+        signature: String,
         payload: &str,
     ) -> Result<DeliveryAccepted, Refusal> {
-        let inner = &self.inner;
-        let agent = inner
+        let agent = self
+            .inner
             .store
             .agent(&trigger.agent_id)
             .await?
             .ok_or(Refusal::NotFound)?;
-        inner.runner.admit(&agent).await?;
         let title = format!(
             "{}: {}",
             trigger.name,
             Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
         );
         let task = agent.change.task_instructions.trim();
-        let message = NewMessageRow {
-            role: Some(MessageRole::User),
-            content: if task.is_empty() {
-                payload.to_owned()
-            } else {
-                format!("{task}\n\nWebhook payload:\n{payload}")
+        let input = if task.is_empty() {
+            payload.to_owned()
+        } else {
+            format!("{task}\n\nWebhook payload:\n{payload}")
+        };
+        let request = StartRequest {
+            agent,
+            thread: ThreadChoice::New {
+                kind: ThreadKind::Webhook,
+                title,
             },
-            ..NewMessageRow::default()
+            input,
+            trigger: RunTrigger::Webhook,
+            delivery: Some(Delivery {
+                trigger_id: trigger.id.clone(),
+                signature,
+            }),
         };
-        let delivery = WebhookDelivery {
-            trigger_id: &trigger.id,
-            signature,
-        };
-        let (message, run, delivery_id) = inner
-            .store
-            .start_webhook_run(&delivery, &agent.id, &title, &agent.change.model, &message)
-            .await?
-            .ok_or(Refusal::Replay)?;
-        let run_id = run.id.clone();
-        inner.runner.launch(agent, &message, &run).await;
+        let started = self.inner.runner.start(request).await?;
         Ok(DeliveryAccepted {
-            delivery_id,
-            run_id,
+            delivery_id: started.delivery_id.unwrap_or_default(),
+            run_id: started.run.id,
         })
     }
 
@@ -354,18 +337,11 @@ impl Webhooks {
     }
 }
 
-/// The status code a refusal is answered with.
-pub fn status_of(refusal: &Refusal) -> u16 {
-    match refusal {
-        Refusal::NotFound => 404,
-        Refusal::TooMany(..) => 429,
-        Refusal::Unauthorized(_) => 401,
-        Refusal::NotText => 400,
-        Refusal::Replay => 409,
-        Refusal::Start(StartError::ShuttingDown) => 503,
-        Refusal::Start(StartError::CapReached(_)) => 429,
-        Refusal::Start(StartError::Store(_)) | Refusal::Store(_) => 500,
-        Refusal::Start(_) => 409,
+impl Refusal {
+    /// Whether the delivery log keeps this refusal: every one after the trigger was found
+    /// and let through its rate limit, unless the database itself failed.
+    pub fn is_logged(&self) -> bool {
+        !matches!(self, Self::NotFound | Self::TooMany(..) | Self::Store(_))
     }
 }
 

@@ -2,13 +2,10 @@
 //! are refused with 429 and a reason, a notice goes to the owner, and the caps endpoint
 //! shows what is left.
 
-use hatchery_server::{
-    config::Config,
-    store::{NewMessageRow, RunEnd},
-};
+use hatchery_server::{config::Config, store::RunEnd};
 use hatchery_shared::api::{
     runs::{RunStatus, RunTrigger},
-    threads::{MessageRole, ThreadKind},
+    threads::ThreadKind,
     usage::Caps,
 };
 use reqwest::{Method, StatusCode};
@@ -33,17 +30,9 @@ async fn spend(app: &TestApp, agent: &str, cost_micros: u64) {
         .await
         .unwrap()
         .unwrap();
-    let message = NewMessageRow {
-        role: Some(MessageRole::User),
-        content: "go".into(),
-        ..NewMessageRow::default()
-    };
-    let (_, run) = app
-        .store
-        .start_run(agent, &thread.id, RunTrigger::Chat, "m", &message)
-        .await
-        .unwrap()
-        .unwrap();
+    let run = app
+        .stored_run(agent, &thread.id, RunTrigger::Chat, "m", "go")
+        .await;
     let end = RunEnd {
         status: RunStatus::Succeeded,
         prompt_tokens: 1,

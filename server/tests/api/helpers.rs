@@ -10,12 +10,19 @@ use chrono::{DateTime, Utc};
 use hatchery_server::{
     Application,
     auth::{AuthConfig, Role, TOKEN_PREFIX, password, secret},
-    config::{Config, DatabaseConfig, LogConfig, LogFormat},
+    config::Config,
     realtime::{Realtime, RealtimeConfig},
     runner::RunnerConfig,
-    store::{NewApiToken, NewUser, Store},
+    store::{
+        DatabaseConfig, NewApiToken, NewMessageRow, NewRun, NewUser, RunRow, RunStart, RunThread,
+        Store,
+    },
+    telemetry::{LogConfig, LogFormat},
 };
-use hatchery_shared::api::threads::ThreadKind;
+use hatchery_shared::api::{
+    runs::RunTrigger,
+    threads::{MessageRole, ThreadKind},
+};
 use sqlx::{Connection, migrate::Migrator, postgres::PgConnectOptions};
 use tempfile::TempDir;
 use tokio::{
@@ -360,6 +367,39 @@ impl TestApp {
             .expect("a thread")
             .expect("its agent exists");
         (agent, thread.id)
+    }
+
+    /// Stores a queued run of `agent` in `thread` replying to `content`, as the runner
+    /// would before starting it (no runner takes it up).
+    pub async fn stored_run(
+        &self,
+        agent: &str,
+        thread: &str,
+        trigger: RunTrigger,
+        model: &str,
+        content: &str,
+    ) -> RunRow {
+        let message = NewMessageRow {
+            role: Some(MessageRole::User),
+            content: content.into(),
+            ..NewMessageRow::default()
+        };
+        let stored = self
+            .store
+            .start_run(&NewRun {
+                agent_id: agent,
+                thread: RunThread::Existing(thread),
+                trigger,
+                model,
+                message: &message,
+                delivery: None,
+            })
+            .await
+            .expect("the run is stored");
+        match stored {
+            RunStart::Started(started) => started.run,
+            other => panic!("the thread is busy: {other:?}"),
+        }
     }
 
     /// Disables alice's agent `id` through the API.

@@ -2,11 +2,10 @@
 //! what, aggregates per day, agent and model, and the query plan of an agent's runs.
 
 use chrono::{DateTime, Utc};
-use hatchery_server::store::{NewMessageRow, RunEnd, RunFilter};
+use hatchery_server::store::{RunEnd, RunFilter};
 use hatchery_shared::api::{
     Page,
     runs::{Run, RunStatus, RunTrigger},
-    threads::MessageRole,
     usage::Usage,
 };
 use reqwest::{Method, StatusCode};
@@ -33,17 +32,9 @@ struct Seed<'a> {
 /// its creation to `created_at`; returns its id.
 async fn seed(app: &TestApp, seed: Seed<'_>) -> String {
     let (agent, thread) = seed.thread;
-    let message = NewMessageRow {
-        role: Some(MessageRole::User),
-        content: "go".into(),
-        ..NewMessageRow::default()
-    };
-    let (_, run) = app
-        .store
-        .start_run(agent, thread, seed.trigger, seed.model, &message)
-        .await
-        .unwrap()
-        .expect("the thread is free");
+    let run = app
+        .stored_run(agent, thread, seed.trigger, seed.model, "go")
+        .await;
     let end = RunEnd {
         status: seed.status,
         prompt_tokens: seed.tokens.0,

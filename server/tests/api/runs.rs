@@ -477,21 +477,15 @@ async fn shutdown_cancels_runs_and_a_restart_fails_what_a_crash_left() {
             Some(json!({})),
         )
         .await;
-    let (_, orphan) = app
-        .store
-        .start_run(
+    let orphan = app
+        .stored_run(
             &agent,
             other["id"].as_str().unwrap(),
             RunTrigger::Api,
             "m",
-            &NewMessageRow {
-                content: "left behind".into(),
-                ..NewMessageRow::default()
-            },
+            "left behind",
         )
-        .await
-        .unwrap()
-        .unwrap();
+        .await;
 
     let data = app.shutdown().await;
     let app = spawn_app_on(data).await;

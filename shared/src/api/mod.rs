@@ -73,6 +73,9 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// What is wrong with each field of a request that did not validate, by field name.
+pub type FieldErrors = std::collections::BTreeMap<String, String>;
+
 /// The body of every API error: `{"error": {"code", "message", "fields"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -89,5 +92,5 @@ pub struct ErrorDetail {
     pub message: String,
     /// For validation errors: what is wrong with each field, by field name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub fields: std::collections::BTreeMap<String, String>,
+    pub fields: FieldErrors,
 }

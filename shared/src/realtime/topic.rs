@@ -76,6 +76,28 @@ impl Topic {
         Ok(Self(text.to_owned()))
     }
 
+    /// `user:{id}`: the user's own stream. Ids come from Hatchery (UUIDs and the built-in
+    /// `dev`), which are valid topic ids; ids from outside go through [`Topic::parse`].
+    pub fn user(id: &str) -> Self {
+        Self::of(TopicKind::User, id)
+    }
+
+    /// `agent:{id}`: an agent's updates, status and runs.
+    pub fn agent(id: &str) -> Self {
+        Self::of(TopicKind::Agent, id)
+    }
+
+    /// `thread:{id}`: a thread's messages and token streams.
+    pub fn thread(id: &str) -> Self {
+        Self::of(TopicKind::Thread, id)
+    }
+
+    fn of(kind: TopicKind, id: &str) -> Self {
+        let topic = Self(format!("{}:{id}", <&str>::from(kind)));
+        debug_assert!(Self::parse(&topic.0).is_ok(), "{id:?} is not a topic id");
+        topic
+    }
+
     /// The kind of this topic.
     pub fn kind(&self) -> TopicKind {
         let kind = self.0.split(':').next().unwrap_or_default();
@@ -126,6 +148,13 @@ mod tests {
         assert_eq!(Topic::parse("ops").unwrap().id(), None);
         assert_eq!(Topic::parse("user:dev").unwrap().as_str(), "user:dev");
         assert!(Topic::parse(&format!("agent:{}", "a".repeat(MAX_TOPIC_ID_LEN))).is_ok());
+    }
+
+    #[test]
+    fn topics_built_from_ids_are_the_ones_parsed_from_their_names() {
+        assert_eq!(Topic::user("dev"), Topic::parse("user:dev").unwrap());
+        assert_eq!(Topic::agent("0192-ab").kind(), TopicKind::Agent);
+        assert_eq!(Topic::thread("42").id(), Some("42"));
     }
 
     #[test]

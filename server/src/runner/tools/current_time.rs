@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ToolError;
-use crate::agents::schedule::parse_time_zone;
+use crate::scheduler::schedule::parse_time_zone;
 
 /// The time `now` in `time_zone` (UTC when none), as RFC 3339 with the zone's name.
 pub fn at(now: DateTime<Utc>, time_zone: Option<&str>) -> Result<String, ToolError> {

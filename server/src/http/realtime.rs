@@ -1,5 +1,5 @@
-//! The hub's HTTP surface: the `/api/ws` upgrade, and a topic's events over REST (publish
-//! and history).
+//! The real-time hub's HTTP surface: the `/api/ws` upgrade, and a topic's events over REST
+//! (publish and history).
 
 use axum::{
     Json, Router,
@@ -14,11 +14,10 @@ use hatchery_shared::realtime::{
 };
 use serde::Deserialize;
 
-use super::{Realtime, connection, policy};
+use super::{ApiError, AppJson, AppState};
 use crate::{
-    application::AppState,
     auth::{Identity, origin},
-    http::{ApiError, AppJson},
+    realtime::Realtime,
 };
 
 /// Routes of the hub.
@@ -52,19 +51,13 @@ async fn upgrade(
         (Ok(_), false) => Some(CloseCode::Forbidden),
         (Ok(_), true) => None,
     };
-    let tasks = realtime.inner.tasks.clone();
     match (refusal, identity) {
-        (None, Ok(identity)) => ws.on_upgrade(move |socket| {
-            tasks.track_future(connection::serve(socket, identity, realtime))
-        }),
+        (None, Ok(identity)) => {
+            ws.on_upgrade(move |socket| realtime.serve(socket, identity.peer()))
+        }
         (refusal, _) => {
             let code = refusal.unwrap_or(CloseCode::NotAuthenticated);
-            tracing::info!(code = code.code(), "WebSocket refused");
-            ws.on_upgrade(move |mut socket| {
-                tasks.track_future(async move {
-                    connection::close_at_once(&mut socket, code).await;
-                })
-            })
+            ws.on_upgrade(move |socket| realtime.refuse(socket, code))
         }
     }
 }
@@ -78,8 +71,8 @@ async fn authorize(
     identity: &Identity,
     topic: &Topic,
 ) -> Result<(), ApiError> {
-    let store = &realtime.inner.store;
-    policy::may_follow(store, identity, topic)
+    realtime
+        .may_follow(&identity.peer(), topic)
         .await
         .map_err(|(code, message)| match code {
             SubscribeErrorCode::NotFound => ApiError::NotFound(message),

@@ -1,5 +1,6 @@
-//! The server's schedules: agents in the database, runs started through the runner, in
-//! each agent's `scheduled` thread, and changes announced to the agent's watchers.
+//! The scheduler's view of the agents: their schedules in the database, runs started
+//! through the runner in each agent's `scheduled` thread, and the next run times announced
+//! to the agent's watchers.
 
 use chrono::{DateTime, Utc};
 use hatchery_shared::{
@@ -7,14 +8,14 @@ use hatchery_shared::{
     realtime::Message,
 };
 
-use super::{Fired, Planned, Schedules};
+use super::{announce, view};
 use crate::{
-    agents::{
-        self,
+    realtime::Realtime,
+    runner::{Runner, StartError, StartRequest, ThreadChoice},
+    scheduler::{
+        Fired, Planned, Schedules,
         schedule::{Schedule, parse_time_zone},
     },
-    realtime::Realtime,
-    runner::{Runner, StartError},
     store::{ScheduledAgentRow, Store},
 };
 
@@ -24,15 +25,21 @@ const FAILURES_LOOKED_AT: u32 = 32;
 /// Schedules of the agents in the database.
 #[derive(Debug, Clone)]
 pub struct Live {
-    /// The database.
-    pub store: Store,
-    /// Starts the runs.
-    pub runner: Runner,
-    /// Where agent changes are announced.
-    pub realtime: Realtime,
+    store: Store,
+    runner: Runner,
+    realtime: Realtime,
 }
 
 impl Live {
+    /// The schedules in `store`, whose runs `runner` starts, announced on `realtime`.
+    pub(super) fn new(store: Store, runner: Runner, realtime: Realtime) -> Self {
+        Self {
+            store,
+            runner,
+            realtime,
+        }
+    }
+
     async fn planned(&self, row: ScheduledAgentRow) -> Option<Planned> {
         let schedule = parse_time_zone(&row.time_zone)
             .and_then(|zone| Schedule::parse(&row.schedule, zone))
@@ -90,19 +97,23 @@ impl Schedules for Live {
             Ok(None) => return Fired::Gone,
             Err(err) => return Fired::Skipped(format!("the database failed: {err}")),
         };
-        let task = match self.store.agent(agent_id).await {
-            Ok(Some(agent)) => agent.change.task_instructions.trim().to_owned(),
+        let agent = match self.store.agent(agent_id).await {
+            Ok(Some(agent)) => agent,
             Ok(None) => return Fired::Gone,
             Err(err) => return Fired::Skipped(format!("the database failed: {err}")),
         };
+        let task = agent.change.task_instructions.trim().to_owned();
         if task.is_empty() {
             return Fired::Skipped("the agent has no task instructions to run".into());
         }
-        match self
-            .runner
-            .post_message(&thread, task, RunTrigger::Schedule)
-            .await
-        {
+        let request = StartRequest {
+            agent,
+            thread: ThreadChoice::Existing(thread.id),
+            input: task,
+            trigger: RunTrigger::Schedule,
+            delivery: None,
+        };
+        match self.runner.start(request).await {
             Ok(_) => Fired::Started,
             Err(StartError::Busy) => {
                 Fired::Skipped("the previous scheduled run was still going".into())
@@ -131,8 +142,7 @@ impl Schedules for Live {
             .await
         {
             Ok(Some(row)) => {
-                let view = Message::AgentUpdated(agents::view(&row));
-                agents::announce(&self.realtime, &row, view).await;
+                announce(&self.realtime, &row, Message::AgentUpdated(view(&row))).await;
             }
             Ok(None) => {}
             Err(err) => {
