@@ -15,6 +15,7 @@ mod provider;
 mod realtime;
 mod runs;
 mod schedules;
+mod schema;
 mod site;
 mod storage;
 mod tools;
