@@ -130,5 +130,5 @@ async fn history(
         seq: query.after,
     };
     let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
-    Ok(Json(realtime.history(&topic, &since, limit)))
+    Ok(Json(realtime.history(&topic, &since, limit).await))
 }

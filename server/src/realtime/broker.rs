@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use hatchery_shared::realtime::{Message, Published, StreamPosition, Topic, TopicEvents};
 
 use super::outbox::Outbox;
@@ -48,23 +49,25 @@ pub enum Recovery {
     Lost,
 }
 
-/// Sequence numbers, history and fan-out for topics.
+/// Sequence numbers, history and fan-out for topics. Asynchronous, because a shared broker
+/// talks to another process; the in-memory one never waits.
+#[async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Gives `message` the topic's next sequence number, keeps it in history and queues it
     /// for every subscriber, serialised once.
-    fn publish(&self, topic: &Topic, message: Message) -> Published;
+    async fn publish(&self, topic: &Topic, message: Message) -> Published;
 
     /// Registers the subscription (replacing an earlier one of the same connection) and
     /// queues, atomically with respect to publishes on the topic: the `subscribed` reply,
     /// then the replayed events, then live events — no gap, duplicate or reordering.
-    fn subscribe(&self, subscription: Subscription<'_>) -> Recovery;
+    async fn subscribe(&self, subscription: Subscription<'_>) -> Recovery;
 
     /// Stops sending the topic's events to the connection.
-    fn unsubscribe(&self, topic: &Topic, conn: ConnId);
+    async fn unsubscribe(&self, topic: &Topic, conn: ConnId);
 
     /// Up to `limit` events after `since`, for the REST history endpoint.
-    fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents;
+    async fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents;
 
     /// Forgets topics that have no subscribers and no history left.
-    fn sweep(&self);
+    async fn sweep(&self);
 }

@@ -61,7 +61,9 @@ pub(super) async fn serve(mut socket: WebSocket, peer: Peer, realtime: Realtime)
         }
     };
     tracing::debug!(conn, reason, "disconnected");
-    realtime.close_connection(conn, &user, topics.into_iter(), reason);
+    realtime
+        .close_connection(conn, &user, topics.into_iter(), reason)
+        .await;
 }
 
 /// Sends queued frames until the connection ends; returns how it ended.
@@ -243,7 +245,7 @@ impl Session {
             }
             Message::Unsubscribe(unsubscribe) => {
                 for name in &unsubscribe.topics {
-                    self.unsubscribe(name, req);
+                    self.unsubscribe(name, req).await;
                 }
             }
             Message::Ping(_) => self.reply(Message::Pong(Empty {}), None, req),
@@ -288,13 +290,18 @@ impl Session {
         if let Err((code, message)) = policy::may_follow(store, &self.peer, &topic).await {
             return self.reply(refuse(code, message), Some(topic), req);
         }
-        let recovery = self.realtime.inner.broker.subscribe(Subscription {
-            conn: self.conn,
-            outbox: &self.outbox,
-            topic: &topic,
-            since: request.since.as_ref(),
-            req,
-        });
+        let recovery = self
+            .realtime
+            .inner
+            .broker
+            .subscribe(Subscription {
+                conn: self.conn,
+                outbox: &self.outbox,
+                topic: &topic,
+                since: request.since.as_ref(),
+                req,
+            })
+            .await;
         let metrics = &self.realtime.inner.metrics;
         match recovery {
             Recovery::NotAsked => {}
@@ -306,11 +313,15 @@ impl Session {
         }
     }
 
-    fn unsubscribe(&mut self, name: &str, req: Option<&str>) {
+    async fn unsubscribe(&mut self, name: &str, req: Option<&str>) {
         if let Ok(topic) = Topic::parse(name)
             && self.topics.remove(&topic)
         {
-            self.realtime.inner.broker.unsubscribe(&topic, self.conn);
+            self.realtime
+                .inner
+                .broker
+                .unsubscribe(&topic, self.conn)
+                .await;
             self.realtime.inner.metrics.subscriptions.dec();
         }
         self.reply(

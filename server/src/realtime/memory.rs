@@ -12,6 +12,8 @@ use hatchery_shared::realtime::{
     Envelope, Message, Published, StreamPosition, Subscribed, Topic, TopicEvents,
 };
 
+use async_trait::async_trait;
+
 use super::{
     broker::{Broker, ConnId, HistoryLimits, Recovery, Subscription},
     frame,
@@ -108,8 +110,9 @@ impl Channel {
     }
 }
 
+#[async_trait]
 impl Broker for MemoryBroker {
-    fn publish(&self, topic: &Topic, message: Message) -> Published {
+    async fn publish(&self, topic: &Topic, message: Message) -> Published {
         let channel = self.channel(topic);
         let mut channel = lock(&channel);
         channel.seq += 1;
@@ -144,7 +147,7 @@ impl Broker for MemoryBroker {
         }
     }
 
-    fn subscribe(&self, subscription: Subscription<'_>) -> Recovery {
+    async fn subscribe(&self, subscription: Subscription<'_>) -> Recovery {
         let Subscription {
             conn,
             outbox,
@@ -184,7 +187,7 @@ impl Broker for MemoryBroker {
         recovery
     }
 
-    fn unsubscribe(&self, topic: &Topic, conn: ConnId) {
+    async fn unsubscribe(&self, topic: &Topic, conn: ConnId) {
         let Some(channel) = lock(&self.topics).get(topic).cloned() else {
             return;
         };
@@ -194,7 +197,7 @@ impl Broker for MemoryBroker {
         }
     }
 
-    fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents {
+    async fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents {
         let channel = self.channel(topic);
         let mut channel = lock(&channel);
         channel.forget_old(self.limits);
@@ -218,7 +221,7 @@ impl Broker for MemoryBroker {
         }
     }
 
-    fn sweep(&self) {
+    async fn sweep(&self) {
         let mut topics = lock(&self.topics);
         topics.retain(|_, channel| {
             // Someone between `channel()` and its lock still holds it: keep it.

@@ -159,7 +159,7 @@ impl Realtime {
             loop {
                 tokio::select! {
                     () = sweeper.inner.shutdown.cancelled() => break,
-                    _ = every.tick() => sweeper.inner.broker.sweep(),
+                    _ = every.tick() => sweeper.inner.broker.sweep().await,
                 }
             }
         });
@@ -169,7 +169,7 @@ impl Realtime {
     /// Publishes an event to a topic's subscribers and history. Call it after the change
     /// the event describes is committed.
     pub async fn publish(&self, topic: &Topic, message: Message) -> Published {
-        self.inner.broker.publish(topic, message)
+        self.inner.broker.publish(topic, message).await
     }
 
     /// Publishes one event to each of `topics` (each topic numbers its own events).
@@ -183,8 +183,13 @@ impl Realtime {
     }
 
     /// Up to `limit` events of `topic` after `since`.
-    pub fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents {
-        self.inner.broker.history(topic, since, limit)
+    pub async fn history(
+        &self,
+        topic: &Topic,
+        since: &StreamPosition,
+        limit: usize,
+    ) -> TopicEvents {
+        self.inner.broker.history(topic, since, limit).await
     }
 
     /// The hub's settings.
@@ -297,7 +302,7 @@ impl Realtime {
         Some((conn, outbox))
     }
 
-    fn close_connection(
+    async fn close_connection(
         &self,
         conn: ConnId,
         user: &str,
@@ -318,7 +323,7 @@ impl Realtime {
             }
         }
         for topic in topics {
-            self.inner.broker.unsubscribe(&topic, conn);
+            self.inner.broker.unsubscribe(&topic, conn).await;
             self.inner.metrics.subscriptions.dec();
         }
         self.connections().remove(&conn);
