@@ -16,7 +16,7 @@ use hatchery_shared::{
         runs::RunTrigger,
         threads::ThreadKind,
     },
-    realtime::{Message, Topic},
+    realtime::Message,
 };
 use tokio::sync::mpsc;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -239,9 +239,6 @@ pub fn view(row: &AgentRow) -> Agent {
 /// Publishes a committed change of an agent on its topic and its owner's.
 async fn announce(realtime: &Realtime, row: &AgentRow, message: Message) {
     realtime
-        .publish_all(
-            &[Topic::agent(&row.id), Topic::user(&row.owner_id)],
-            message,
-        )
+        .publish_about_agent(&row.id, &row.owner_id, message)
         .await;
 }

@@ -49,50 +49,27 @@ impl<T: Ownable> FromRequestParts<AppState> for Owned<T> {
     }
 }
 
-impl Ownable for AgentRow {
-    const NAME: &'static str = "agent";
+/// [`Ownable`] for rows that carry their `owner_id`, each loaded by the store's method of
+/// the name given.
+macro_rules! ownable {
+    ($($row:ty => $name:literal by $load:ident;)*) => {$(
+        impl Ownable for $row {
+            const NAME: &'static str = $name;
 
-    async fn load(store: &Store, id: &str) -> Result<Option<Self>, StoreError> {
-        store.agent(id).await
-    }
+            async fn load(store: &Store, id: &str) -> Result<Option<Self>, StoreError> {
+                store.$load(id).await
+            }
 
-    fn owner_id(&self) -> &str {
-        &self.owner_id
-    }
+            fn owner_id(&self) -> &str {
+                &self.owner_id
+            }
+        }
+    )*};
 }
 
-impl Ownable for ThreadRow {
-    const NAME: &'static str = "thread";
-
-    async fn load(store: &Store, id: &str) -> Result<Option<Self>, StoreError> {
-        store.thread(id).await
-    }
-
-    fn owner_id(&self) -> &str {
-        &self.owner_id
-    }
-}
-
-impl Ownable for RunRow {
-    const NAME: &'static str = "run";
-
-    async fn load(store: &Store, id: &str) -> Result<Option<Self>, StoreError> {
-        store.run(id).await
-    }
-
-    fn owner_id(&self) -> &str {
-        &self.owner_id
-    }
-}
-
-impl Ownable for TriggerRow {
-    const NAME: &'static str = "trigger";
-
-    async fn load(store: &Store, id: &str) -> Result<Option<Self>, StoreError> {
-        store.trigger(id).await
-    }
-
-    fn owner_id(&self) -> &str {
-        &self.owner_id
-    }
+ownable! {
+    AgentRow => "agent" by agent;
+    ThreadRow => "thread" by thread;
+    RunRow => "run" by run;
+    TriggerRow => "trigger" by trigger;
 }

@@ -172,14 +172,12 @@ impl Realtime {
         self.inner.broker.publish(topic, message).await
     }
 
-    /// Publishes one event to each of `topics` (each topic numbers its own events).
-    pub async fn publish_all(&self, topics: &[Topic], message: Message) {
-        if let Some((last, others)) = topics.split_last() {
-            for topic in others {
-                self.publish(topic, message.clone()).await;
-            }
-            self.publish(last, message).await;
-        }
+    /// Publishes an event about an agent (a change to it, or to one of its runs) on the
+    /// agent's topic and its owner's, where the agent's page and the owner's lists follow
+    /// it. Each topic numbers its own events.
+    pub async fn publish_about_agent(&self, agent_id: &str, owner_id: &str, message: Message) {
+        self.publish(&Topic::agent(agent_id), message.clone()).await;
+        self.publish(&Topic::user(owner_id), message).await;
     }
 
     /// Up to `limit` events of `topic` after `since`.

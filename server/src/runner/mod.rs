@@ -331,7 +331,9 @@ impl Runner {
                 Message::ThreadMessageCreated(message.clone()),
             )
             .await;
-        announce_run(realtime, &agent, Message::RunCreated(run.view())).await;
+        realtime
+            .publish_about_agent(&agent.id, &agent.owner_id, Message::RunCreated(run.view()))
+            .await;
         let cancel = Arc::new(Cancel {
             token: CancellationToken::new(),
             reason: Mutex::new(None),
@@ -405,17 +407,6 @@ impl Runner {
         }
         self.inner.tasks.wait().await;
     }
-}
-
-/// Publishes an event about a run of `agent` on the agent's topic and its owner's, where
-/// the agent's page and the runs lists follow it.
-async fn announce_run(realtime: &Realtime, agent: &AgentRow, message: Message) {
-    realtime
-        .publish_all(
-            &[Topic::agent(&agent.id), Topic::user(&agent.owner_id)],
-            message,
-        )
-        .await;
 }
 
 fn cancel_with(cancel: &Cancel, reason: &'static str) {

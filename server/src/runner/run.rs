@@ -15,7 +15,7 @@ use hatchery_shared::{
 };
 
 use super::{
-    AgentTouched, Cancel, Runner, announce_run,
+    AgentTouched, Cancel, Runner,
     provider::{ChatMessage, ChatRequest, ProviderError, ReplyStream, StreamEvent, ToolCall},
     reply::Reply,
     tools,
@@ -113,7 +113,14 @@ impl Context<'_> {
     /// agent (read again unless given).
     async fn announce_run(&self, run: &RunRow, agent: Option<AgentRow>) {
         let inner = &self.runner.inner;
-        announce_run(&inner.realtime, self.agent, Message::RunUpdated(run.view())).await;
+        inner
+            .realtime
+            .publish_about_agent(
+                &self.agent.id,
+                &self.agent.owner_id,
+                Message::RunUpdated(run.view()),
+            )
+            .await;
         let agent = match agent {
             Some(agent) => Some(agent),
             None => inner
