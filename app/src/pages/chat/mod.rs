@@ -1,13 +1,17 @@
 //! The chat page of an agent (`/agents/{id}/chat?thread=…`): its threads in a sidebar
 //! (new, rename, delete), the selected thread's messages with the reply streaming in as it
-//! is written, tool calls as cards, Stop, and errors where they happened.
+//! is written, tool calls as cards, Stop, and errors where they happened. What a thread
+//! shows is a [`ThreadState`] that loads and events are applied to; the components here
+//! only read it.
+
+mod thread_state;
 
 use gloo_net::http::Method;
 use hatchery_shared::{
     api::{
         Page,
         agents::Agent,
-        runs::{NewMessage, Posted, Run, RunStatus, StreamChunk},
+        runs::{NewMessage, Posted, Run},
         threads::{MessageRole, NewThread, Thread, ThreadMessage, ThreadPatch},
     },
     realtime::Message,
@@ -16,6 +20,7 @@ use leptos::{html::Div, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
+use self::thread_state::ThreadState;
 use crate::{api, markdown::to_safe_html, realtime::use_live_state, session::SignedIn};
 
 /// `/agents/{id}/chat`.
@@ -204,79 +209,15 @@ fn ThreadItem(
     }    .into_any()
 }
 
-/// The reply being written: its run, its text so far, and its tool calls.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Streaming {
-    run_id: String,
-    text: String,
-    tools: Vec<LiveTool>,
-}
-
-/// A tool call of the reply being written: its arguments as they stream, then its output.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct LiveTool {
-    index: u32,
-    call_id: String,
-    name: String,
-    arguments: String,
-    output: Option<String>,
-}
-
-impl Streaming {
-    /// Adds a piece of the reply.
-    fn apply(&mut self, chunk: &StreamChunk) {
-        match chunk {
-            StreamChunk::AssistantToken { text, .. } => self.text.push_str(text),
-            StreamChunk::ToolCall {
-                index,
-                call_id,
-                name,
-                arguments,
-                ..
-            } => {
-                let position = match self.tools.iter().position(|tool| tool.index == *index) {
-                    Some(position) => position,
-                    None => {
-                        self.tools.push(LiveTool {
-                            index: *index,
-                            ..LiveTool::default()
-                        });
-                        self.tools.len() - 1
-                    }
-                };
-                let tool = &mut self.tools[position];
-                if let Some(id) = call_id {
-                    tool.call_id.clone_from(id);
-                }
-                if let Some(name) = name {
-                    tool.name.push_str(name);
-                }
-                tool.arguments.push_str(arguments);
-            }
-            StreamChunk::ToolOutput {
-                call_id, output, ..
-            } => {
-                if let Some(tool) = self.tools.iter_mut().find(|tool| tool.call_id == *call_id) {
-                    tool.output = Some(output.clone());
-                }
-            }
-        }
-    }
-}
-
 /// A thread's messages, the reply streaming in, and the composer.
 #[component]
 fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
-    let messages = RwSignal::new(Vec::<ThreadMessage>::new());
-    let streaming = RwSignal::new(None::<Streaming>);
-    let active_run = RwSignal::new(None::<String>);
-    // Runs seen to end: the answer to a send can arrive after its run's last event.
-    let ended_runs = RwSignal::new(std::collections::HashSet::<String>::new());
-    let run_error = RwSignal::new(None::<String>);
+    let state = RwSignal::new(ThreadState::new(thread_id.clone()));
     let draft = RwSignal::new(String::new());
     let failure = RwSignal::new(None::<String>);
     let stick = RwSignal::new(true);
     let scroller = NodeRef::<Div>::new();
+    let active_run = Memo::new(move |_| state.with(|s| s.active_run().map(str::to_owned)));
 
     let id = thread_id.clone();
     // Every page of the thread, oldest first.
@@ -296,77 +237,32 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         }
     });
     Effect::new(move || match load.value().get() {
-        Some(Ok(all)) => messages.set(all),
+        Some(Ok(all)) => state.update(|s| s.loaded(all)),
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });
-    let add = move |message: ThreadMessage| {
-        messages.update(|list| {
-            if !list.iter().any(|m| m.id == message.id) {
-                list.push(message);
-            }
-        });
-    };
     use_live_state(
         format!("thread:{thread_id}"),
-        move |envelope| match &envelope.message {
-            Message::ThreadMessageCreated(message) => {
-                if message.role == MessageRole::Assistant {
-                    streaming.set(None);
-                }
-                add(message.clone());
-            }
-            Message::StreamStart(step) => {
-                if !ended_runs.with_untracked(|ended| ended.contains(&step.run_id)) {
-                    active_run.set(Some(step.run_id.clone()));
-                }
-                run_error.set(None);
-                streaming.set(Some(Streaming {
-                    run_id: step.run_id.clone(),
-                    ..Streaming::default()
-                }));
-            }
-            Message::StreamChunk(chunk) => streaming.update(|s| {
-                if let Some(s) = s {
-                    s.apply(chunk);
-                }
-            }),
-            _ => {}
-        },
+        move |envelope| state.update(|s| s.apply(&envelope.message)),
         move || {
             load.dispatch(());
         },
     );
-    let thread = thread_id.clone();
-    let ended = move |run: &Run| {
-        if run.thread_id != thread || !run.status.is_final() {
-            return;
-        }
-        ended_runs.update(|ended| {
-            ended.insert(run.id.clone());
-        });
-        active_run.set(None);
-        streaming.set(None);
-        if run.status != RunStatus::Succeeded {
-            run_error.set(run.error.clone());
-        }
-    };
     // The reply in progress, asked for again when its end may have been missed.
     let recheck = Action::new_local(|run: &String| {
         let path = format!("/api/runs/{run}");
         async move { api::get::<Run>(&path).await }
     });
-    let on_recheck = ended.clone();
     Effect::new(move || {
         if let Some(Ok(run)) = recheck.value().get() {
-            on_recheck(&run);
+            state.update(|s| s.run_changed(&run));
         }
     });
     use_live_state(
         format!("agent:{agent_id}"),
         move |envelope| {
-            if let Message::RunUpdated(run) = &envelope.message {
-                ended(run);
+            if let Message::RunUpdated(_) = &envelope.message {
+                state.update(|s| s.apply(&envelope.message));
             }
         },
         move || {
@@ -388,11 +284,7 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         Some(Ok(posted)) => {
             draft.set(String::new());
             failure.set(None);
-            run_error.set(None);
-            if !ended_runs.with_untracked(|ended| ended.contains(&posted.run.id)) {
-                active_run.set(Some(posted.run.id.clone()));
-            }
-            add(posted.message);
+            state.update(|s| s.posted(&posted));
         }
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
@@ -430,9 +322,7 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         })
     };
     Effect::new(move || {
-        messages.track();
-        streaming.track();
-        run_error.track();
+        state.track();
         let Some(element) = scroller.get() else {
             return;
         };
@@ -457,17 +347,16 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
     view! {
         <section class="thread-view">
             <div class="messages" node_ref=scroller on:scroll=on_scroll data-testid="messages" aria-live="polite">
-                {move || {
-                    let list = messages.get();
+                {move || state.with(|s| {
+                    let list = s.messages();
                     list.iter()
                         .filter(|message| message.role != MessageRole::Tool)
-                        .map(|message| message_view(message, &list))
+                        .map(|message| message_view(message, list))
                         .collect_view()
-                }}
+                })}
                 {move || {
-                    streaming
-                        .get()
-                        .filter(|s| !s.text.is_empty() || !s.tools.is_empty())
+                    state
+                        .with(|s| s.streaming().cloned())
                         .map(|s| view! {
                             <article class="message assistant streaming" data-testid="streaming" data-run=s.run_id>
                                 <div class="markdown" inner_html=to_safe_html(&s.text)></div>
@@ -478,7 +367,7 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
                             </article>
                         })
                 }}
-                {move || run_error.get().map(|error| view! {
+                {move || state.with(|s| s.run_error().map(str::to_owned)).map(|error| view! {
                     <p class="form-error" role="alert" data-testid="run-error">{error}</p>
                 })}
             </div>
