@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh test
+# wasm-opt for the release bundle, from npm (cargo-leptos would try to download its own).
+export PATH="$PWD/scripts/tools/node_modules/.bin:$PATH"
 
 step() {
   local name=$1 started=$SECONDS
