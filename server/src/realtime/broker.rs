@@ -4,9 +4,8 @@
 //! broker (such as Redis) can implement the same trait so that several processes share
 //! topics. Callers publish through [`super::Realtime`] and never see which one runs.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
-use async_trait::async_trait;
 use hatchery_shared::realtime::{Message, Published, StreamPosition, Topic, TopicEvents};
 
 use super::outbox::Outbox;
@@ -50,24 +49,30 @@ pub enum Recovery {
 }
 
 /// Sequence numbers, history and fan-out for topics. Asynchronous, because a shared broker
-/// talks to another process; the in-memory one never waits.
-#[async_trait]
+/// talks to another process; the in-memory one never waits. The hub holds its broker by
+/// type rather than behind `dyn`, so that publishing stays a direct call with no boxed
+/// future (several brokers would be one enum delegating to each).
 pub trait Broker: Send + Sync + 'static {
     /// Gives `message` the topic's next sequence number, keeps it in history and queues it
     /// for every subscriber, serialised once.
-    async fn publish(&self, topic: &Topic, message: Message) -> Published;
+    fn publish(&self, topic: &Topic, message: Message) -> impl Future<Output = Published> + Send;
 
     /// Registers the subscription (replacing an earlier one of the same connection) and
     /// queues, atomically with respect to publishes on the topic: the `subscribed` reply,
     /// then the replayed events, then live events — no gap, duplicate or reordering.
-    async fn subscribe(&self, subscription: Subscription<'_>) -> Recovery;
+    fn subscribe(&self, subscription: Subscription<'_>) -> impl Future<Output = Recovery> + Send;
 
     /// Stops sending the topic's events to the connection.
-    async fn unsubscribe(&self, topic: &Topic, conn: ConnId);
+    fn unsubscribe(&self, topic: &Topic, conn: ConnId) -> impl Future<Output = ()> + Send;
 
     /// Up to `limit` events after `since`, for the REST history endpoint.
-    async fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents;
+    fn history(
+        &self,
+        topic: &Topic,
+        since: &StreamPosition,
+        limit: usize,
+    ) -> impl Future<Output = TopicEvents> + Send;
 
     /// Forgets topics that have no subscribers and no history left.
-    async fn sweep(&self);
+    fn sweep(&self) -> impl Future<Output = ()> + Send;
 }

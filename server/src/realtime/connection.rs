@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{
     Peer, Realtime,
-    broker::{ConnId, Recovery, Subscription},
+    broker::{Broker, ConnId, Recovery, Subscription},
     frame,
     outbox::{Ending, Outbox},
     policy,

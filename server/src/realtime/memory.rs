@@ -12,8 +12,6 @@ use hatchery_shared::realtime::{
     Envelope, Message, Published, StreamPosition, Subscribed, Topic, TopicEvents,
 };
 
-use async_trait::async_trait;
-
 use super::{
     broker::{Broker, ConnId, HistoryLimits, Recovery, Subscription},
     frame,
@@ -110,7 +108,6 @@ impl Channel {
     }
 }
 
-#[async_trait]
 impl Broker for MemoryBroker {
     async fn publish(&self, topic: &Topic, message: Message) -> Published {
         let channel = self.channel(topic);

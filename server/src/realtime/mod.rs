@@ -100,7 +100,7 @@ pub struct Realtime {
 
 struct Inner {
     config: RealtimeConfig,
-    broker: Arc<dyn Broker>,
+    broker: MemoryBroker,
     metrics: RealtimeMetrics,
     connections: Mutex<HashMap<ConnId, Open>>,
     store: Store,
@@ -139,7 +139,7 @@ impl Realtime {
         store: Store,
     ) -> prometheus::Result<Self> {
         let metrics = RealtimeMetrics::register(registry)?;
-        let broker = Arc::new(MemoryBroker::new(config.history, Arc::new(metrics.clone())));
+        let broker = MemoryBroker::new(config.history, Arc::new(metrics.clone()));
         let realtime = Self {
             inner: Arc::new(Inner {
                 config,
