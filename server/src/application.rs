@@ -170,9 +170,13 @@ impl Application {
             &background,
             stop_background.clone(),
         );
+        // Runs outlive the other background tasks at shutdown (they get the grace period), so
+        // what they do to their agents is followed until the runner has stopped.
+        let followers = TaskTracker::new();
+        let stop_following = CancellationToken::new();
         state
             .agents
-            .follow_runs(agent_events, &background, stop_background.clone());
+            .follow_runs(agent_events, &followers, stop_following.clone());
         state
             .webhooks
             .start_pruning(&background, stop_background.clone());
@@ -216,6 +220,9 @@ impl Application {
         background.close();
         background.wait().await;
         runner.shutdown(shutdown_grace).await;
+        stop_following.cancel();
+        followers.close();
+        followers.wait().await;
         realtime.shutdown(shutdown_grace).await;
         store.close().await;
         tracing::info!("stopped");

@@ -172,7 +172,8 @@ impl Agents {
 
     /// Starts the tracked task that hears what runs did to their agents: it announces each
     /// agent's new state and, when a scheduled run ends, has the scheduler plan the agent
-    /// again. Runs until `stop`, or until the runner is gone.
+    /// again. On `stop` it handles what is already queued, then ends; it ends too when the
+    /// runner is gone.
     pub fn follow_runs(
         &self,
         mut touched: mpsc::Receiver<AgentTouched>,
@@ -183,23 +184,25 @@ impl Agents {
         tasks.spawn(async move {
             loop {
                 let event = tokio::select! {
-                    () = stop.cancelled() => return,
+                    // Queued events first: those of runs that ended as the server stopped.
+                    biased;
                     event = touched.recv() => event,
+                    () = stop.cancelled() => touched.try_recv().ok(),
                 };
-                let Some(AgentTouched { agent, ended }) = event else {
+                let Some(event) = event else {
                     return;
                 };
-                if ended == Some(RunTrigger::Schedule) {
-                    agents.scheduler.agent_changed(&agent.id);
-                }
-                announce(
-                    &agents.realtime,
-                    &agent,
-                    Message::AgentUpdated(view(&agent)),
-                )
-                .await;
+                agents.touched(event).await;
             }
         });
+    }
+
+    /// What a run did to its agent: announced, and planned again after a scheduled run.
+    async fn touched(&self, AgentTouched { agent, ended }: AgentTouched) {
+        if ended == Some(RunTrigger::Schedule) {
+            self.scheduler.agent_changed(&agent.id);
+        }
+        announce(&self.realtime, &agent, Message::AgentUpdated(view(&agent))).await;
     }
 
     /// After `row` was written: the scheduler plans it again, and the change is announced
