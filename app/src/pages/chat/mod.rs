@@ -217,7 +217,12 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
     let failure = RwSignal::new(None::<String>);
     let stick = RwSignal::new(true);
     let scroller = NodeRef::<Div>::new();
+    // Each part of the view follows only its part of the state: a streamed token must not
+    // render the stored messages again.
     let active_run = Memo::new(move |_| state.with(|s| s.active_run().map(str::to_owned)));
+    let messages_revision = Memo::new(move |_| state.with(ThreadState::messages_revision));
+    let streaming = Memo::new(move |_| state.with(|s| s.streaming().cloned()));
+    let run_error = Memo::new(move |_| state.with(|s| s.run_error().map(str::to_owned)));
 
     let id = thread_id.clone();
     // Every page of the thread, oldest first.
@@ -347,16 +352,19 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
     view! {
         <section class="thread-view">
             <div class="messages" node_ref=scroller on:scroll=on_scroll data-testid="messages" aria-live="polite">
-                {move || state.with(|s| {
+                {move || {
+                    messages_revision.track();
+                    state.with_untracked(|s| {
                     let list = s.messages();
                     list.iter()
                         .filter(|message| message.role != MessageRole::Tool)
                         .map(|message| message_view(message, list))
                         .collect_view()
-                })}
+                    })
+                }}
                 {move || {
-                    state
-                        .with(|s| s.streaming().cloned())
+                    streaming
+                        .get()
                         .map(|s| view! {
                             <article class="message assistant streaming" data-testid="streaming" data-run=s.run_id>
                                 <div class="markdown" inner_html=to_safe_html(&s.text)></div>
@@ -367,7 +375,7 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
                             </article>
                         })
                 }}
-                {move || state.with(|s| s.run_error().map(str::to_owned)).map(|error| view! {
+                {move || run_error.get().map(|error| view! {
                     <p class="form-error" role="alert" data-testid="run-error">{error}</p>
                 })}
             </div>

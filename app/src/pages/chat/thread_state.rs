@@ -22,6 +22,8 @@ pub struct ThreadState {
     thread_id: String,
     /// The stored messages, oldest first, each once.
     messages: Vec<ThreadMessage>,
+    /// Goes up each time `messages` changes, so a view can follow the messages alone.
+    messages_revision: u64,
     /// The reply being written, if any.
     streaming: Option<Streaming>,
     /// The run replying now (the Stop button stops it).
@@ -73,6 +75,11 @@ impl ThreadState {
         &self.messages
     }
 
+    /// A number that changes exactly when the stored messages do (not with each token).
+    pub fn messages_revision(&self) -> u64 {
+        self.messages_revision
+    }
+
     /// The reply being written, once it has something to show.
     pub fn streaming(&self) -> Option<&Streaming> {
         self.streaming
@@ -99,6 +106,7 @@ impl ThreadState {
             .filter(|shown| !messages.iter().any(|m| m.id == shown.id))
             .collect();
         self.messages = messages;
+        self.messages_revision += 1;
         for message in newer {
             self.add(message);
         }
@@ -172,6 +180,7 @@ impl ThreadState {
     fn add(&mut self, message: ThreadMessage) {
         if !self.messages.iter().any(|m| m.id == message.id) {
             self.messages.push(message);
+            self.messages_revision += 1;
         }
     }
 
@@ -298,12 +307,26 @@ mod tests {
             None,
             "nothing to show before the first token"
         );
+        let before_tokens = state.messages_revision();
         state.apply(&token("r1", "Hel"));
         state.apply(&token("r1", "lo"));
         assert_eq!(state.streaming().map(|s| s.text.as_str()), Some("Hello"));
+        assert_eq!(
+            state.messages_revision(),
+            before_tokens,
+            "tokens leave the stored messages as they are"
+        );
 
         let reply = message("m2", MessageRole::Assistant, "Hello");
+        state.apply(&Message::ThreadMessageCreated(reply.clone()));
+        let after_reply = state.messages_revision();
+        assert!(after_reply > before_tokens, "a new message shows");
         state.apply(&Message::ThreadMessageCreated(reply));
+        assert_eq!(
+            state.messages_revision(),
+            after_reply,
+            "a repeat changes nothing"
+        );
         state.apply(&Message::RunUpdated(run("r1", RunStatus::Succeeded, None)));
         assert_eq!(state.streaming(), None);
         assert_eq!(state.active_run(), None);
