@@ -353,7 +353,8 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         <section class="thread-view">
             <div class="messages" node_ref=scroller on:scroll=on_scroll data-testid="messages" aria-live="polite">
                 {move || {
-                    messages_revision.track();
+                    // Read, not just tracked: a memo nobody reads is never computed.
+                    let _ = messages_revision.get();
                     state.with_untracked(|s| {
                     let list = s.messages();
                     list.iter()
