@@ -1,13 +1,10 @@
 //! The dashboard: the first page, with the state of the system at a glance.
 
-use hatchery_shared::{
-    health::{CheckStatus, Readiness},
-    realtime::Topic,
-};
+use hatchery_shared::health::{CheckStatus, Readiness};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{api, pages::agents::AgentsTable, realtime::use_topic, session::SignedIn};
+use crate::{pages::agents::AgentsTable, realtime::use_topic, session::SignedIn};
 
 /// The dashboard page.
 #[component]
@@ -29,10 +26,10 @@ pub fn Dashboard() -> impl IntoView {
 /// topic: when a reconnect finds events lost (a server restart), it checks again by itself.
 #[component]
 fn SystemCard() -> impl IntoView {
-    let check = Action::new(|_: &()| api::on_page(fetch_readiness()));
+    let check = Action::new_local(|_: &()| fetch_readiness());
     let pending = check.pending();
     use_topic(
-        Topic::ops(),
+        "ops",
         |_| {},
         move || {
             check.dispatch(());
