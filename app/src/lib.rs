@@ -3,6 +3,7 @@
 
 pub mod api;
 mod components;
+pub mod live;
 pub mod markdown;
 pub mod paged;
 mod pages;
@@ -14,7 +15,7 @@ pub use pages::agent_triggers::curl_example;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -49,7 +50,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: routes inside the shared layout.
+/// The application: routes inside the shared layout. Every page is rendered on the server
+/// once its data has loaded (`SsrMode::Async`), so that it arrives whole.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -63,19 +65,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=Dashboard />
-                    <Route path=StaticSegment("sign-in") view=SignIn />
-                    <Route path=StaticSegment("setup") view=Setup />
-                    <Route path=StaticSegment("agents") view=AgentsPage />
-                    <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentPage />
-                    <Route path=(StaticSegment("agents"), ParamSegment("id"), StaticSegment("chat")) view=ChatPage />
-                    <Route path=(StaticSegment("account"), StaticSegment("tokens")) view=TokensPage />
-                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
-                    <Route path=StaticSegment("runs") view=RunsPage />
-                    <Route path=(StaticSegment("runs"), ParamSegment("id")) view=RunPage />
-                    <Route path=StaticSegment("usage") view=UsagePage />
-                    <Route path=StaticSegment("rooms") view=|| view! { <Unavailable title="Rooms" /> } />
-                    <Route path=StaticSegment("logs") view=|| view! { <Unavailable title="Logs" /> } />
+                    <Route path=StaticSegment("") ssr=SsrMode::Async view=Dashboard />
+                    <Route path=StaticSegment("sign-in") ssr=SsrMode::Async view=SignIn />
+                    <Route path=StaticSegment("setup") ssr=SsrMode::Async view=Setup />
+                    <Route path=StaticSegment("agents") ssr=SsrMode::Async view=AgentsPage />
+                    <Route path=(StaticSegment("agents"), ParamSegment("id")) ssr=SsrMode::Async view=AgentPage />
+                    <Route path=(StaticSegment("agents"), ParamSegment("id"), StaticSegment("chat")) ssr=SsrMode::Async view=ChatPage />
+                    <Route path=(StaticSegment("account"), StaticSegment("tokens")) ssr=SsrMode::Async view=TokensPage />
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) ssr=SsrMode::Async view=UsersPage />
+                    <Route path=StaticSegment("runs") ssr=SsrMode::Async view=RunsPage />
+                    <Route path=(StaticSegment("runs"), ParamSegment("id")) ssr=SsrMode::Async view=RunPage />
+                    <Route path=StaticSegment("usage") ssr=SsrMode::Async view=UsagePage />
+                    <Route path=StaticSegment("rooms") ssr=SsrMode::Async view=|| view! { <Unavailable title="Rooms" /> } />
+                    <Route path=StaticSegment("logs") ssr=SsrMode::Async view=|| view! { <Unavailable title="Logs" /> } />
                 </Routes>
             </Layout>
         </Router>
@@ -83,9 +85,11 @@ pub fn App() -> impl IntoView {
 }
 
 /// Sets `data-hydrated` on `<body>` once the browser bundle has taken over the page, so
-/// tests (and people debugging) can tell a live page from server-rendered HTML.
+/// tests (and people debugging) can tell a live page from server-rendered HTML, and lets go
+/// of the data the page came with.
 fn mark_hydrated() {
     Effect::new(|| {
+        api::page_hydrated();
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }

@@ -1,27 +1,32 @@
-//! A list loaded a page at a time, newest first ("Load more"): the items so far, the cursor
-//! of the next page, the last error, and whether the first page has come.
+//! A list loaded a page at a time, newest first ("Load more"), that follows a topic: the
+//! first page is a [`live`] resource (so the server renders it), further pages are appended
+//! in the browser, and the topic's events edit the list in place.
 
-use std::future::Future;
+use std::sync::Arc;
 
-use hatchery_shared::api::Page;
+use hatchery_shared::{
+    api::Page,
+    realtime::{Envelope, Topic},
+};
 use leptos::prelude::*;
+use serde::de::DeserializeOwned;
 
-use crate::api::Failure;
+use crate::{
+    api,
+    live::{self, LiveResource},
+};
 
-/// What one load brought: the cursor it was for, and the page.
-type Loaded<T> = (Option<String>, Result<Page<T>, Failure>);
+/// Where the first page is: a path with its query.
+type FirstPage = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// A list loaded page by page. Cheap to copy.
 pub struct Paged<T: Send + Sync + 'static> {
-    /// The items loaded so far, in order.
-    pub items: RwSignal<Vec<T>>,
-    /// The cursor of the next page; `None` on the last.
-    pub next_cursor: RwSignal<Option<String>>,
-    /// Why the last load failed.
-    pub failure: RwSignal<Option<String>>,
-    /// Whether the first page has come (or failed).
-    pub loaded_once: RwSignal<bool>,
-    load: Action<Option<String>, Loaded<T>>,
+    /// The first page, then each further page appended to it, edited by live events.
+    list: LiveResource<Page<T>>,
+    /// Why loading a further page failed.
+    more_failure: RwSignal<Option<String>>,
+    first_page: StoredValue<FirstPage>,
+    topic: StoredValue<Topic>,
 }
 
 impl<T: Send + Sync + 'static> Clone for Paged<T> {
@@ -32,74 +37,116 @@ impl<T: Send + Sync + 'static> Clone for Paged<T> {
 
 impl<T: Send + Sync + 'static> Copy for Paged<T> {}
 
-impl<T: Clone + Send + Sync + 'static> Paged<T> {
-    /// A list whose pages `fetch(cursor)` loads; the first page loads at once.
-    pub fn new<F, Fut>(fetch: F) -> Self
-    where
-        F: Fn(Option<String>) -> Fut + 'static,
-        Fut: Future<Output = Result<Page<T>, Failure>> + 'static,
-    {
-        let paged = Self {
-            items: RwSignal::new(Vec::new()),
-            next_cursor: RwSignal::new(None),
-            failure: RwSignal::new(None),
-            loaded_once: RwSignal::new(false),
-            load: Action::new_local(move |cursor: &Option<String>| {
-                let cursor = cursor.clone();
-                let page = fetch(cursor.clone());
-                async move { (cursor, page.await) }
+impl<T> Paged<T>
+where
+    T: Clone + DeserializeOwned + Send + Sync + 'static,
+{
+    /// A list whose first page is `GET first_page()`, whose changes `topic` announces; it
+    /// loads again from the start whenever `first_page()` changes (a filter, say). Further
+    /// pages add `cursor=` to that path.
+    pub fn new(topic: Topic, first_page: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        let first_page: FirstPage = Arc::new(first_page);
+        Self {
+            list: live::load(topic.clone(), {
+                let first_page = Arc::clone(&first_page);
+                move || first_page()
             }),
-        };
-        Effect::new(move || {
-            paged.reload();
-        });
-        Effect::new(move || {
-            let Some((cursor, result)) = paged.load.value().get() else {
-                return;
-            };
-            match result {
-                Ok(page) => {
-                    if cursor.is_none() {
-                        paged.items.set(page.items);
-                    } else {
-                        paged.items.update(|list| list.extend(page.items));
-                    }
-                    paged.next_cursor.set(page.next_cursor);
-                    paged.failure.set(None);
-                }
-                Err(err) => paged.failure.set(Some(err.message)),
-            }
-            paged.loaded_once.set(true);
-        });
-        paged
+            more_failure: RwSignal::new(None),
+            first_page: StoredValue::new(first_page),
+            topic: StoredValue::new(topic),
+        }
+    }
+
+    /// Keeps the list current with its topic for as long as the calling component lives:
+    /// `on_event` applies each event (with [`Self::prepend`], [`Self::replace`],
+    /// [`Self::remove`]); see [`live::follow`].
+    pub fn follow(&self, on_event: impl Fn(&Envelope) + 'static) {
+        live::follow(self.list, self.topic.get_value(), on_event);
+    }
+
+    /// The items so far, `None` until the first page has come (tracked; read it inside
+    /// `<Suspense>` or `<Transition>`).
+    pub fn items(&self) -> Option<Vec<T>> {
+        live::state(self.list).map(|page| page.map(|page| page.items).unwrap_or_default())
+    }
+
+    /// Whether a further page exists (tracked).
+    pub fn has_more(&self) -> bool {
+        self.list
+            .with(|list| matches!(list, Some(Ok(live)) if live.state.next_cursor.is_some()))
+    }
+
+    /// Why the list, or its last further page, could not be loaded (tracked).
+    pub fn failure(&self) -> Option<String> {
+        self.list
+            .with(|list| match list {
+                Some(Err(failure)) => Some(failure.message.clone()),
+                _ => None,
+            })
+            .or_else(|| self.more_failure.get())
     }
 
     /// Puts `item` first, unless an item with the same `key` is already listed (a new item
     /// announced live).
     pub fn prepend<K: PartialEq>(&self, item: &T, key: impl Fn(&T) -> K) {
-        self.items.update(|list| {
-            if !list.iter().any(|listed| key(listed) == key(item)) {
-                list.insert(0, item.clone());
+        self.edit(|items| {
+            if !items.iter().any(|listed| key(listed) == key(item)) {
+                items.insert(0, item.clone());
             }
         });
     }
 
     /// Replaces the listed item with the same `key` as `item` (a change announced live).
     pub fn replace<K: PartialEq>(&self, item: &T, key: impl Fn(&T) -> K) {
-        self.items.update(|list| {
-            if let Some(slot) = list.iter_mut().find(|listed| key(listed) == key(item)) {
+        self.edit(|items| {
+            if let Some(slot) = items.iter_mut().find(|listed| key(listed) == key(item)) {
                 *slot = item.clone();
             }
         });
     }
 
-    /// Loads the first page again, replacing the items.
-    pub fn reload(&self) {
-        self.load.dispatch(None);
+    /// Removes the items `remove` picks (a deletion announced live, or done here).
+    pub fn remove(&self, remove: impl Fn(&T) -> bool) {
+        self.edit(|items| items.retain(|item| !remove(item)));
     }
 
-    /// Loads the next page after the items so far.
+    /// Loads the first page again, replacing the items.
+    pub fn reload(&self) {
+        self.more_failure.set(None);
+        self.list.refetch();
+    }
+
+    /// Loads the next page and appends it to the items.
     pub fn load_more(&self) {
-        self.load.dispatch(self.next_cursor.get_untracked());
+        let cursor = self.list.with_untracked(|list| match list {
+            Some(Ok(live)) => live.state.next_cursor.clone(),
+            _ => None,
+        });
+        let Some(cursor) = cursor else {
+            return;
+        };
+        let first_page = self
+            .first_page
+            .with_value(|first_page| untrack(|| first_page()));
+        let separator = if first_page.contains('?') { '&' } else { '?' };
+        let cursor = form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>();
+        let path = format!("{first_page}{separator}cursor={cursor}");
+        let (list, more_failure) = (self.list, self.more_failure);
+        leptos::task::spawn_local(async move {
+            match api::get::<Page<T>>(&path).await {
+                Ok(more) => {
+                    more_failure.set(None);
+                    live::edit(list, |page| {
+                        page.items.extend(more.items);
+                        page.next_cursor = more.next_cursor;
+                    });
+                }
+                Err(failure) => more_failure.set(Some(failure.message)),
+            }
+        });
+    }
+
+    fn edit(&self, edit: impl FnOnce(&mut Vec<T>)) {
+        live::edit(self.list, |page| edit(&mut page.items));
     }
 }

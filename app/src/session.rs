@@ -1,5 +1,6 @@
-//! The signed-in user, loaded once per tab from `GET /api/auth/session` and shared through
-//! context; [`SignedIn`] keeps a page's content behind sign-in.
+//! The signed-in user, from `GET /api/auth/session` (answered while the server renders the
+//! first page, so it arrives with the HTML) and shared through context; [`SignedIn`] keeps a
+//! page's content behind sign-in.
 
 use hatchery_shared::api::accounts::{SessionInfo, User};
 use leptos::prelude::*;
@@ -13,7 +14,7 @@ use crate::{
 /// The tab's session: what the server said about the caller, once it answered.
 #[derive(Debug, Clone, Copy)]
 pub struct Session {
-    info: RwSignal<Option<Result<SessionInfo, String>>>,
+    info: api::Load<SessionInfo>,
     ws: StoredValue<WsClient>,
 }
 
@@ -33,41 +34,29 @@ pub enum Access {
 }
 
 impl Session {
-    /// Creates the tab's session, provides it through context and, in the browser, loads it.
-    /// Needs the tab's [`WsClient`], which it reconnects when the caller changes.
+    /// Creates the tab's session and provides it through context. Needs the tab's
+    /// [`WsClient`], which it reconnects when the caller changes.
     pub fn provide() -> Self {
         let session = Self {
-            info: RwSignal::new(None),
+            info: api::load(|| "/api/auth/session".to_owned()),
             ws: StoredValue::new(use_ws_client()),
         };
         provide_context(session);
-        session.refresh();
         session
-    }
-
-    /// Asks the server again (after signing in or out).
-    pub fn refresh(&self) {
-        let info = self.info;
-        if cfg!(feature = "hydrate") {
-            leptos::task::spawn_local(async move {
-                let answer = api::get::<SessionInfo>("/api/auth/session").await;
-                info.set(Some(answer.map_err(|failure| failure.message)));
-            });
-        }
     }
 
     /// After signing in, up or out: asks the server who the caller is now, and reconnects
     /// the WebSocket as them.
     pub fn changed(&self) {
-        self.refresh();
+        self.info.refetch();
         self.ws.with_value(WsClient::restart);
     }
 
-    /// Where the caller stands (tracked).
+    /// Where the caller stands (tracked; read it inside `<Suspense>` or `<Transition>`).
     pub fn access(&self) -> Access {
         match self.info.get() {
             None => Access::Loading,
-            Some(Err(message)) => Access::Failed(message),
+            Some(Err(failure)) => Access::Failed(failure.message),
             Some(Ok(info)) => match info.user {
                 Some(user) => Access::SignedIn(user),
                 None if info.setup_needed => Access::SetupNeeded,
@@ -82,6 +71,14 @@ impl Session {
             Access::SignedIn(user) => Some(user),
             _ => None,
         }
+    }
+
+    /// The signed-in user's id as it is now, untracked: for what a page sets up once, inside
+    /// [`SignedIn`] (which builds the page again when the user changes).
+    pub fn user_id_now(&self) -> String {
+        untrack(|| self.user())
+            .map(|user| user.id)
+            .unwrap_or_default()
     }
 
     /// How the server authenticates, once it said (tracked).
@@ -124,12 +121,19 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
         Access::SignedOut => Some("/sign-in"),
         _ => None,
     });
-    move || match session.access() {
-        Access::SignedIn(_) => children().into_any(),
-        Access::Failed(message) => view! {
-            <p class="form-error" role="alert">{message}</p>
-        }
-        .into_any(),
-        _ => view! { <p class="muted" aria-busy="true">"Loading…"</p> }.into_any(),
+    let loading = || view! { <p class="muted" aria-busy="true">"Loading…"</p> };
+    // The page is built once per change of access, so that its resources are created once.
+    let access = Memo::new(move |_| session.access());
+    view! {
+        <Transition fallback=loading>
+            {move || match access.get() {
+                Access::SignedIn(_) => children().into_any(),
+                Access::Failed(message) => view! {
+                    <p class="form-error" role="alert">{message}</p>
+                }
+                .into_any(),
+                _ => loading().into_any(),
+            }}
+        </Transition>
     }
 }

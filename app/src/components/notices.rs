@@ -1,6 +1,6 @@
 //! Notices published to the signed-in user's topic, shown as dismissible toasts.
 
-use hatchery_shared::realtime::{Message, Notice, NoticeLevel};
+use hatchery_shared::realtime::{Message, Notice, NoticeLevel, Topic};
 use leptos::prelude::*;
 
 use crate::realtime::{use_topic, use_ws_client};
@@ -27,7 +27,7 @@ pub fn Notices() -> impl IntoView {
 #[component]
 fn UserTopic(user: String, notices: RwSignal<Vec<(u64, Notice)>>) -> impl IntoView {
     use_topic(
-        format!("user:{user}"),
+        Topic::user(&user),
         move |envelope| {
             if let Message::Notice(notice) = &envelope.message {
                 let id = envelope.seq.unwrap_or_default();

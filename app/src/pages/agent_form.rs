@@ -2,7 +2,9 @@
 //! the server's field errors shown on their fields.
 
 use gloo_net::http::Method;
-use hatchery_shared::api::agents::{Agent, AgentPatch, DEFAULT_TEMPERATURE, NewAgent, Tool};
+use hatchery_shared::api::agents::{
+    Agent, AgentPatch, AgentStatus, DEFAULT_TEMPERATURE, NewAgent, Tool,
+};
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_navigate};
 use strum::IntoEnumIterator;
@@ -27,33 +29,27 @@ struct Fields {
 }
 
 impl Fields {
-    fn new() -> Self {
+    /// The fields of `agent`, or of a new agent.
+    fn new(agent: Option<&Agent>) -> Self {
+        let text = |value: fn(&Agent) -> String, default: &str| {
+            RwSignal::new(agent.map_or_else(|| default.to_owned(), value))
+        };
         Self {
-            name: RwSignal::new(String::new()),
-            model: RwSignal::new(String::new()),
-            temperature: RwSignal::new(DEFAULT_TEMPERATURE.to_string()),
-            system_instructions: RwSignal::new(String::new()),
-            task_instructions: RwSignal::new(String::new()),
-            tools: RwSignal::new(Vec::new()),
-            schedule: RwSignal::new(String::new()),
-            time_zone: RwSignal::new("UTC".to_owned()),
-            disabled: RwSignal::new(false),
+            name: text(|agent| agent.name.clone(), ""),
+            model: text(|agent| agent.model.clone(), ""),
+            temperature: text(
+                |agent| agent.temperature.to_string(),
+                &DEFAULT_TEMPERATURE.to_string(),
+            ),
+            system_instructions: text(|agent| agent.system_instructions.clone(), ""),
+            task_instructions: text(|agent| agent.task_instructions.clone(), ""),
+            tools: RwSignal::new(agent.map(|agent| agent.tools.clone()).unwrap_or_default()),
+            schedule: text(|agent| agent.schedule.clone().unwrap_or_default(), ""),
+            time_zone: text(|agent| agent.time_zone.clone(), "UTC"),
+            disabled: RwSignal::new(
+                agent.is_some_and(|agent| agent.status == AgentStatus::Disabled),
+            ),
         }
-    }
-
-    fn fill(&self, agent: &Agent) {
-        self.name.set(agent.name.clone());
-        self.model.set(agent.model.clone());
-        self.temperature.set(agent.temperature.to_string());
-        self.system_instructions
-            .set(agent.system_instructions.clone());
-        self.task_instructions.set(agent.task_instructions.clone());
-        self.tools.set(agent.tools.clone());
-        self.schedule
-            .set(agent.schedule.clone().unwrap_or_default());
-        self.time_zone.set(agent.time_zone.clone());
-        self.disabled
-            .set(agent.status == hatchery_shared::api::agents::AgentStatus::Disabled);
     }
 
     /// The temperature as a number, or the field error to show.
@@ -110,35 +106,46 @@ impl Fields {
 /// dashboard.
 #[component]
 pub fn AgentForm(id: Option<String>) -> impl IntoView {
-    let fields = Fields::new();
-    let failure = RwSignal::new(None::<Failure>);
-    let loaded = RwSignal::new(id.is_none());
-    let navigate = use_navigate();
-
-    if let Some(id) = id.clone() {
-        let load = api::get_now::<Agent>(format!("/api/agents/{id}"));
-        Effect::new(move || match load.value().get() {
-            Some(Ok(agent)) => {
-                fields.fill(&agent);
-                loaded.set(true);
-            }
-            Some(Err(err)) => failure.set(Some(err)),
-            None => {}
-        });
+    let Some(id) = id else {
+        return view! { <SettingsForm agent=None /> }.into_any();
+    };
+    let agent = api::load::<Agent>(move || format!("/api/agents/{id}"));
+    let card = |content: AnyView| {
+        view! { <section class="card narrow"><h1>"Edit agent"</h1>{content}</section> }
+    };
+    view! {
+        <Transition fallback=move || card(view! { <p class="muted" aria-busy="true">"Loading…"</p> }.into_any())>
+            {move || agent.get().map(|loaded| match loaded {
+                Ok(agent) => view! { <SettingsForm agent=Some(agent) /> }.into_any(),
+                Err(failure) => card(view! {
+                    <p class="form-error" role="alert">{failure.message}</p>
+                }.into_any()).into_any(),
+            })}
+        </Transition>
     }
+    .into_any()
+}
+
+/// The settings form, filled with `agent`'s (or empty for a new agent).
+#[component]
+fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
+    let fields = Fields::new(agent.as_ref());
+    let failure = RwSignal::new(None::<Failure>);
+    let navigate = use_navigate();
+    let id = agent.map(|agent| agent.id);
 
     let editing = id.clone();
-    let save = Action::new_local(move |_: &()| {
+    let save = Action::new(move |_: &()| {
         let editing = editing.clone();
         async move {
             match editing {
                 Some(id) => {
                     let patch = fields.patch()?;
-                    api::send::<Agent>(Method::PATCH, &format!("/api/agents/{id}"), &patch).await
+                    api::send::<Agent, _>(Method::PATCH, &format!("/api/agents/{id}"), &patch).await
                 }
                 None => {
                     let new = fields.new_agent()?;
-                    api::send::<Agent>(Method::POST, "/api/agents", &new).await
+                    api::send::<Agent, _>(Method::POST, "/api/agents", &new).await
                 }
             }
         }
@@ -158,104 +165,96 @@ pub fn AgentForm(id: Option<String>) -> impl IntoView {
     view! {
         <section class="card narrow">
             <h1>{heading}</h1>
-            <Show
-                when=move || loaded.get()
-                fallback=move || view! {
-                    <FormError failure />
-                    <p class="muted" aria-busy="true">"Loading…"</p>
-                }
-            >
-                // The server checks every field and names the bad ones; the browser's own
-                // checks would stop some of them from reaching it.
-                <form novalidate on:submit=move |event| {
-                    event.prevent_default();
-                    failure.set(None);
-                    save.dispatch(());
-                }>
-                    <TextField label="Name" name="name" value=fields.name failure />
-                    <TextField
-                        label="Model"
-                        name="model"
-                        value=fields.model
-                        failure
-                        hint="Empty: the server's default model."
+            // The server checks every field and names the bad ones; the browser's own
+            // checks would stop some of them from reaching it.
+            <form novalidate on:submit=move |event| {
+                event.prevent_default();
+                failure.set(None);
+                save.dispatch(());
+            }>
+                <TextField label="Name" name="name" value=fields.name failure />
+                <TextField
+                    label="Model"
+                    name="model"
+                    value=fields.model
+                    failure
+                    hint="Empty: the server's default model."
+                />
+                <TextField
+                    label="Temperature"
+                    name="temperature"
+                    value=fields.temperature
+                    failure
+                    hint="0 is focused, 2 is most varied."
+                />
+                <TextField
+                    label="System instructions"
+                    name="system_instructions"
+                    value=fields.system_instructions
+                    failure
+                    multiline=true
+                />
+                <TextField
+                    label="Task instructions"
+                    name="task_instructions"
+                    value=fields.task_instructions
+                    failure
+                    multiline=true
+                    hint="What a scheduled or manual run asks the agent to do."
+                />
+                <fieldset class="field">
+                    <legend>"Tools"</legend>
+                    {Tool::iter()
+                        .map(|tool| {
+                            let id = format!("tool-{}", tool.as_str());
+                            let label_for = id.clone();
+                            view! {
+                                <label class="checkbox" for=label_for>
+                                    <input
+                                        id=id
+                                        type="checkbox"
+                                        prop:checked=move || fields.tools.with(|tools| tools.contains(&tool))
+                                        on:change=move |event| {
+                                            let on = event_target_checked(&event);
+                                            fields.tools.update(|tools| {
+                                                tools.retain(|t| *t != tool);
+                                                if on {
+                                                    tools.push(tool);
+                                                }
+                                            });
+                                        }
+                                    />
+                                    {tool.as_str()}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                    <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
+                </fieldset>
+                <TextField
+                    label="Schedule"
+                    name="schedule"
+                    value=fields.schedule
+                    failure
+                    hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
+                />
+                <TimeZoneField value=fields.time_zone failure />
+                <label class="checkbox">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || fields.disabled.get()
+                        on:change=move |event| fields.disabled.set(event_target_checked(&event))
                     />
-                    <TextField
-                        label="Temperature"
-                        name="temperature"
-                        value=fields.temperature
-                        failure
-                        hint="0 is focused, 2 is most varied."
-                    />
-                    <TextField
-                        label="System instructions"
-                        name="system_instructions"
-                        value=fields.system_instructions
-                        failure
-                        multiline=true
-                    />
-                    <TextField
-                        label="Task instructions"
-                        name="task_instructions"
-                        value=fields.task_instructions
-                        failure
-                        multiline=true
-                        hint="What a scheduled or manual run asks the agent to do."
-                    />
-                    <fieldset class="field">
-                        <legend>"Tools"</legend>
-                        {Tool::iter()
-                            .map(|tool| {
-                                let id = format!("tool-{}", tool.as_str());
-                                let label_for = id.clone();
-                                view! {
-                                    <label class="checkbox" for=label_for>
-                                        <input
-                                            id=id
-                                            type="checkbox"
-                                            prop:checked=move || fields.tools.with(|tools| tools.contains(&tool))
-                                            on:change=move |event| {
-                                                let on = event_target_checked(&event);
-                                                fields.tools.update(|tools| {
-                                                    tools.retain(|t| *t != tool);
-                                                    if on {
-                                                        tools.push(tool);
-                                                    }
-                                                });
-                                            }
-                                        />
-                                        {tool.as_str()}
-                                    </label>
-                                }
-                            })
-                            .collect_view()}
-                        <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
-                    </fieldset>
-                    <TextField
-                        label="Schedule"
-                        name="schedule"
-                        value=fields.schedule
-                        failure
-                        hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
-                    />
-                    <TimeZoneField value=fields.time_zone failure />
-                    <label class="checkbox">
-                        <input
-                            type="checkbox"
-                            prop:checked=move || fields.disabled.get()
-                            on:change=move |event| fields.disabled.set(event_target_checked(&event))
-                        />
-                        "Disabled (nothing triggers it)"
-                    </label>
-                    <FormError failure />
-                    <div class="form-actions">
-                        <button class="button primary" type="submit" disabled=move || pending.get()>
-                            {move || if pending.get() { "Saving…" } else { "Save" }}
-                        </button>
-                        <A href="/" attr:class="button">"Cancel"</A>
-                    </div>
-                </form>
-            </Show>
+                    "Disabled (nothing triggers it)"
+                </label>
+                <FormError failure />
+                <div class="form-actions">
+                    <button class="button primary" type="submit" disabled=move || pending.get()>
+                        {move || if pending.get() { "Saving…" } else { "Save" }}
+                    </button>
+                    <A href="/" attr:class="button">"Cancel"</A>
+                </div>
+            </form>
         </section>
     }
 }

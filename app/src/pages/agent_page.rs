@@ -2,7 +2,10 @@
 //! tabs (`?tab=`), under a header that follows the agent live. `/agents/new` is the
 //! settings form alone.
 
-use hatchery_shared::{api::agents::Agent, realtime::Message};
+use hatchery_shared::{
+    api::agents::Agent,
+    realtime::{Message, Topic},
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -14,7 +17,7 @@ use super::{
     agent_form::AgentForm, agent_schedule::ScheduleTab, agent_triggers::TriggersTab,
     runs::RunsTable,
 };
-use crate::{api, realtime::use_live_state, session::SignedIn};
+use crate::{live, session::SignedIn};
 
 /// The tabs, in order: (query value, label).
 const TABS: [(&str, &str); 4] = [
@@ -52,45 +55,44 @@ fn AgentTabs(id: String) -> impl IntoView {
             .find(|(value, _)| asked.as_deref() == Some(*value))
             .map_or("settings", |(value, _)| *value)
     };
-    let agent = RwSignal::new(None::<Agent>);
-    let failure = RwSignal::new(None::<String>);
-    let load = api::get_now::<Agent>(format!("/api/agents/{id}"));
-    Effect::new(move || match load.value().get() {
-        Some(Ok(loaded)) => agent.set(Some(loaded)),
-        Some(Err(err)) => failure.set(Some(err.message)),
-        None => {}
+    let topic = Topic::agent(&id);
+    let loaded = live::load::<Agent>(topic.clone(), {
+        let id = id.clone();
+        move || format!("/api/agents/{id}")
     });
-    use_live_state(
-        format!("agent:{id}"),
-        move |envelope| {
-            if let Message::AgentUpdated(updated) = &envelope.message {
-                agent.set(Some(updated.clone()));
-            }
-        },
-        move || {
-            load.dispatch(());
-        },
-    );
-    let name = move || agent.with(|agent| agent.as_ref().map(|agent| agent.name.clone()));
+    live::follow(loaded, topic, move |envelope| {
+        if let Message::AgentUpdated(updated) = &envelope.message {
+            live::edit(loaded, |agent| *agent = updated.clone());
+        }
+    });
+    let agent = move || live::state(loaded).and_then(Result::ok);
+    let failure = move || {
+        live::state(loaded)
+            .and_then(Result::err)
+            .map(|err| err.message)
+    };
+    let name = move || agent().map(|agent| agent.name);
     let base = format!("/agents/{id}");
     let chat = format!("/agents/{id}/chat");
     let panel_id = id.clone();
     view! {
-        <Title text=move || name().unwrap_or_else(|| "Agent".into()) />
-        <section class="agent-header">
-            <h1>{move || name().unwrap_or_else(|| "Agent".into())}</h1>
-            {move || agent.get().map(|agent| {
-                let status = agent.status.as_str();
-                view! { <span class=format!("badge badge-{status}") data-testid="agent-status">{status}</span> }
+        <Transition>
+            <Title text=move || name().unwrap_or_else(|| "Agent".into()) />
+            <section class="agent-header">
+                <h1>{move || name().unwrap_or_else(|| "Agent".into())}</h1>
+                {move || agent().map(|agent| {
+                    let status = agent.status.as_str();
+                    view! { <span class=format!("badge badge-{status}") data-testid="agent-status">{status}</span> }
+                })}
+                <A href=chat attr:class="button">"Chat"</A>
+            </section>
+            {move || agent().and_then(|agent| agent.last_error).map(|error| view! {
+                <p class="muted agent-error">{error}</p>
             })}
-            <A href=chat attr:class="button">"Chat"</A>
-        </section>
-        {move || agent.get().and_then(|agent| agent.last_error).map(|error| view! {
-            <p class="muted agent-error">{error}</p>
-        })}
-        {move || failure.get().map(|message| view! {
-            <p class="form-error" role="alert">"Cannot load the agent: " {message}</p>
-        })}
+            {move || failure().map(|message| view! {
+                <p class="form-error" role="alert">"Cannot load the agent: " {message}</p>
+            })}
+        </Transition>
         <nav class="tabs" role="tablist" aria-label="Agent">
             {TABS
                 .map(|(value, label)| {
@@ -117,7 +119,7 @@ fn AgentTabs(id: String) -> impl IntoView {
                     "runs" => view! {
                         <RunsTable
                             path=format!("/api/agents/{id}/runs")
-                            topic=format!("agent:{id}")
+                            topic=Topic::agent(&id)
                             show_agent=false
                         />
                     }

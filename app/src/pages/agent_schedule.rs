@@ -18,38 +18,42 @@ const PREVIEW_DELAY_MS: u32 = 300;
 /// The Schedule tab of the agent `agent_id`.
 #[component]
 pub fn ScheduleTab(agent_id: String) -> impl IntoView {
-    let schedule = RwSignal::new(String::new());
-    let time_zone = RwSignal::new("UTC".to_owned());
-    let failure = RwSignal::new(None::<Failure>);
-    let saved = RwSignal::new(None::<AgentSchedule>);
-    let preview = RwSignal::new(None::<SchedulePreview>);
-    let loaded = RwSignal::new(false);
+    let path = format!("/api/agents/{agent_id}/schedule");
+    let current = api::load::<AgentSchedule>(move || path.clone());
+    view! {
+        <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading…"</p> }>
+            {move || current.get().map(|loaded| match loaded {
+                Ok(loaded) => view! {
+                    <ScheduleForm agent_id=agent_id.clone() loaded current />
+                }
+                .into_any(),
+                Err(failure) => view! {
+                    <p class="form-error" role="alert">{failure.message}</p>
+                }
+                .into_any(),
+            })}
+        </Transition>
+    }
+}
 
-    let id = agent_id.clone();
-    let load = api::fetch_now(move || {
-        let id = id.clone();
-        async move {
-            let agent = api::get::<Agent>(&format!("/api/agents/{id}")).await?;
-            let schedule = api::get::<AgentSchedule>(&format!("/api/agents/{id}/schedule")).await?;
-            Ok::<_, Failure>((agent, schedule))
-        }
-    });
-    Effect::new(move || match load.value().get() {
-        Some(Ok((agent, current))) => {
-            schedule.set(agent.schedule.unwrap_or_default());
-            time_zone.set(agent.time_zone);
-            saved.set(Some(current));
-            loaded.set(true);
-        }
-        Some(Err(err)) => failure.set(Some(err)),
-        None => {}
-    });
+/// The schedule form, filled with the schedule as `loaded`; `current` is the schedule as
+/// saved, loaded again after each save.
+#[component]
+fn ScheduleForm(
+    agent_id: String,
+    loaded: AgentSchedule,
+    current: api::Load<AgentSchedule>,
+) -> impl IntoView {
+    let schedule = RwSignal::new(loaded.schedule.unwrap_or_default());
+    let time_zone = RwSignal::new(loaded.time_zone);
+    let failure = RwSignal::new(None::<Failure>);
+    let preview = RwSignal::new(None::<SchedulePreview>);
 
     // Each edit asks for a preview after a pause; only the latest answer is shown.
     let asked = StoredValue::new(0_u64);
-    let ask = Action::new_local(move |(n, expression, zone): &(u64, String, String)| {
+    let ask = Action::new(move |(n, expression, zone): &(u64, String, String)| {
         let (n, expression, zone) = (*n, expression.clone(), zone.clone());
-        async move {
+        api::on_page(async move {
             #[cfg(feature = "hydrate")]
             gloo_timers::future::TimeoutFuture::new(PREVIEW_DELAY_MS).await;
             if n != asked.get_value() {
@@ -60,14 +64,11 @@ pub fn ScheduleTab(agent_id: String) -> impl IntoView {
                 ("time_zone", zone.as_str()),
             ];
             Some(api::get_with::<SchedulePreview>("/api/schedule/preview", &query).await)
-        }
+        })
     });
     Effect::new(move || {
         let expression = schedule.get().trim().to_owned();
         let zone = time_zone.get();
-        if !loaded.get() {
-            return;
-        }
         asked.update_value(|n| *n += 1);
         if expression.is_empty() {
             preview.set(None);
@@ -88,7 +89,7 @@ pub fn ScheduleTab(agent_id: String) -> impl IntoView {
     });
 
     let id = agent_id.clone();
-    let save = Action::new_local(move |_: &()| {
+    let save = Action::new(move |_: &()| {
         let id = id.clone();
         let patch = AgentPatch {
             schedule: Some(
@@ -97,14 +98,11 @@ pub fn ScheduleTab(agent_id: String) -> impl IntoView {
             time_zone: Some(time_zone.get_untracked()),
             ..AgentPatch::default()
         };
-        async move {
-            api::send::<Agent>(Method::PATCH, &format!("/api/agents/{id}"), &patch).await?;
-            api::get::<AgentSchedule>(&format!("/api/agents/{id}/schedule")).await
-        }
+        async move { api::send::<Agent, _>(Method::PATCH, &format!("/api/agents/{id}"), &patch).await }
     });
     let pending = save.pending();
     Effect::new(move || match save.value().get() {
-        Some(Ok(current)) => saved.set(Some(current)),
+        Some(Ok(_)) => current.refetch(),
         Some(Err(err)) => failure.set(Some(err)),
         None => {}
     });
@@ -141,7 +139,7 @@ pub fn ScheduleTab(agent_id: String) -> impl IntoView {
                     </button>
                 </div>
             </form>
-            {move || saved.get().map(|current| view! { <SavedSchedule current /> })}
+            {move || current.get().and_then(Result::ok).map(|current| view! { <SavedSchedule current /> })}
         </section>
     }
 }

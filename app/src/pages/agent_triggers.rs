@@ -16,32 +16,29 @@ use crate::{
     components::form::{FormError, TextField},
 };
 
+/// The agent's triggers, edited in place as they are created, rotated and deleted.
+type Triggers = api::Load<Page<Trigger>>;
+
 /// The Triggers tab of the agent `agent_id`.
 #[component]
 pub fn TriggersTab(agent_id: String) -> impl IntoView {
-    let triggers = RwSignal::new(Vec::<Trigger>::new());
     let failure = RwSignal::new(None::<Failure>);
     let revealed = RwSignal::new(None::<TriggerWithSecret>);
     let name = RwSignal::new(String::new());
-
-    let load = api::get_now::<Page<Trigger>>(format!("/api/agents/{agent_id}/triggers"));
-    Effect::new(move || match load.value().get() {
-        Some(Ok(page)) => triggers.set(page.items),
-        Some(Err(err)) => failure.set(Some(err)),
-        None => {}
-    });
+    let path = format!("/api/agents/{agent_id}/triggers");
+    let triggers: Triggers = api::load(move || path.clone());
 
     let id = agent_id.clone();
-    let create = Action::new_local(move |_: &()| {
+    let create = Action::new(move |_: &()| {
         let path = format!("/api/agents/{id}/triggers");
         let body = NewTrigger {
             name: Some(name.get_untracked()).filter(|name| !name.trim().is_empty()),
         };
-        async move { api::send::<TriggerWithSecret>(Method::POST, &path, &body).await }
+        async move { api::send::<TriggerWithSecret, _>(Method::POST, &path, &body).await }
     });
     Effect::new(move || match create.value().get() {
         Some(Ok(created)) => {
-            triggers.update(|list| list.insert(0, created.trigger.clone()));
+            triggers.edit(|page| page.items.insert(0, created.trigger.clone()));
             revealed.set(Some(created));
             name.set(String::new());
         }
@@ -65,22 +62,24 @@ pub fn TriggersTab(agent_id: String) -> impl IntoView {
             </form>
             <FormError failure />
             {move || revealed.get().map(|shown| view! { <SecretPanel shown revealed /> })}
-            {move || {
-                if triggers.with(Vec::is_empty) {
-                    view! { <p class="empty" data-testid="triggers-empty">"No triggers yet."</p> }.into_any()
-                } else {
-                    view! {
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading…"</p> }>
+                {move || triggers.get().map(|loaded| match loaded {
+                    Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
+                    Ok(page) if page.items.is_empty() => {
+                        view! { <p class="empty" data-testid="triggers-empty">"No triggers yet."</p> }.into_any()
+                    }
+                    Ok(page) => view! {
                         <ul class="triggers" data-testid="triggers">
                             <For
-                                each=move || triggers.get()
+                                each=move || page.items.clone()
                                 key=|trigger| (trigger.id.clone(), trigger.rotated_at.clone())
                                 children=move |trigger| view! { <TriggerItem trigger triggers revealed /> }
                             />
                         </ul>
                     }
-                    .into_any()
-                }
-            }}
+                    .into_any(),
+                })}
+            </Transition>
         </section>
     }
 }
@@ -163,20 +162,21 @@ fn copy(text: &str) {
 #[component]
 fn TriggerItem(
     trigger: Trigger,
-    triggers: RwSignal<Vec<Trigger>>,
+    triggers: Triggers,
     revealed: RwSignal<Option<TriggerWithSecret>>,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let showing = RwSignal::new(false);
     let failure = RwSignal::new(None::<String>);
     let id = trigger.id.clone();
-    let rotate = Action::new_local(move |_: &()| {
+    let rotate = Action::new(move |_: &()| {
         let path = format!("/api/triggers/{id}/rotate");
-        async move { api::send::<TriggerWithSecret>(Method::POST, &path, &()).await }
+        async move { api::send::<TriggerWithSecret, _>(Method::POST, &path, &()).await }
     });
     Effect::new(move || match rotate.value().get() {
         Some(Ok(rotated)) => {
-            triggers.update(|list| {
+            triggers.edit(|page| {
+                let list = &mut page.items;
                 if let Some(slot) = list.iter_mut().find(|t| t.id == rotated.trigger.id) {
                     *slot = rotated.trigger.clone();
                 }
@@ -187,31 +187,34 @@ fn TriggerItem(
         None => {}
     });
     let id = trigger.id.clone();
-    let delete = Action::new_local(move |_: &()| {
+    let delete = Action::new(move |_: &()| {
         let path = format!("/api/triggers/{id}");
         async move { api::call(Method::DELETE, &path).await }
     });
     let id = trigger.id.clone();
     Effect::new(move || match delete.value().get() {
-        Some(Ok(())) => triggers.update(|list| list.retain(|t| t.id != id)),
+        Some(Ok(())) => triggers.edit(|page| page.items.retain(|t| t.id != id)),
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });
-    let url = format!("{}{}", origin(), trigger.path);
-    let copied_url = url.clone();
+    // The server does not know the page's origin: the URL is completed once hydrated.
+    let origin = RwSignal::new(String::new());
+    Effect::new(move || origin.set(self::origin()));
+    let path = trigger.path.clone();
+    let url = move || format!("{}{path}", origin.get());
     let deliveries_of = trigger.id.clone();
     view! {
         <li class="trigger" data-trigger=trigger.id.clone()>
             <div class="trigger-head">
                 <strong>{trigger.name.clone()}</strong>
-                <code>{url}</code>
+                <code>{url.clone()}</code>
                 <span class="muted">"created " {short_time(&trigger.created_at)}</span>
                 {trigger.previous_secret_valid_until.clone().map(|until| view! {
                     <span class="muted">"old secret valid until " {short_time(&until)}</span>
                 })}
             </div>
             <div class="actions">
-                <button class="button small" on:click=move |_| copy(&copied_url)>"Copy URL"</button>
+                <button class="button small" on:click=move |_| copy(&url())>"Copy URL"</button>
                 <button class="button small" on:click=move |_| showing.update(|on| *on = !*on)>
                     {move || if showing.get() { "Hide deliveries" } else { "Deliveries" }}
                 </button>
@@ -238,18 +241,18 @@ fn TriggerItem(
 /// The latest deliveries of a trigger, with a Refresh button.
 #[component]
 fn Deliveries(trigger_id: String) -> impl IntoView {
-    let load =
-        api::get_now::<Page<Delivery>>(format!("/api/triggers/{trigger_id}/deliveries?limit=50"));
+    let path = format!("/api/triggers/{trigger_id}/deliveries?limit=50");
+    let load = api::load::<Page<Delivery>>(move || path.clone());
     view! {
         <div class="deliveries" data-testid="deliveries">
-            <button class="button small" on:click=move |_| { load.dispatch(()); }>"Refresh"</button>
-            {move || match load.value().get() {
-                None => view! { <p class="muted" aria-busy="true">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
-                Some(Ok(page)) if page.items.is_empty() => {
+            <button class="button small" on:click=move |_| load.refetch()>"Refresh"</button>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading…"</p> }>
+            {move || load.get().map(|loaded| match loaded {
+                Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
+                Ok(page) if page.items.is_empty() => {
                     view! { <p class="muted">"No deliveries yet."</p> }.into_any()
                 }
-                Some(Ok(page)) => view! {
+                Ok(page) => view! {
                     <table class="table">
                         <thead>
                             <tr>
@@ -274,7 +277,8 @@ fn Deliveries(trigger_id: String) -> impl IntoView {
                     </table>
                 }
                 .into_any(),
-            }}
+            })}
+            </Transition>
         </div>
     }
 }

@@ -3,8 +3,8 @@
 
 use gloo_net::http::Method;
 use hatchery_shared::{
-    api::{Page, agents::Agent},
-    realtime::Message,
+    api::agents::Agent,
+    realtime::{Message, Topic},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,7 +13,6 @@ use leptos_router::components::A;
 use crate::{
     api,
     paged::Paged,
-    realtime::use_live_state,
     session::{SignedIn, use_session},
 };
 
@@ -32,33 +31,14 @@ pub fn AgentsPage() -> impl IntoView {
 #[component]
 pub fn AgentsTable() -> impl IntoView {
     let session = use_session();
-    let user_id = session.user().map(|user| user.id).unwrap_or_default();
-    let paged = Paged::new(|cursor: Option<String>| async move {
-        let path = match &cursor {
-            Some(cursor) => format!("/api/agents?limit=50&cursor={cursor}"),
-            None => "/api/agents?limit=50".to_owned(),
-        };
-        api::get::<Page<Agent>>(&path).await
+    let user_id = session.user_id_now();
+    let agents = Paged::<Agent>::new(Topic::user(&user_id), || "/api/agents?limit=50".to_owned());
+    agents.follow(move |envelope| match &envelope.message {
+        Message::AgentCreated(agent) => agents.prepend(agent, |a| a.id.clone()),
+        Message::AgentUpdated(agent) => agents.replace(agent, |a| a.id.clone()),
+        Message::AgentDeleted(deleted) => agents.remove(|a| a.id == deleted.id),
+        _ => {}
     });
-    let Paged {
-        items: agents,
-        next_cursor,
-        failure,
-        loaded_once,
-        ..
-    } = paged;
-    use_live_state(
-        format!("user:{user_id}"),
-        move |envelope| match &envelope.message {
-            Message::AgentCreated(agent) => paged.prepend(agent, |a| a.id.clone()),
-            Message::AgentUpdated(agent) => paged.replace(agent, |a| a.id.clone()),
-            Message::AgentDeleted(deleted) => {
-                agents.update(|list| list.retain(|a| a.id != deleted.id));
-            }
-            _ => {}
-        },
-        move || paged.reload(),
-    );
 
     view! {
         <section class="card" aria-labelledby="agents-heading">
@@ -66,34 +46,34 @@ pub fn AgentsTable() -> impl IntoView {
                 <h2 id="agents-heading">"Agents"</h2>
                 <A href="/agents/new" attr:class="button primary">"New agent"</A>
             </div>
-            {move || failure.get().map(|message| view! {
-                <p class="form-error" role="alert">"Cannot load the agents: " {message}</p>
-            })}
-            {move || {
-                if !loaded_once.get() {
-                    view! { <p class="muted" aria-busy="true">"Loading agents…"</p> }.into_any()
-                } else if agents.with(Vec::is_empty) {
-                    view! {
-                        <div class="empty" data-testid="agents-empty">
-                            <p>"No agents yet."</p>
-                            <p class="muted">"An agent has instructions, a model and tools; it can run on a schedule."</p>
-                        </div>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading agents…"</p> }>
+                {move || agents.failure().map(|message| view! {
+                    <p class="form-error" role="alert">"Cannot load the agents: " {message}</p>
+                })}
+                {move || agents.items().map(|items| {
+                    if items.is_empty() {
+                        view! {
+                            <div class="empty" data-testid="agents-empty">
+                                <p>"No agents yet."</p>
+                                <p class="muted">"An agent has instructions, a model and tools; it can run on a schedule."</p>
+                            </div>
+                        }
+                        .into_any()
+                    } else {
+                        view! { <AgentRows items agents /> }.into_any()
                     }
-                    .into_any()
-                } else {
-                    view! { <AgentRows agents /> }.into_any()
-                }
-            }}
-            <Show when=move || next_cursor.with(Option::is_some)>
-                <button class="button" on:click=move |_| paged.load_more()>"Load more"</button>
-            </Show>
+                })}
+                <Show when=move || agents.has_more()>
+                    <button class="button" on:click=move |_| agents.load_more()>"Load more"</button>
+                </Show>
+            </Transition>
         </section>
     }
 }
 
 /// The table itself.
 #[component]
-fn AgentRows(agents: RwSignal<Vec<Agent>>) -> impl IntoView {
+fn AgentRows(items: Vec<Agent>, agents: Paged<Agent>) -> impl IntoView {
     view! {
         <table class="table" data-testid="agents">
             <thead>
@@ -108,7 +88,7 @@ fn AgentRows(agents: RwSignal<Vec<Agent>>) -> impl IntoView {
             </thead>
             <tbody>
                 <For
-                    each=move || agents.get()
+                    each=move || items.clone()
                     key=|agent| (agent.id.clone(), agent.updated_at.clone())
                     children=move |agent| view! { <AgentRow agent agents /> }
                 />
@@ -122,10 +102,10 @@ fn AgentRows(agents: RwSignal<Vec<Agent>>) -> impl IntoView {
 /// Returns an `AnyView`: a row's full view type, nested inside `<For>` and the table, is
 /// deeper than the compiler's layout limit in release builds, where Leptos keeps view types.
 #[component]
-fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> AnyView {
+fn AgentRow(agent: Agent, agents: Paged<Agent>) -> AnyView {
     let confirming = RwSignal::new(false);
     let id = agent.id.clone();
-    let delete = Action::new_local(move |_: &()| {
+    let delete = Action::new(move |_: &()| {
         let path = format!("/api/agents/{id}");
         async move { api::call(Method::DELETE, &path).await }
     });
@@ -133,7 +113,7 @@ fn AgentRow(agent: Agent, agents: RwSignal<Vec<Agent>>) -> AnyView {
     let id = agent.id.clone();
     Effect::new(move || {
         if let Some(Ok(())) = delete.value().get() {
-            agents.update(|list| list.retain(|a| a.id != id));
+            agents.remove(|a| a.id == id);
         }
     });
     let delete_error = move || {

@@ -1,10 +1,13 @@
 //! The dashboard: the first page, with the state of the system at a glance.
 
-use hatchery_shared::health::{CheckStatus, Readiness};
+use hatchery_shared::{
+    health::{CheckStatus, Readiness},
+    realtime::Topic,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{pages::agents::AgentsTable, realtime::use_topic, session::SignedIn};
+use crate::{api, pages::agents::AgentsTable, realtime::use_topic, session::SignedIn};
 
 /// The dashboard page.
 #[component]
@@ -26,10 +29,10 @@ pub fn Dashboard() -> impl IntoView {
 /// topic: when a reconnect finds events lost (a server restart), it checks again by itself.
 #[component]
 fn SystemCard() -> impl IntoView {
-    let check = Action::new_local(|_: &()| fetch_readiness());
+    let check = Action::new(|_: &()| api::on_page(fetch_readiness()));
     let pending = check.pending();
     use_topic(
-        "ops",
+        Topic::ops(),
         |_| {},
         move || {
             check.dispatch(());

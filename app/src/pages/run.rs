@@ -4,7 +4,7 @@
 use gloo_net::http::Method;
 use hatchery_shared::{
     api::{agents::Agent, runs::Run},
-    realtime::Message,
+    realtime::{Message, Topic},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -31,40 +31,43 @@ pub fn RunPage() -> impl IntoView {
 /// Loads the run `id`, then shows it.
 #[component]
 fn LoadedRun(id: String) -> impl IntoView {
-    let load = api::get_now::<Run>(format!("/api/runs/{id}"));
-    move || match load.value().get() {
-        None => view! { <p class="muted" aria-busy="true">"Loading the run…"</p> }.into_any(),
-        Some(Ok(run)) => view! { <RunDetails run /> }.into_any(),
-        Some(Err(err)) => view! {
-            <h1>"Run"</h1>
-            <p class="form-error" role="alert">"Cannot load the run: " {err.message}</p>
-        }
-        .into_any(),
+    let run = api::load::<Run>(move || format!("/api/runs/{id}"));
+    view! {
+        <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the run…"</p> }>
+            {move || run.get().map(|loaded| match loaded {
+                Ok(loaded) => view! { <RunDetails loaded /> }.into_any(),
+                Err(err) => view! {
+                    <h1>"Run"</h1>
+                    <p class="form-error" role="alert">"Cannot load the run: " {err.message}</p>
+                }
+                .into_any(),
+            })}
+        </Transition>
     }
 }
 
-/// The run, kept current by its agent's topic.
+/// The run as `loaded`, then kept current by its agent's topic.
 #[component]
-fn RunDetails(run: Run) -> impl IntoView {
-    let id = run.id.clone();
-    let agent_id = run.agent_id.clone();
-    let thread = format!("/agents/{agent_id}/chat?thread={}", run.thread_id);
+fn RunDetails(loaded: Run) -> impl IntoView {
+    let id = loaded.id.clone();
+    let agent_id = loaded.agent_id.clone();
+    let thread = format!("/agents/{agent_id}/chat?thread={}", loaded.thread_id);
     let agent_link = format!("/agents/{agent_id}");
-    let run = RwSignal::new(run);
+    let run = RwSignal::new(loaded);
 
     let path = format!("/api/runs/{id}");
-    let refetch = Action::new_local(move |_: &()| {
-        let path = path.clone();
-        async move { api::get::<Run>(&path).await }
-    });
+    let refetch = Action::new(move |_: &()| api::get::<Run>(&path));
     Effect::new(move || {
         if let Some(Ok(fresh)) = refetch.value().get() {
             run.set(fresh);
         }
     });
     let run_id = id.clone();
+    // The run's agent is known only once the run has loaded, so its topic's position is not:
+    // the run is asked for again once the subscription is live.
     use_live_state(
-        format!("agent:{agent_id}"),
+        Topic::agent(&agent_id),
+        None,
         move |envelope| {
             if let Message::RunUpdated(updated) = &envelope.message
                 && updated.id == run_id
@@ -77,13 +80,13 @@ fn RunDetails(run: Run) -> impl IntoView {
         },
     );
 
-    let agent = api::get_now::<Agent>(format!("/api/agents/{agent_id}"));
-    let agent_name = move || match agent.value().get() {
+    let agent = api::load::<Agent>(move || format!("/api/agents/{agent_id}"));
+    let agent_name = move || match agent.get() {
         Some(Ok(agent)) => agent.name,
         _ => "Agent".to_owned(),
     };
 
-    let stop = Action::new_local(move |_: &()| {
+    let stop = Action::new(move |_: &()| {
         let path = format!("/api/runs/{id}/cancel");
         async move { api::call(Method::POST, &path).await }
     });
@@ -120,7 +123,7 @@ fn RunDetails(run: Run) -> impl IntoView {
         <section class="card">
             <dl class="facts" data-testid="run-facts">
                 <dt>"Agent"</dt>
-                <dd><A href=agent_link>{agent_name}</A></dd>
+                <dd><A href=agent_link><Transition>{agent_name}</Transition></A></dd>
                 <dt>"Trigger"</dt>
                 <dd>{move || run.with(|run| run.trigger.as_str())}</dd>
                 <dt>"Model"</dt>

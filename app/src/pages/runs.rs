@@ -2,8 +2,8 @@
 //! kept up to date by a real-time topic. Each run links to its page.
 
 use hatchery_shared::{
-    api::{Page, runs::Run},
-    realtime::Message,
+    api::runs::Run,
+    realtime::{Message, Topic},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,7 +13,6 @@ use super::agents::short_time;
 use crate::{
     api,
     paged::Paged,
-    realtime::use_live_state,
     session::{SignedIn, use_session},
 };
 
@@ -31,8 +30,8 @@ pub fn RunsPage() -> impl IntoView {
 
 #[component]
 fn MyRuns() -> impl IntoView {
-    let user_id = use_session().user().map(|user| user.id).unwrap_or_default();
-    view! { <RunsTable path="/api/runs".into() topic=format!("user:{user_id}") show_agent=true /> }
+    let user_id = use_session().user_id_now();
+    view! { <RunsTable path="/api/runs".into() topic=Topic::user(&user_id) show_agent=true /> }
 }
 
 /// The runs `path` lists, newest first, with "Load more"; `run_created` and `run_updated`
@@ -42,81 +41,61 @@ pub fn RunsTable(
     /// The list endpoint, such as `/api/agents/{id}/runs`.
     path: String,
     /// The topic whose run events keep the table current.
-    topic: String,
+    topic: Topic,
     /// Whether to show each run's agent (a link to its page).
     show_agent: bool,
 ) -> impl IntoView {
-    let paged = Paged::new(move |cursor: Option<String>| {
-        let path = path.clone();
-        async move {
-            let mut query = vec![("limit", "50")];
-            if let Some(cursor) = &cursor {
-                query.push(("cursor", cursor));
-            }
-            api::get_with::<Page<Run>>(&path, &query).await
-        }
+    let runs = Paged::<Run>::new(topic, move || api::with_query(&path, &[("limit", "50")]));
+    runs.follow(move |envelope| match &envelope.message {
+        Message::RunCreated(run) => runs.prepend(run, |r| r.id.clone()),
+        Message::RunUpdated(run) => runs.replace(run, |r| r.id.clone()),
+        _ => {}
     });
-    let Paged {
-        items: runs,
-        next_cursor,
-        failure,
-        loaded_once,
-        ..
-    } = paged;
-    use_live_state(
-        topic,
-        move |envelope| match &envelope.message {
-            Message::RunCreated(run) => paged.prepend(run, |r| r.id.clone()),
-            Message::RunUpdated(run) => paged.replace(run, |r| r.id.clone()),
-            _ => {}
-        },
-        move || paged.reload(),
-    );
     view! {
         <section class="card" aria-label="Runs">
-            {move || failure.get().map(|message| view! {
-                <p class="form-error" role="alert">"Cannot load the runs: " {message}</p>
-            })}
-            {move || {
-                if !loaded_once.get() {
-                    view! { <p class="muted" aria-busy="true">"Loading runs…"</p> }.into_any()
-                } else if runs.with(Vec::is_empty) {
-                    view! {
-                        <p class="empty" data-testid="runs-empty">
-                            "No runs yet. Chat, \"Run now\", a schedule or a webhook starts one."
-                        </p>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading runs…"</p> }>
+                {move || runs.failure().map(|message| view! {
+                    <p class="form-error" role="alert">"Cannot load the runs: " {message}</p>
+                })}
+                {move || runs.items().map(|items| {
+                    if items.is_empty() {
+                        view! {
+                            <p class="empty" data-testid="runs-empty">
+                                "No runs yet. Chat, \"Run now\", a schedule or a webhook starts one."
+                            </p>
+                        }
+                        .into_any()
+                    } else {
+                        view! {
+                            <table class="table" data-testid="runs">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Status"</th>
+                                        {show_agent.then(|| view! { <th scope="col">"Agent"</th> })}
+                                        <th scope="col">"Trigger"</th>
+                                        <th scope="col">"Started"</th>
+                                        <th scope="col">"Duration"</th>
+                                        <th scope="col">"Tokens"</th>
+                                        <th scope="col">"Cost"</th>
+                                        <th scope="col"><span class="visually-hidden">"Details"</span></th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    <For
+                                        each=move || items.clone()
+                                        key=|run| (run.id.clone(), run.status, run.finished_at.clone())
+                                        children=move |run| run_row(run, show_agent)
+                                    />
+                                </tbody>
+                            </table>
+                        }
+                        .into_any()
                     }
-                    .into_any()
-                } else {
-                    view! {
-                        <table class="table" data-testid="runs">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Status"</th>
-                                    {show_agent.then(|| view! { <th scope="col">"Agent"</th> })}
-                                    <th scope="col">"Trigger"</th>
-                                    <th scope="col">"Started"</th>
-                                    <th scope="col">"Duration"</th>
-                                    <th scope="col">"Tokens"</th>
-                                    <th scope="col">"Cost"</th>
-                                    <th scope="col"><span class="visually-hidden">"Details"</span></th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                <For
-                                    each=move || runs.get()
-                                    key=|run| (run.id.clone(), run.status, run.finished_at.clone())
-                                    children=move |run| run_row(run, show_agent)
-                                />
-                            </tbody>
-                        </table>
-                    }
-                    .into_any()
-                }
-            }}
-            <Show when=move || next_cursor.with(Option::is_some)>
-                <button class="button" on:click=move |_| paged.load_more()>"Load more"</button>
-            </Show>
+                })}
+                <Show when=move || runs.has_more()>
+                    <button class="button" on:click=move |_| runs.load_more()>"Load more"</button>
+                </Show>
+            </Transition>
         </section>
     }
 }

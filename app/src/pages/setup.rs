@@ -21,7 +21,7 @@ pub fn Setup() -> impl IntoView {
     let confirm = RwSignal::new(String::new());
     let failure = RwSignal::new(None);
 
-    let submit = Action::new_local(move |_: &()| async move {
+    let submit = Action::new(move |_: &()| async move {
         if password.get_untracked() != confirm.get_untracked() {
             return Err(Failure {
                 status: 0,
@@ -39,7 +39,7 @@ pub fn Setup() -> impl IntoView {
             password: password.get_untracked(),
             role: None,
         };
-        api::send::<User>(Method::POST, "/api/auth/setup", &body).await
+        api::send::<User, _>(Method::POST, "/api/auth/setup", &body).await
     });
     let pending = submit.pending();
     Effect::new(move || match submit.value().get() {

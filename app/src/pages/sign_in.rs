@@ -21,7 +21,7 @@ pub fn SignIn() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let failure = RwSignal::new(None);
 
-    let submit = Action::new_local(move |_: &()| async move {
+    let submit = Action::new(move |_: &()| async move {
         if signing_up.get_untracked() {
             let body = NewAccount {
                 email: email.get_untracked(),
@@ -29,13 +29,13 @@ pub fn SignIn() -> impl IntoView {
                 password: password.get_untracked(),
                 role: None,
             };
-            api::send::<User>(Method::POST, "/api/auth/sign-up", &body).await
+            api::send::<User, _>(Method::POST, "/api/auth/sign-up", &body).await
         } else {
             let body = SignInBody {
                 email: email.get_untracked(),
                 password: password.get_untracked(),
             };
-            api::send::<User>(Method::POST, "/api/auth/sign-in", &body).await
+            api::send::<User, _>(Method::POST, "/api/auth/sign-in", &body).await
         }
     });
     let pending = submit.pending();
@@ -83,20 +83,22 @@ pub fn SignIn() -> impl IntoView {
                     }}
                 </button>
             </form>
-            <Show when=move || session.signup_open()>
-                <p class="muted">
-                    <button
-                        class="link"
-                        type="button"
-                        on:click=move |_| {
-                            failure.set(None);
-                            signing_up.update(|up| *up = !*up);
-                        }
-                    >
-                        {move || if signing_up.get() { "I have an account: sign in" } else { "No account yet? Create one" }}
-                    </button>
-                </p>
-            </Show>
+            <Transition>
+                <Show when=move || session.signup_open()>
+                    <p class="muted">
+                        <button
+                            class="link"
+                            type="button"
+                            on:click=move |_| {
+                                failure.set(None);
+                                signing_up.update(|up| *up = !*up);
+                            }
+                        >
+                            {move || if signing_up.get() { "I have an account: sign in" } else { "No account yet? Create one" }}
+                        </button>
+                    </p>
+                </Show>
+            </Transition>
         </section>
     }
 }

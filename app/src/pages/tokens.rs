@@ -29,26 +29,20 @@ pub fn TokensPage() -> impl IntoView {
 
 #[component]
 fn Tokens() -> impl IntoView {
-    let tokens = RwSignal::new(Vec::<ApiToken>::new());
     let failure = RwSignal::new(None::<Failure>);
     let name = RwSignal::new(String::new());
     let created = RwSignal::new(None::<CreatedApiToken>);
 
-    let load = api::get_now::<Page<ApiToken>>("/api/tokens?limit=200".into());
-    Effect::new(move || match load.value().get() {
-        Some(Ok(page)) => tokens.set(page.items),
-        Some(Err(err)) => failure.set(Some(err)),
-        None => {}
-    });
-    let create = Action::new_local(move |_: &()| {
+    let tokens = api::load::<Page<ApiToken>>(|| "/api/tokens?limit=200".to_owned());
+    let create = Action::new(move |_: &()| {
         let body = NewApiToken {
             name: name.get_untracked(),
         };
-        async move { api::send::<CreatedApiToken>(Method::POST, "/api/tokens", &body).await }
+        async move { api::send::<CreatedApiToken, _>(Method::POST, "/api/tokens", &body).await }
     });
     Effect::new(move || match create.value().get() {
         Some(Ok(token)) => {
-            tokens.update(|list| list.insert(0, token.token.clone()));
+            tokens.edit(|page| page.items.insert(0, token.token.clone()));
             created.set(Some(token));
             name.set(String::new());
             failure.set(None);
@@ -56,13 +50,13 @@ fn Tokens() -> impl IntoView {
         Some(Err(err)) => failure.set(Some(err)),
         None => {}
     });
-    let revoke = Action::new_local(|id: &String| {
+    let revoke = Action::new(|id: &String| {
         let path = format!("/api/tokens/{id}");
         let id = id.clone();
         async move { api::call(Method::DELETE, &path).await.map(|()| id) }
     });
     Effect::new(move || match revoke.value().get() {
-        Some(Ok(id)) => tokens.update(|list| list.retain(|token| token.id != id)),
+        Some(Ok(id)) => tokens.edit(|page| page.items.retain(|token| token.id != id)),
         Some(Err(err)) => failure.set(Some(err)),
         None => {}
     });
@@ -89,10 +83,14 @@ fn Tokens() -> impl IntoView {
             <FormError failure />
         </section>
         <section class="card">
-            {move || if tokens.with(Vec::is_empty) {
-                view! { <p class="muted">"No tokens yet."</p> }.into_any()
-            } else {
-                view! {
+            <Transition>
+            {move || tokens.get().map(|loaded| match loaded {
+                Err(err) => view! {
+                    <p class="form-error" role="alert">"Cannot load the tokens: " {err.message}</p>
+                }
+                .into_any(),
+                Ok(page) if page.items.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
+                Ok(page) => view! {
                     <table class="table">
                         <thead>
                             <tr>
@@ -104,7 +102,7 @@ fn Tokens() -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            <For each=move || tokens.get() key=|token| token.id.clone() let:token>
+                            <For each=move || page.items.clone() key=|token| token.id.clone() let:token>
                                 <tr>
                                     <td>{token.name.clone()}</td>
                                     <td><code>{format!("{}…", token.prefix)}</code></td>
@@ -125,8 +123,9 @@ fn Tokens() -> impl IntoView {
                         </tbody>
                     </table>
                 }
-                .into_any()
-            }}
+                .into_any(),
+            })}
+            </Transition>
         </section>
     }
 }

@@ -27,35 +27,16 @@ pub fn UsagePage() -> impl IntoView {
     }
 }
 
-/// The first instant of the UTC day `days - 1` days ago, as RFC 3339 (browser only).
-fn start_of_period(days: u32) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let now = js_sys::Date::now();
-        let start = now - f64::from(days.saturating_sub(1)) * 86_400_000.0;
-        let iso = String::from(js_sys::Date::new(&start.into()).to_iso_string());
-        format!("{}T00:00:00Z", iso.get(..10).unwrap_or_default())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = days;
-        String::new()
-    }
-}
-
 #[component]
 fn UsageCharts() -> impl IntoView {
     let group = RwSignal::new(UsageGroup::Day);
     let days = RwSignal::new(30_u32);
-    let load = Action::new_local(|(group, days): &(UsageGroup, u32)| {
-        let from = start_of_period(*days);
-        let group = group.as_str();
-        async move {
-            api::get_with::<Usage>("/api/usage", &[("group_by", group), ("from", &from)]).await
-        }
-    });
-    Effect::new(move || {
-        load.dispatch((group.get(), days.get()));
+    let usage = api::load::<Usage>(move || {
+        let days = days.get().to_string();
+        api::with_query(
+            "/api/usage",
+            &[("group_by", group.get().as_str()), ("days", &days)],
+        )
     });
     view! {
         <section class="card" aria-labelledby="usage-heading">
@@ -81,11 +62,12 @@ fn UsageCharts() -> impl IntoView {
                     </select>
                 </div>
             </div>
-            {move || match load.value().get() {
-                None => view! { <p class="muted" aria-busy="true">"Loading usage…"</p> }.into_any(),
-                Some(Err(err)) => failed(err),
-                Some(Ok(usage)) => charts(usage),
-            }}
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading usage…"</p> }>
+                {move || usage.get().map(|loaded| match loaded {
+                    Err(err) => failed(err),
+                    Ok(usage) => charts(usage),
+                })}
+            </Transition>
         </section>
     }
 }
@@ -158,17 +140,19 @@ fn count(value: f64) -> String {
 /// Today's spending against the caller's daily cost cap.
 #[component]
 fn CapsCard() -> impl IntoView {
-    let load = api::get_now::<Caps>("/api/usage/caps".into());
+    let caps = api::load::<Caps>(|| "/api/usage/caps".to_owned());
     view! {
         <section class="card" aria-labelledby="caps-heading" data-testid="caps">
             <h2 id="caps-heading">"Today's spending"</h2>
-            {move || load.value().get().map(|result| match result {
-                Err(err) => failed(err),
-                Ok(caps) => match caps.user {
-                    None => view! { <p class="muted">"No daily cost cap is set."</p> }.into_any(),
-                    Some(cap) => cap_view(cap, &caps.resets_at).into_any(),
-                },
-            })}
+            <Transition>
+                {move || caps.get().map(|result| match result {
+                    Err(err) => failed(err),
+                    Ok(caps) => match caps.user {
+                        None => view! { <p class="muted">"No daily cost cap is set."</p> }.into_any(),
+                        Some(cap) => cap_view(cap, &caps.resets_at).into_any(),
+                    },
+                })}
+            </Transition>
         </section>
     }
 }

@@ -32,20 +32,14 @@ pub fn UsersPage() -> impl IntoView {
 
 #[component]
 fn Users() -> impl IntoView {
-    let users = RwSignal::new(Vec::<User>::new());
     let failure = RwSignal::new(None::<Failure>);
     let email = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let admin = RwSignal::new(false);
 
-    let load = api::get_now::<Page<User>>("/api/users?limit=200".into());
-    Effect::new(move || match load.value().get() {
-        Some(Ok(page)) => users.set(page.items),
-        Some(Err(err)) => failure.set(Some(err)),
-        None => {}
-    });
-    let create = Action::new_local(move |_: &()| {
+    let users = api::load::<Page<User>>(|| "/api/users?limit=200".to_owned());
+    let create = Action::new(move |_: &()| {
         let body = NewAccount {
             email: email.get_untracked(),
             display_name: display_name.get_untracked(),
@@ -56,11 +50,11 @@ fn Users() -> impl IntoView {
                 Role::User
             }),
         };
-        async move { api::send::<User>(Method::POST, "/api/users", &body).await }
+        async move { api::send::<User, _>(Method::POST, "/api/users", &body).await }
     });
     Effect::new(move || match create.value().get() {
         Some(Ok(user)) => {
-            users.update(|list| list.insert(0, user));
+            users.edit(|page| page.items.insert(0, user));
             for field in [email, display_name, password] {
                 field.set(String::new());
             }
@@ -103,16 +97,27 @@ fn Users() -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=move || users.get() key=|user| user.id.clone() let:user>
-                        <tr>
-                            <td>{user.display_name.clone()}</td>
-                            <td>{user.email.clone()}</td>
-                            <td>{user.role.as_str()}</td>
-                            <td>{short_time(&user.created_at)}</td>
-                        </tr>
-                    </For>
+                    <Transition>
+                        <For
+                            each=move || users.get().and_then(Result::ok).map(|page| page.items).unwrap_or_default()
+                            key=|user| user.id.clone()
+                            let:user
+                        >
+                            <tr>
+                                <td>{user.display_name.clone()}</td>
+                                <td>{user.email.clone()}</td>
+                                <td>{user.role.as_str()}</td>
+                                <td>{short_time(&user.created_at)}</td>
+                            </tr>
+                        </For>
+                    </Transition>
                 </tbody>
             </table>
+            <Transition>
+                {move || users.get().and_then(Result::err).map(|err| view! {
+                    <p class="form-error" role="alert">"Cannot load the users: " {err.message}</p>
+                })}
+            </Transition>
         </section>
     }
 }

@@ -5,7 +5,7 @@
 #[cfg(feature = "hydrate")]
 use std::rc::Rc;
 
-use hatchery_shared::realtime::Envelope;
+use hatchery_shared::realtime::{Envelope, StreamPosition, Topic};
 use leptos::prelude::*;
 
 use super::{frame_log::FrameLog, topics::Resync};
@@ -78,23 +78,29 @@ pub fn use_ws_client() -> WsClient {
 /// event (never one already seen), `on_resync` runs when events were missed and could not
 /// be recovered, so the component refetches its state.
 pub fn use_topic(
-    topic: impl Into<String>,
+    topic: Topic,
     on_event: impl Fn(&Envelope) + 'static,
     on_resync: impl Fn() + 'static,
 ) {
     follow(topic.into(), on_event, on_resync, Resync::OnGap);
 }
 
-/// [`use_topic`] for a component that loads its state over REST when it mounts and keeps
-/// it current with the topic's events: `reload` also runs once the topic's first
-/// subscription is live, so that nothing published between the load and the subscription
-/// is missed.
+/// [`use_topic`] for a component that loads its state over REST and keeps it current with
+/// the topic's events. A state read at `loaded_at` is followed from there: the events
+/// published since are replayed, and `reload` runs only if they cannot be. A state still
+/// loading (`None`) is loaded again once the topic's first subscription is live, so that
+/// nothing published between the load and the subscription is missed.
 pub fn use_live_state(
-    topic: impl Into<String>,
+    topic: Topic,
+    loaded_at: Option<StreamPosition>,
     on_event: impl Fn(&Envelope) + 'static,
     reload: impl Fn() + 'static,
 ) {
-    follow(topic.into(), on_event, reload, Resync::AlsoWhenSubscribed);
+    let resync = match loaded_at {
+        Some(position) => Resync::After(position),
+        None => Resync::AlsoWhenSubscribed,
+    };
+    follow(topic.into(), on_event, reload, resync);
 }
 
 fn follow(

@@ -14,10 +14,13 @@ pub type EventHandler = Rc<dyn Fn(&Envelope)>;
 pub type ResyncHandler = Rc<dyn Fn()>;
 
 /// When an interest's resync handler runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resync {
     /// After a gap that could not be recovered only.
     OnGap,
+    /// For state read at this position: the topic is followed from there (if nothing else
+    /// follows it yet), so the events since are replayed; after a gap only, as `OnGap`.
+    After(StreamPosition),
     /// Also once the topic's first subscription is confirmed: for state loaded over REST
     /// while the subscription was not live yet, which misses what happened in between.
     AlsoWhenSubscribed,
@@ -61,6 +64,9 @@ impl TopicManager {
         self.next_id += 1;
         let id = InterestId(self.next_id);
         let state = self.topics.entry(topic.to_owned()).or_default();
+        if let (Resync::After(position), None) = (&resync, &state.position) {
+            state.position = Some(position.clone());
+        }
         state.interests.push(Interest {
             id,
             on_event,
@@ -118,6 +124,14 @@ impl TopicManager {
         };
         if subscribed.recovered {
             // The replayed events follow and move the position forward one by one.
+            return Vec::new();
+        }
+        let missed_none = state
+            .position
+            .as_ref()
+            .is_some_and(|known| known.epoch == current.epoch && known.seq >= current.seq);
+        if missed_none {
+            // Already where the stream is (say, the server's own subscription at connect).
             return Vec::new();
         }
         state.position = Some(current);
@@ -325,6 +339,46 @@ mod tests {
         assert_eq!((*state_reloads.borrow(), *gap_resyncs.borrow()), (1, 0));
         deliver(subscribed("agent:3", "e2", 0, false));
         assert_eq!((*state_reloads.borrow(), *gap_resyncs.borrow()), (2, 1));
+    }
+
+    #[test]
+    fn state_that_came_with_the_page_is_followed_from_its_position_without_a_reload() {
+        let mut topics = TopicManager::default();
+        let reloads = Rc::new(RefCell::new(0));
+        let reload = {
+            let reloads = reloads.clone();
+            Rc::new(move || *reloads.borrow_mut() += 1) as ResyncHandler
+        };
+        let loaded_at = StreamPosition {
+            epoch: "e1".into(),
+            seq: 4,
+        };
+        let (_, subscribe) = topics.add(
+            "user:u1",
+            Rc::new(|_| {}),
+            reload,
+            Resync::After(loaded_at.clone()),
+        );
+        assert_eq!(subscribe.unwrap().since, Some(loaded_at));
+        // The server's own subscription at connect says where the stream is: nothing missed.
+        assert!(
+            topics
+                .on_subscribed(&subscribed("user:u1", "e1", 4, false))
+                .is_empty()
+        );
+
+        // The events since the page was rendered are replayed: nothing to load again.
+        assert!(
+            topics
+                .on_subscribed(&subscribed("user:u1", "e1", 6, true))
+                .is_empty()
+        );
+        assert_eq!(topics.on_event(&event("user:u1", 5)).len(), 1);
+        // Had they been lost, the state would load again.
+        for resync in topics.on_subscribed(&subscribed("user:u1", "e2", 0, false)) {
+            resync();
+        }
+        assert_eq!(*reloads.borrow(), 1);
     }
 
     #[test]

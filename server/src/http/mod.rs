@@ -51,12 +51,12 @@ pub fn router(state: AppState) -> Router {
         .merge(triggers::router())
         .merge(usage::router())
         .route("/api", any(api_not_found))
-        .route("/api/{*rest}", any(api_not_found));
+        .route("/api/{*rest}", any(api_not_found))
+        .with_state(state.clone());
 
     Router::new()
+        .merge(site::router(&state, api.clone()).with_state(state))
         .merge(api)
-        .merge(site::router(&state))
-        .with_state(state)
         .layer(
             ServiceBuilder::new()
                 .map_request(request_id::drop_unusable)

@@ -1,19 +1,173 @@
 //! The server-rendered Leptos site, its static files (the WASM bundle, CSS, assets), and
-//! the HTML 404 page for paths outside `/api`.
+//! the HTML 404 page for paths outside `/api`. Each page is rendered with its data, which
+//! it reads from the REST API in this process as the person who asked for the page; the
+//! answers travel with the HTML, so that the browser does not ask again while it hydrates.
 
-use axum::Router;
-use hatchery_app::{App, shell};
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    extract::{ConnectInfo, Request},
+    http::{StatusCode, header, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use hatchery_app::{
+    App,
+    api::{PAGE_DATA_ID, ServerApi},
+    shell,
+};
+use leptos::prelude::{provide_context, use_context};
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use tower::ServiceExt;
 
 use super::AppState;
 
+/// The largest answer a page may read from the API while it renders, and the largest page.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most answer bytes sent along with one page; answers beyond it are not sent, and the
+/// browser asks for them itself.
+const MAX_PAGE_DATA_BYTES: usize = 4 * 1024 * 1024;
+
+/// The request headers that say who the caller is, passed on to the API.
+const CREDENTIALS: [header::HeaderName; 3] = [
+    header::COOKIE,
+    header::AUTHORIZATION,
+    header::HeaderName::from_static("x-request-id"),
+];
+
 /// Routes that render the site's pages, with static files and the 404 page as fallback.
-pub fn router(state: &AppState) -> Router<AppState> {
+/// Pages read their data through `api`.
+pub fn router(state: &AppState, api: Router) -> Router<AppState> {
     let routes = generate_route_list(App);
+    let provide_api = move || provide_context(server_api(api.clone()));
     Router::new()
-        .leptos_routes(state, routes, {
+        .leptos_routes_with_context(state, routes, provide_api.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())
         })
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            provide_api,
+            shell,
+        ))
+        .layer(middleware::from_fn(send_answers_with_page))
+}
+
+/// The API's answers to one page's `GET`s, by path: `(status, body)`.
+#[derive(Clone, Default)]
+struct PageAnswers(Arc<Mutex<PageAnswersInner>>);
+
+#[derive(Default)]
+struct PageAnswersInner {
+    answers: BTreeMap<String, (u16, String)>,
+    bytes: usize,
+}
+
+impl PageAnswers {
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.answers.get(path).cloned()
+    }
+
+    /// Keeps an answer, unless the page's answers would grow past their limit.
+    fn keep(&self, path: String, status: u16, body: String) {
+        let mut inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let size = path.len() + body.len();
+        if inner.bytes + size <= MAX_PAGE_DATA_BYTES && !inner.answers.contains_key(&path) {
+            inner.bytes += size;
+            inner.answers.insert(path, (status, body));
+        }
+    }
+
+    /// The answers as the `<script>` element the browser reads them from.
+    fn script(&self) -> String {
+        let inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let json = serde_json::to_string(&inner.answers).unwrap_or_else(|_| "{}".to_owned());
+        // Inside <script>, nothing may look like a closing tag.
+        let json = json.replace('<', "\\u003c");
+        format!(r#"<script id="{PAGE_DATA_ID}" type="application/json">{json}</script>"#)
+    }
+}
+
+/// Gives the page being rendered a place for its API answers, and sends them with its HTML.
+async fn send_answers_with_page(mut request: Request, next: Next) -> Response {
+    let answers = PageAnswers::default();
+    request.extensions_mut().insert(answers.clone());
+    let response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(html) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the page is too large").into_response();
+    };
+    let html = String::from_utf8_lossy(&html);
+    let html = match html.rfind("</body>") {
+        Some(end) => format!("{}{}{}", &html[..end], answers.script(), &html[end..]),
+        None => html.into_owned(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(html))
+}
+
+/// The REST API as the page being rendered calls it: each `GET` goes through `api` in this
+/// process, with the credentials (cookies, `Authorization`) and the address of the request
+/// for the page. A path asked for twice while rendering gets the first answer again.
+fn server_api(api: Router) -> ServerApi {
+    let page_request = use_context::<Parts>();
+    let answers = page_request
+        .as_ref()
+        .and_then(|parts| parts.extensions.get::<PageAnswers>().cloned())
+        .unwrap_or_default();
+    ServerApi::new(move |path| {
+        let request = api_request(&path, page_request.as_ref());
+        let (api, answers) = (api.clone(), answers.clone());
+        Box::pin(async move {
+            if let Some((status, body)) = answers.get(&path) {
+                return (status, body.into_bytes());
+            }
+            let Some(request) = request else {
+                return (StatusCode::BAD_REQUEST.as_u16(), Vec::new());
+            };
+            let response = match api.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let status = response.status().as_u16();
+            let Ok(body) = to_bytes(response.into_body(), MAX_BODY_BYTES).await else {
+                return (StatusCode::BAD_GATEWAY.as_u16(), Vec::new());
+            };
+            if let Ok(text) = std::str::from_utf8(&body) {
+                answers.keep(path, status, text.to_owned());
+            }
+            (status, body.to_vec())
+        })
+    })
+}
+
+/// `GET path` as the caller of `page_request`; `None` if `path` is not a valid URI.
+fn api_request(path: &str, page_request: Option<&Parts>) -> Option<Request> {
+    let mut request = Request::get(path).body(Body::empty()).ok()?;
+    if let Some(page_request) = page_request {
+        for name in CREDENTIALS {
+            if let Some(value) = page_request.headers.get(&name) {
+                request.headers_mut().insert(name, value.clone());
+            }
+        }
+        if let Some(peer) = page_request.extensions.get::<ConnectInfo<SocketAddr>>() {
+            request.extensions_mut().insert(*peer);
+        }
+    }
+    Some(request)
 }

@@ -27,13 +27,18 @@ pub fn router() -> Router<AppState> {
 /// Days covered when the request gives no `from`: today and the 29 before it.
 const DEFAULT_DAYS: u64 = 30;
 
-/// `?group_by=day|agent|model&from=&to=&scope=mine|all`.
+/// The longest period `days` may ask for.
+const MAX_DAYS: u64 = 366;
+
+/// `?group_by=day|agent|model&from=&to=&days=&scope=mine|all`.
 #[derive(Debug, Deserialize)]
 struct UsageQuery {
     #[serde(default = "by_day")]
     group_by: UsageGroup,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
+    /// Without `from`: the period is the last `days` UTC days, today included.
+    days: Option<u64>,
     #[serde(default)]
     scope: Scope,
 }
@@ -42,8 +47,9 @@ fn by_day() -> UsageGroup {
     UsageGroup::Day
 }
 
-/// `GET /api/usage`: the runs created from `from` (default: the start of the UTC day 29
-/// days ago) until `to` (default: now), added up per group in the database.
+/// `GET /api/usage`: the runs created from `from` (default: the start of the UTC day
+/// `days - 1` days before `to`, with `days` 30 unless given) until `to` (default: now),
+/// added up per group in the database.
 async fn usage(
     identity: Identity,
     State(store): State<Store>,
@@ -51,11 +57,15 @@ async fn usage(
 ) -> Result<Json<Usage>, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
     let to = query.to.unwrap_or_else(Utc::now);
+    let days = query.days.unwrap_or(DEFAULT_DAYS);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::BadRequest(format!(
+            "days must be from 1 to {MAX_DAYS}"
+        )));
+    }
     let from = query.from.unwrap_or_else(|| {
         let today = to.date_naive();
-        let first = today
-            .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
-            .unwrap_or(today);
+        let first = today.checked_sub_days(Days::new(days - 1)).unwrap_or(today);
         first.and_time(chrono::NaiveTime::MIN).and_utc()
     });
     check_range(Some(from), Some(to))?;

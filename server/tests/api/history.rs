@@ -270,6 +270,8 @@ async fn bad_list_parameters_are_refused_with_a_reason() {
         "/api/runs?from=yesterday",
         "/api/runs?from=2026-11-03T00:00:00Z&to=2026-11-02T00:00:00Z",
         "/api/usage?group_by=week",
+        "/api/usage?days=0",
+        "/api/usage?days=400",
     ] {
         let response = app.call(Method::GET, path, Some("alice"), None).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
@@ -279,6 +281,23 @@ async fn bad_list_parameters_are_refused_with_a_reason() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn usage_over_the_last_days_starts_at_midnight_utc_that_many_days_back() {
+    let app = spawn_app().await;
+    let response = app
+        .call(
+            Method::GET,
+            "/api/usage?days=7&to=2026-11-30T15:00:00Z",
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let usage: Usage = response.json().await.unwrap();
+    assert_eq!(usage.from, "2026-11-24T00:00:00.000Z");
+    assert_eq!(usage.to, "2026-11-30T15:00:00.000Z");
 }
 
 /// `(key, label, runs, prompt tokens, completion tokens, cost)` of each bucket.

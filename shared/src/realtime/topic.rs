@@ -92,6 +92,11 @@ impl Topic {
         Self::of(TopicKind::Thread, id)
     }
 
+    /// `ops`: the live operations feed, for admins.
+    pub fn ops() -> Self {
+        Self(<&str>::from(TopicKind::Ops).to_owned())
+    }
+
     fn of(kind: TopicKind, id: &str) -> Self {
         let topic = Self(format!("{}:{id}", <&str>::from(kind)));
         debug_assert!(Self::parse(&topic.0).is_ok(), "{id:?} is not a topic id");

@@ -14,14 +14,20 @@ use hatchery_shared::{
         runs::{NewMessage, Posted, Run},
         threads::{MessageRole, NewThread, Thread, ThreadMessage, ThreadPatch},
     },
-    realtime::Message,
+    realtime::{Message, Topic},
 };
 use leptos::{html::Div, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use self::thread_state::ThreadState;
-use crate::{api, markdown::to_safe_html, realtime::use_live_state, session::SignedIn};
+use crate::{
+    api,
+    live::{self, Live},
+    markdown::to_safe_html,
+    realtime::use_live_state,
+    session::SignedIn,
+};
 
 /// `/agents/{id}/chat`.
 #[component]
@@ -36,33 +42,19 @@ pub fn ChatPage() -> impl IntoView {
     }
 }
 
+/// The agent's threads, edited in place as they are created, renamed and deleted.
+type Threads = api::Load<Page<Thread>>;
+
 #[component]
 fn Chat(agent_id: String) -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let selected = Memo::new(move |_| query.with(|query| query.get("thread")));
-    let threads = RwSignal::new(Vec::<Thread>::new());
-    let agent = RwSignal::new(None::<Agent>);
     let failure = RwSignal::new(None::<String>);
-
     let id = agent_id.clone();
-    let load = api::fetch_now(move || {
-        let id = id.clone();
-        async move {
-            let agent = api::get::<Agent>(&format!("/api/agents/{id}")).await?;
-            let threads =
-                api::get::<Page<Thread>>(&format!("/api/agents/{id}/threads?limit=200")).await?;
-            Ok::<_, api::Failure>((agent, threads.items))
-        }
-    });
-    Effect::new(move || match load.value().get() {
-        Some(Ok((loaded, list))) => {
-            agent.set(Some(loaded));
-            threads.set(list);
-        }
-        Some(Err(err)) => failure.set(Some(err.message)),
-        None => {}
-    });
+    let agent = api::load::<Agent>(move || format!("/api/agents/{id}"));
+    let id = agent_id.clone();
+    let threads: Threads = api::load(move || format!("/api/agents/{id}/threads?limit=200"));
 
     let chat_path = format!("/agents/{agent_id}/chat");
     let open = {
@@ -71,49 +63,65 @@ fn Chat(agent_id: String) -> impl IntoView {
         move |thread: &str| navigate(&format!("{chat_path}?thread={thread}"), Default::default())
     };
     let id = agent_id.clone();
-    let create = Action::new_local(move |_: &()| {
+    let create = Action::new(move |_: &()| {
         let path = format!("/api/agents/{id}/threads");
-        async move { api::send::<Thread>(Method::POST, &path, &NewThread::default()).await }
+        async move { api::send::<Thread, _>(Method::POST, &path, &NewThread::default()).await }
     });
     let open_created = open.clone();
     Effect::new(move || match create.value().get() {
         Some(Ok(thread)) => {
-            threads.update(|list| list.insert(0, thread.clone()));
+            threads.edit(|page| page.items.insert(0, thread.clone()));
             open_created(&thread.id);
         }
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });
     let id = agent_id.clone();
-    let run_now = Action::new_local(move |_: &()| {
+    let run_now = Action::new(move |_: &()| {
         let path = format!("/api/agents/{id}/run");
-        async move { api::send::<Posted>(Method::POST, &path, &()).await }
+        async move { api::send::<Posted, _>(Method::POST, &path, &()).await }
     });
     let open_run = open.clone();
     Effect::new(move || match run_now.value().get() {
         Some(Ok(posted)) => {
-            load.dispatch(());
+            threads.refetch();
             open_run(&posted.run.thread_id);
         }
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });
 
-    let heading = move || agent.with(|a| a.as_ref().map(|a| a.name.clone()).unwrap_or_default());
+    let heading = move || match agent.get() {
+        Some(Ok(agent)) => agent.name,
+        _ => String::new(),
+    };
+    let load_failure = move || {
+        let failed = |loaded: Option<Result<_, api::Failure>>| loaded?.err().map(|err| err.message);
+        failed(agent.get().map(|r| r.map(drop)))
+            .or_else(|| failed(threads.get().map(|r| r.map(drop))))
+    };
     let agent_for_view = agent_id.clone();
     view! {
         <header class="page-header chat-header">
-            <h1>{heading}</h1>
+            <h1><Transition>{heading}</Transition></h1>
             <button class="button" on:click=move |_| { run_now.dispatch(()); }>"Run now"</button>
         </header>
-        {move || failure.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+        <Transition>
+            {move || failure.get().or_else(load_failure).map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+        </Transition>
         <div class="chat">
             <nav class="threads" aria-label="Threads">
                 <button class="button primary" on:click=move |_| { create.dispatch(()); }>"New chat"</button>
                 <ul>
-                    <For each=move || threads.get() key=|thread| (thread.id.clone(), thread.title.clone()) let:thread>
-                        <ThreadItem thread threads selected chat_path=chat_path.clone() />
-                    </For>
+                    <Transition>
+                        <For
+                            each=move || threads.get().and_then(Result::ok).map(|page| page.items).unwrap_or_default()
+                            key=|thread| (thread.id.clone(), thread.title.clone())
+                            let:thread
+                        >
+                            <ThreadItem thread threads selected chat_path=chat_path.clone() />
+                        </For>
+                    </Transition>
                 </ul>
             </nav>
             {move || match selected.get() {
@@ -134,7 +142,7 @@ fn Chat(agent_id: String) -> impl IntoView {
 #[component]
 fn ThreadItem(
     thread: Thread,
-    threads: RwSignal<Vec<Thread>>,
+    threads: Threads,
     selected: Memo<Option<String>>,
     chat_path: String,
 ) -> AnyView {
@@ -142,32 +150,32 @@ fn ThreadItem(
     let confirming = RwSignal::new(false);
     let title = RwSignal::new(thread.title.clone());
     let id = thread.id.clone();
-    let rename = Action::new_local(move |_: &()| {
+    let rename = Action::new(move |_: &()| {
         let path = format!("/api/threads/{id}");
         let body = ThreadPatch {
             title: title.get_untracked(),
         };
-        async move { api::send::<Thread>(Method::PATCH, &path, &body).await }
+        async move { api::send::<Thread, _>(Method::PATCH, &path, &body).await }
     });
     Effect::new(move || {
         if let Some(Ok(renamed)) = rename.value().get() {
             editing.set(false);
-            threads.update(|list| {
-                if let Some(slot) = list.iter_mut().find(|t| t.id == renamed.id) {
+            threads.edit(|page| {
+                if let Some(slot) = page.items.iter_mut().find(|t| t.id == renamed.id) {
                     *slot = renamed.clone();
                 }
             });
         }
     });
     let id = thread.id.clone();
-    let delete = Action::new_local(move |_: &()| {
+    let delete = Action::new(move |_: &()| {
         let path = format!("/api/threads/{id}");
         async move { api::call(Method::DELETE, &path).await }
     });
     let id = thread.id.clone();
     Effect::new(move || {
         if let Some(Ok(())) = delete.value().get() {
-            threads.update(|list| list.retain(|t| t.id != id));
+            threads.edit(|page| page.items.retain(|t| t.id != id));
         }
     });
     let id = thread.id.clone();
@@ -209,10 +217,44 @@ fn ThreadItem(
     }    .into_any()
 }
 
-/// A thread's messages, the reply streaming in, and the composer.
+/// A thread's conversation, once its messages have loaded.
 #[component]
 fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
-    let state = RwSignal::new(ThreadState::new(thread_id.clone()));
+    let first = format!("/api/threads/{thread_id}/messages?limit=200");
+    let history = live::load_with(
+        Topic::thread(&thread_id),
+        move || first.clone(),
+        |first| api::get_all::<ThreadMessage>(&first),
+    );
+    view! {
+        <Transition fallback=|| view! { <section class="thread-view"><p class="muted" aria-busy="true">"Loading…"</p></section> }>
+            {move || history.get().map(|loaded| match loaded {
+                Ok(loaded) => view! {
+                    <Conversation thread_id=thread_id.clone() agent_id=agent_id.clone() loaded />
+                }
+                .into_any(),
+                Err(err) => view! {
+                    <section class="thread-view">
+                        <p class="form-error" role="alert">{err.message}</p>
+                    </section>
+                }
+                .into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// A thread's messages as `loaded`, kept current by its topic, the reply streaming in, and
+/// the composer.
+#[component]
+fn Conversation(
+    thread_id: String,
+    agent_id: String,
+    loaded: Live<Vec<ThreadMessage>>,
+) -> impl IntoView {
+    let mut initial = ThreadState::new(thread_id.clone());
+    initial.loaded(loaded.state);
+    let state = RwSignal::new(initial);
     let draft = RwSignal::new(String::new());
     let failure = RwSignal::new(None::<String>);
     let stick = RwSignal::new(true);
@@ -224,37 +266,24 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
     let streaming = Memo::new(move |_| state.with(|s| s.streaming().cloned()));
     let run_error = Memo::new(move |_| state.with(|s| s.run_error().map(str::to_owned)));
 
-    let id = thread_id.clone();
-    // Every page of the thread, oldest first.
-    let load = api::fetch_now(move || {
-        let first = format!("/api/threads/{id}/messages?limit=200");
-        async move {
-            let mut all = Vec::new();
-            let mut path = first.clone();
-            loop {
-                let page = api::get::<Page<ThreadMessage>>(&path).await?;
-                all.extend(page.items);
-                match page.next_cursor {
-                    Some(cursor) => path = format!("{first}&cursor={cursor}"),
-                    None => return Ok::<_, api::Failure>(all),
-                }
-            }
-        }
-    });
-    Effect::new(move || match load.value().get() {
+    // Every page of the thread, oldest first, when events were lost.
+    let first = format!("/api/threads/{thread_id}/messages?limit=200");
+    let reload = Action::new(move |_: &()| api::get_all::<ThreadMessage>(&first));
+    Effect::new(move || match reload.value().get() {
         Some(Ok(all)) => state.update(|s| s.loaded(all)),
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });
     use_live_state(
-        format!("thread:{thread_id}"),
+        Topic::thread(&thread_id),
+        Some(loaded.position),
         move |envelope| state.update(|s| s.apply(&envelope.message)),
         move || {
-            load.dispatch(());
+            reload.dispatch(());
         },
     );
     // The reply in progress, asked for again when its end may have been missed.
-    let recheck = Action::new_local(|run: &String| {
+    let recheck = Action::new(|run: &String| {
         let path = format!("/api/runs/{run}");
         async move { api::get::<Run>(&path).await }
     });
@@ -264,7 +293,8 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         }
     });
     use_live_state(
-        format!("agent:{agent_id}"),
+        Topic::agent(&agent_id),
+        None,
         move |envelope| {
             if let Message::RunUpdated(_) = &envelope.message {
                 state.update(|s| s.apply(&envelope.message));
@@ -278,12 +308,12 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
     );
 
     let id = thread_id.clone();
-    let send = Action::new_local(move |_: &()| {
+    let send = Action::new(move |_: &()| {
         let path = format!("/api/threads/{id}/messages");
         let body = NewMessage {
             content: draft.get_untracked(),
         };
-        async move { api::send::<Posted>(Method::POST, &path, &body).await }
+        async move { api::send::<Posted, _>(Method::POST, &path, &body).await }
     });
     Effect::new(move || match send.value().get() {
         Some(Ok(posted)) => {
@@ -294,7 +324,7 @@ fn ThreadView(thread_id: String, agent_id: String) -> impl IntoView {
         Some(Err(err)) => failure.set(Some(err.message)),
         None => {}
     });
-    let stop = Action::new_local(|run: &String| {
+    let stop = Action::new(|run: &String| {
         let path = format!("/api/runs/{run}/cancel");
         async move { api::call(Method::POST, &path).await }
     });
