@@ -2,7 +2,13 @@
 //! show (a message, and a message per field), and [`load`]: a page's data as a resource,
 //! loaded while the server renders the page and handed to the browser with the HTML.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
 
 use gloo_net::http::{Method, RequestBuilder, Response};
 use hatchery_shared::api::{ErrorBody, Page};
@@ -54,15 +60,57 @@ pub fn load_with<S, T, Fut>(
     fetch: impl Fn(S) -> Fut + Send + Sync + 'static,
 ) -> Load<T>
 where
+    S: Clone + Send + Sync + 'static,
     T: Send + Sync + 'static,
     Fut: Future<Output = Result<T, Failure>> + Send + 'static,
 {
     let reloads = RwSignal::new(0_u64);
-    let value = AsyncDerived::new(move || {
-        reloads.track();
-        fetch(source())
+    let flags = Arc::new(LoadFlags::default());
+    let fetch = Arc::new(fetch);
+    let value = AsyncDerived::new({
+        let flags = Arc::clone(&flags);
+        move || {
+            reloads.track();
+            let source = source();
+            let run = flags.runs.fetch_add(1, Ordering::Relaxed) + 1;
+            flags.loading.store(true, Ordering::Relaxed);
+            flags.missed.store(false, Ordering::Relaxed);
+            let first = fetch(source.clone());
+            let (fetch, flags) = (Arc::clone(&fetch), Arc::clone(&flags));
+            async move {
+                let mut loaded = first.await;
+                // A change announced while loading may be missing from what loaded.
+                for _ in 0..MAX_LOADS_AFTER_A_CHANGE {
+                    if !flags.missed.swap(false, Ordering::Relaxed) {
+                        break;
+                    }
+                    loaded = fetch(source.clone()).await;
+                }
+                // An older run ending while a newer one loads leaves it loading.
+                if flags.runs.load(Ordering::Relaxed) == run {
+                    flags.loading.store(false, Ordering::Relaxed);
+                }
+                loaded
+            }
+        }
     });
-    Load { value, reloads }
+    Load {
+        value,
+        reloads,
+        flags: StoredValue::new(flags),
+    }
+}
+
+/// How often a load starts again because changes were announced while it ran, at most.
+const MAX_LOADS_AFTER_A_CHANGE: usize = 3;
+
+/// Whether a [`Load`] is loading, and whether a change was announced meanwhile.
+#[derive(Debug, Default)]
+struct LoadFlags {
+    /// How many loads have started; the latest one's result is the one kept.
+    runs: AtomicU64,
+    loading: AtomicBool,
+    missed: AtomicBool,
 }
 
 /// Data loaded by [`load`]: `None` while it loads. Cheap to copy.
@@ -70,6 +118,7 @@ where
 pub struct Load<T: Send + Sync + 'static> {
     value: AsyncDerived<Result<T, Failure>>,
     reloads: RwSignal<u64>,
+    flags: StoredValue<Arc<LoadFlags>>,
 }
 
 impl<T: Send + Sync + 'static> Clone for Load<T> {
@@ -104,14 +153,18 @@ impl<T: Send + Sync + 'static> Load<T> {
         self.reloads.update(|n| *n += 1);
     }
 
-    /// Replaces the data (a newer version announced live).
-    pub fn set(&self, value: T) {
-        self.value.set(Some(Ok(value)));
-    }
-
     /// Changes the data in place (a change made here, or announced live); does nothing
-    /// while it loads or after it failed.
+    /// after it failed. While it loads, the load starts again instead once it ends: writing
+    /// then would throw away what is loading, and what loads may predate the change.
     pub fn edit(&self, edit: impl FnOnce(&mut T)) {
+        let loading = self
+            .flags
+            .with_value(|flags| flags.loading.load(Ordering::Relaxed));
+        if loading {
+            self.flags
+                .with_value(|flags| flags.missed.store(true, Ordering::Relaxed));
+            return;
+        }
         self.value.update(|loaded| {
             if let Some(Ok(value)) = loaded {
                 edit(value);
@@ -280,13 +333,13 @@ pub type ServerAnswer = std::pin::Pin<Box<dyn Future<Output = (u16, Vec<u8>)> + 
 /// page it renders, so that a page's data comes from the same handlers as over HTTP.
 #[cfg(not(feature = "hydrate"))]
 #[derive(Clone)]
-pub struct ServerApi(std::sync::Arc<dyn Fn(String) -> ServerAnswer + Send + Sync>);
+pub struct ServerApi(Arc<dyn Fn(String) -> ServerAnswer + Send + Sync>);
 
 #[cfg(not(feature = "hydrate"))]
 impl ServerApi {
     /// The API that answers `GET path` with `get(path)`.
     pub fn new(get: impl Fn(String) -> ServerAnswer + Send + Sync + 'static) -> Self {
-        Self(std::sync::Arc::new(get))
+        Self(Arc::new(get))
     }
 }
 
@@ -366,4 +419,64 @@ fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Failure> {
             fields: BTreeMap::new(),
         },
     })
+}
+
+#[cfg(all(test, not(target_family = "wasm")))]
+mod tests {
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Duration,
+    };
+
+    use leptos::prelude::*;
+    use tokio::sync::Notify;
+
+    use super::{Failure, Load, load_with};
+
+    fn loaded(load: Load<Vec<&'static str>>) -> Option<Result<Vec<&'static str>, Failure>> {
+        load.with_untracked(Clone::clone)
+    }
+
+    #[tokio::test]
+    async fn a_change_announced_while_loading_loads_again_and_one_after_applies_in_place() {
+        let _ = any_spawner::Executor::init_tokio();
+        let owner = Owner::new();
+        owner.set();
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let first_may_end = Arc::new(Notify::new());
+        let load = load_with(|| (), {
+            let (fetches, first_may_end) = (Arc::clone(&fetches), Arc::clone(&first_may_end));
+            move |()| {
+                let fetch = fetches.fetch_add(1, Ordering::SeqCst) + 1;
+                let first_may_end = Arc::clone(&first_may_end);
+                async move {
+                    if fetch == 1 {
+                        // Read before "b" was added, answered after it was announced.
+                        first_may_end.notified().await;
+                        Ok(vec!["a"])
+                    } else {
+                        Ok(vec!["a", "b"])
+                    }
+                }
+            }
+        });
+
+        load.edit(|items| items.push("b"));
+        first_may_end.notify_one();
+        for _ in 0..200 {
+            if loaded(load).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(loaded(load), Some(Ok(vec!["a", "b"])));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+        load.edit(|items| items.push("c"));
+        assert_eq!(loaded(load), Some(Ok(vec!["a", "b", "c"])));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
 }

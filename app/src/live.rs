@@ -39,7 +39,7 @@ pub fn load_with<S, T, Fut>(
     fetch: impl Fn(S) -> Fut + Send + Sync + 'static,
 ) -> LiveResource<T>
 where
-    S: Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
     T: Send + Sync + 'static,
     Fut: Future<Output = Result<T, Failure>> + Send + 'static,
 {
