@@ -1,6 +1,6 @@
 //! Calls to Hatchery's REST API, with its error body turned into a [`Failure`] a form can
-//! show (a message, and a message per field), and [`load`]: a page's data as a resource,
-//! loaded while the server renders the page and handed to the browser with the HTML.
+//! show (a message, and a message per field), and [`load`]: a page's data, loaded while the
+//! server renders the page and handed to the browser with the HTML.
 
 use std::{
     collections::BTreeMap,
@@ -13,10 +13,10 @@ use std::{
 use gloo_net::http::{Method, RequestBuilder, Response};
 use hatchery_shared::api::{ErrorBody, Page};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 
 /// Why a call failed, as the interface shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// The HTTP status (0 when the server did not answer).
     pub status: u16,
@@ -148,6 +148,14 @@ impl<T: Send + Sync + 'static> Load<T> {
         self.value.with_untracked(read)
     }
 
+    /// Why the data could not be loaded, if it could not (tracked).
+    pub fn failure(&self) -> Option<String> {
+        self.value.with(|loaded| match loaded {
+            Some(Err(failure)) => Some(failure.message.clone()),
+            _ => None,
+        })
+    }
+
     /// Loads the data again.
     pub fn refetch(&self) {
         self.reloads.update(|n| *n += 1);
@@ -207,7 +215,6 @@ pub fn get_all<T: DeserializeOwned + Send + 'static>(
 ) -> impl Future<Output = Result<Vec<T>, Failure>> + Send + 'static + use<T> {
     let client = Client::current();
     let first = first.to_owned();
-    let separator = if first.contains('?') { '&' } else { '?' };
     async move {
         let mut all = Vec::new();
         let mut path = first.clone();
@@ -217,10 +224,16 @@ pub fn get_all<T: DeserializeOwned + Send + 'static>(
             let Some(cursor) = page.next_cursor else {
                 return Ok(all);
             };
-            let cursor: String = form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
-            path = format!("{first}{separator}cursor={cursor}");
+            path = page_after(&first, &cursor);
         }
     }
+}
+
+/// The page of the list at `first` (a path with its query) that `cursor` points to.
+pub fn page_after(first: &str, cursor: &str) -> String {
+    let separator = if first.contains('?') { '&' } else { '?' };
+    let cursor: String = form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+    format!("{first}{separator}cursor={cursor}")
 }
 
 /// Where a `GET` goes: over HTTP in the browser; through [`ServerApi`] while the server

@@ -21,10 +21,10 @@ pub struct Live<T> {
 }
 
 /// A [`Live`] state, loaded (see [`api::load_with`]).
-pub type LiveResource<T> = Load<Live<T>>;
+pub type LiveLoad<T> = Load<Live<T>>;
 
 /// Loads `GET path()`, with the position of `topic` read first.
-pub fn load<T>(topic: Topic, path: impl Fn() -> String + Send + Sync + 'static) -> LiveResource<T>
+pub fn load<T>(topic: Topic, path: impl Fn() -> String + Send + Sync + 'static) -> LiveLoad<T>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
@@ -37,7 +37,7 @@ pub fn load_with<S, T, Fut>(
     topic: Topic,
     source: impl Fn() -> S + Send + Sync + 'static,
     fetch: impl Fn(S) -> Fut + Send + Sync + 'static,
-) -> LiveResource<T>
+) -> LiveLoad<T>
 where
     S: Clone + Send + Sync + 'static,
     T: Send + Sync + 'static,
@@ -66,7 +66,7 @@ where
 /// `on_event` applies each event; when events were lost, the resource loads again. A state
 /// that came with the page is followed from its position; one still loading is loaded again
 /// once the subscription is live, so that nothing published meanwhile is missed.
-pub fn follow<T>(resource: LiveResource<T>, topic: Topic, on_event: impl Fn(&Envelope) + 'static)
+pub fn follow<T>(resource: LiveLoad<T>, topic: Topic, on_event: impl Fn(&Envelope) + 'static)
 where
     T: Send + Sync + 'static,
 {
@@ -78,7 +78,7 @@ where
 }
 
 /// Changes the state of `resource` in place, if it has loaded (an event applied).
-pub fn edit<T>(resource: LiveResource<T>, edit: impl FnOnce(&mut T))
+pub fn edit<T>(resource: LiveLoad<T>, edit: impl FnOnce(&mut T))
 where
     T: Send + Sync + 'static,
 {
@@ -87,7 +87,7 @@ where
 
 /// The state of `resource`, `None` while it loads (tracked; read it inside `<Suspense>` or
 /// `<Transition>`).
-pub fn state<T>(resource: LiveResource<T>) -> Option<Result<T, Failure>>
+pub fn state<T>(resource: LiveLoad<T>) -> Option<Result<T, Failure>>
 where
     T: Clone + Send + Sync + 'static,
 {

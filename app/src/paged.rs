@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     api,
-    live::{self, LiveResource},
+    live::{self, LiveLoad},
 };
 
 /// Where the first page is: a path with its query.
@@ -22,7 +22,7 @@ type FirstPage = Arc<dyn Fn() -> String + Send + Sync>;
 /// A list loaded page by page. Cheap to copy.
 pub struct Paged<T: Send + Sync + 'static> {
     /// The first page, then each further page appended to it, edited by live events.
-    list: LiveResource<Page<T>>,
+    list: LiveLoad<Page<T>>,
     /// Why loading a further page failed.
     more_failure: RwSignal<Option<String>>,
     first_page: StoredValue<FirstPage>,
@@ -78,12 +78,7 @@ where
 
     /// Why the list, or its last further page, could not be loaded (tracked).
     pub fn failure(&self) -> Option<String> {
-        self.list
-            .with(|list| match list {
-                Some(Err(failure)) => Some(failure.message.clone()),
-                _ => None,
-            })
-            .or_else(|| self.more_failure.get())
+        self.list.failure().or_else(|| self.more_failure.get())
     }
 
     /// Puts `item` first, unless an item with the same `key` is already listed (a new item
@@ -128,9 +123,7 @@ where
         let first_page = self
             .first_page
             .with_value(|first_page| untrack(|| first_page()));
-        let separator = if first_page.contains('?') { '&' } else { '?' };
-        let cursor = form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>();
-        let path = format!("{first_page}{separator}cursor={cursor}");
+        let path = api::page_after(&first_page, &cursor);
         let (list, more_failure) = (self.list, self.more_failure);
         leptos::task::spawn_local(async move {
             match api::get::<Page<T>>(&path).await {

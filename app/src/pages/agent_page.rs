@@ -66,11 +66,7 @@ fn AgentTabs(id: String) -> impl IntoView {
         }
     });
     let agent = move || live::state(loaded).and_then(Result::ok);
-    let failure = move || {
-        live::state(loaded)
-            .and_then(Result::err)
-            .map(|err| err.message)
-    };
+    let failure = move || loaded.failure();
     let name = move || agent().map(|agent| agent.name);
     let base = format!("/agents/{id}");
     let chat = format!("/agents/{id}/chat");

@@ -114,8 +114,8 @@ fn Users() -> impl IntoView {
                 </tbody>
             </table>
             <Transition>
-                {move || users.get().and_then(Result::err).map(|err| view! {
-                    <p class="form-error" role="alert">"Cannot load the users: " {err.message}</p>
+                {move || users.failure().map(|message| view! {
+                    <p class="form-error" role="alert">"Cannot load the users: " {message}</p>
                 })}
             </Transition>
         </section>

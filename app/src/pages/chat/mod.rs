@@ -95,11 +95,7 @@ fn Chat(agent_id: String) -> impl IntoView {
         Some(Ok(agent)) => agent.name,
         _ => String::new(),
     };
-    let load_failure = move || {
-        let failed = |loaded: Option<Result<_, api::Failure>>| loaded?.err().map(|err| err.message);
-        failed(agent.get().map(|r| r.map(drop)))
-            .or_else(|| failed(threads.get().map(|r| r.map(drop))))
-    };
+    let load_failure = move || agent.failure().or_else(|| threads.failure());
     let agent_for_view = agent_id.clone();
     view! {
         <header class="page-header chat-header">
