@@ -1,12 +1,14 @@
 //! The Agents service: every change to an agent goes write → tell the scheduler →
-//! announce, in that order and in one place; running an agent (chat, Run now) goes through
-//! the runner's single entry point. It also hears what runs did to their agents, and
+//! announce, in that order and in one place; its chat threads are changed here too
+//! ([`threads`]); running an agent (chat, Run now) goes through the runner's single entry
+//! point. It also hears what runs did to their agents, and
 //! gives the scheduler its view of the agents ([`schedules::Live`]).
 //!
 //! Storage is in `store::agents`, routes in `http::agents`.
 
 mod change;
 pub mod schedules;
+mod threads;
 
 use chrono::Utc;
 use hatchery_shared::{
@@ -38,6 +40,9 @@ pub enum AgentError {
     /// The agent is gone (deleted meanwhile).
     #[error("there is no agent {0}")]
     NotFound(String),
+    /// The thread is gone (deleted meanwhile).
+    #[error("there is no thread {0}")]
+    ThreadNotFound(String),
     /// Fields are not valid, each with its reason.
     #[error("invalid input")]
     Invalid(FieldErrors),

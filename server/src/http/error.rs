@@ -115,7 +115,9 @@ impl From<StartError> for ApiError {
 impl From<AgentError> for ApiError {
     fn from(err: AgentError) -> Self {
         match err {
-            AgentError::NotFound(_) => Self::NotFound(err.to_string()),
+            AgentError::NotFound(_) | AgentError::ThreadNotFound(_) => {
+                Self::NotFound(err.to_string())
+            }
             AgentError::Invalid(fields) => Self::Validation(fields),
             AgentError::Start(err) => err.into(),
             AgentError::Store(err) => err.into(),

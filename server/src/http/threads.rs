@@ -10,13 +10,12 @@ use axum::{
 use hatchery_shared::api::{
     Page,
     runs::{NewMessage, Posted},
-    threads::{NewThread, Thread, ThreadKind, ThreadMessage, ThreadPatch},
+    threads::{NewThread, Thread, ThreadMessage, ThreadPatch},
 };
 
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery};
 use crate::{
     agents::Agents,
-    runner::Runner,
     store::{AgentRow, Store, ThreadRow},
 };
 
@@ -29,20 +28,6 @@ pub fn router() -> Router<AppState> {
             "/api/threads/{id}/messages",
             get(messages).post(post_message),
         )
-}
-
-/// The longest thread title, in characters.
-const MAX_TITLE_CHARS: usize = 200;
-
-fn title(text: Option<String>) -> Result<String, ApiError> {
-    let text = text.unwrap_or_else(|| "New chat".into()).trim().to_owned();
-    if text.is_empty() || text.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::validation(
-            "title",
-            format!("enter a title of 1 to {MAX_TITLE_CHARS} characters"),
-        ));
-    }
-    Ok(text)
 }
 
 /// `GET /api/agents/{id}/threads?limit=&cursor=`: newest first.
@@ -59,45 +44,31 @@ async fn list(
 
 /// `POST /api/agents/{id}/threads {title?}`: a new chat thread.
 async fn create(
-    State(store): State<Store>,
+    State(agents): State<Agents>,
     Owned(agent): Owned<AgentRow>,
     AppJson(body): AppJson<NewThread>,
 ) -> Result<(StatusCode, Json<Thread>), ApiError> {
-    let title = title(body.title)?;
-    let thread = store
-        .create_thread(&agent.id, &title, ThreadKind::Chat)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no agent {}", agent.id)))?;
+    let thread = agents.create_thread(&agent, body.title).await?;
     Ok((StatusCode::CREATED, Json(thread.view())))
 }
 
 /// `PATCH /api/threads/{id} {title}`.
 async fn rename(
-    State(store): State<Store>,
+    State(agents): State<Agents>,
     Owned(thread): Owned<ThreadRow>,
     AppJson(body): AppJson<ThreadPatch>,
 ) -> Result<Json<Thread>, ApiError> {
-    let title = title(Some(body.title))?;
-    store.rename_thread(&thread.id, &title).await?;
-    let renamed = store
-        .thread(&thread.id)
-        .await?
-        .ok_or_else(|| no_thread(&thread.id))?;
+    let renamed = agents.rename_thread(&thread, body.title).await?;
     Ok(Json(renamed.view()))
 }
 
 /// `DELETE /api/threads/{id}`: the thread and its messages (a reply in progress stops).
 async fn remove(
-    State(store): State<Store>,
-    State(runner): State<Runner>,
+    State(agents): State<Agents>,
     Owned(thread): Owned<ThreadRow>,
 ) -> Result<StatusCode, ApiError> {
-    runner.cancel_runs_of(None, Some(&thread.id));
-    if store.delete_thread(&thread.id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(no_thread(&thread.id))
-    }
+    agents.delete_thread(&thread).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/threads/{id}/messages?limit=&cursor=`: oldest first.
@@ -125,8 +96,4 @@ async fn post_message(
 ) -> Result<(StatusCode, Json<Posted>), ApiError> {
     let started = agents.post_message(&thread, body.content).await?;
     Ok((StatusCode::ACCEPTED, Json(started.posted())))
-}
-
-fn no_thread(id: &str) -> ApiError {
-    ApiError::NotFound(format!("there is no thread {id}"))
 }
