@@ -1,10 +1,16 @@
 //! Typed configuration, read once from the environment at start-up.
 //!
 //! Every variable has a default that suits a laptop; a value that does not parse stops
-//! start-up with an error naming the variable.
+//! start-up with an error naming the variable. [`Settings`] declares each variable for
+//! clap, which parses it; [`Config`] is what the layers get, with the checks that involve
+//! several variables.
 
-use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap, env::VarError, ffi::OsString, net::SocketAddr, num::NonZeroU32,
+    path::PathBuf, time::Duration,
+};
 
+use clap::{CommandFactory, FromArgMatches, Parser, error::ContextKind};
 use secrecy::SecretBox;
 
 use crate::{
@@ -57,10 +63,98 @@ pub struct Config {
 #[error("{var}: {message}")]
 pub struct ConfigError {
     /// The environment variable at fault.
-    pub var: &'static str,
+    pub var: String,
     /// What is wrong with its value.
     pub message: String,
 }
+
+/// Every variable, as clap reads it: each field's `env` is its variable, and its value is
+/// parsed by the field's type or `value_parser` (whose error names what is wrong). Values
+/// come only from [`Config::from_lookup`]: an empty variable counts as unset.
+#[derive(Debug, Parser)]
+#[command(name = "hatchery", no_binary_name = true)]
+struct Settings {
+    #[arg(long, env = "HATCHERY_ADDR", default_value = "127.0.0.1:3000", value_parser = address)]
+    addr: SocketAddr,
+    #[arg(long, env = "HATCHERY_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    #[arg(long, env = "HATCHERY_DATABASE_URL", value_parser = DatabaseConfig::from_url)]
+    database_url: Option<DatabaseConfig>,
+    #[arg(long, env = "HATCHERY_LOG", default_value = "info", value_parser = log_filter)]
+    log: String,
+    #[arg(long, env = "HATCHERY_LOG_FORMAT", default_value = "pretty", value_parser = log_format)]
+    log_format: LogFormat,
+    #[arg(long, env = "HATCHERY_SHUTDOWN_GRACE_SECS", default_value = "10", value_parser = number::<0, 86_400>)]
+    shutdown_grace_secs: u64,
+    #[arg(long, env = "HATCHERY_WS_HEARTBEAT_MS", value_parser = number::<100, 3_600_000>)]
+    ws_heartbeat_ms: Option<u64>,
+    #[arg(long, env = "HATCHERY_ALLOWED_ORIGINS", value_parser = origins)]
+    allowed_origins: Option<Origins>,
+    #[arg(long, env = "HATCHERY_WS_MAX_CONNECTIONS_PER_USER", value_parser = number::<1, 100_000>)]
+    ws_max_connections_per_user: Option<u64>,
+    #[arg(long, env = "HATCHERY_WORKER_THREADS", value_parser = number::<1, 1024>)]
+    worker_threads: Option<u64>,
+    #[arg(long, env = "HATCHERY_AUTH", default_value = "accounts", value_parser = auth_mode)]
+    auth: AuthMode,
+    #[arg(
+        long,
+        env = "HATCHERY_SIGNUP",
+        default_value = "closed",
+        value_parser = signup_open,
+        action = clap::ArgAction::Set
+    )]
+    signup: bool,
+    #[arg(long, env = "HATCHERY_SESSION_TTL_SECS", value_parser = number::<1, 31_536_000>)]
+    session_ttl_secs: Option<u64>,
+    #[arg(long, env = "HATCHERY_SIGNIN_MAX_FAILURES", value_parser = number::<1, 1_000_000>)]
+    signin_max_failures: Option<u64>,
+    #[arg(long, env = "HATCHERY_TRUSTED_PROXIES", value_parser = networks)]
+    trusted_proxies: Option<Networks>,
+    #[arg(long, env = "HATCHERY_LLM_BASE_URL", value_parser = base_url)]
+    llm_base_url: Option<String>,
+    #[arg(long, env = "HATCHERY_LLM_API_KEY")]
+    llm_api_key: Option<String>,
+    #[arg(long, env = "HATCHERY_LLM_TIMEOUT_SECS", default_value = "60", value_parser = number::<1, 3600>)]
+    llm_timeout_secs: u64,
+    #[arg(long, env = "HATCHERY_LLM_MODEL")]
+    llm_model: Option<String>,
+    #[arg(long, env = "HATCHERY_LLM_PRICES", value_parser = prices)]
+    llm_prices: Option<Prices>,
+    #[arg(long, env = "HATCHERY_RUN_MAX_STEPS", value_parser = number::<1, 100>)]
+    run_max_steps: Option<u64>,
+    #[arg(long, env = "HATCHERY_MAX_CONCURRENT_RUNS", value_parser = number::<1, 10_000>)]
+    max_concurrent_runs: Option<u64>,
+    #[arg(long, env = "HATCHERY_TOOL_TIMEOUT_SECS", value_parser = number::<1, 3600>)]
+    tool_timeout_secs: Option<u64>,
+    #[arg(long, env = "HATCHERY_HTTP_TOOL_ALLOW", value_parser = networks)]
+    http_tool_allow: Option<Networks>,
+    #[arg(long, env = "HATCHERY_USER_DAILY_COST_CAP_USD", value_parser = dollars)]
+    user_daily_cost_cap_usd: Option<u64>,
+    #[arg(long, env = "HATCHERY_AGENT_DAILY_COST_CAP_USD", value_parser = dollars)]
+    agent_daily_cost_cap_usd: Option<u64>,
+    #[arg(long, env = "HATCHERY_SCHEDULE_CATCH_UP_SECS", value_parser = number::<0, 604_800>)]
+    schedule_catch_up_secs: Option<u64>,
+    #[arg(long, env = "HATCHERY_SCHEDULE_MAX_FAILURES", value_parser = number::<1, 1_000>)]
+    schedule_max_failures: Option<u64>,
+    #[arg(long, env = "HATCHERY_SCHEDULE_BACKOFF_SECS", value_parser = number::<1, 86_400>)]
+    schedule_backoff_secs: Option<u64>,
+    #[arg(long, env = "HATCHERY_WEBHOOK_RATE_PER_MIN", value_parser = number::<1, 1_000_000>)]
+    webhook_rate_per_min: Option<u64>,
+    #[arg(long, env = "HATCHERY_WEBHOOK_ROTATION_GRACE_SECS", value_parser = number::<0, 2_592_000>)]
+    webhook_rotation_grace_secs: Option<u64>,
+    #[arg(long, env = "HATCHERY_WEBHOOK_RETENTION_DAYS", value_parser = number::<1, 3650>)]
+    webhook_retention_days: Option<u64>,
+    #[arg(long, env = "HATCHERY_SECRET_KEY", value_parser = secret_key)]
+    secret_key: Option<[u8; 32]>,
+}
+
+/// Networks such as `10.0.0.0/8` (a name of their own, so that clap takes the list as one
+/// value rather than one per occurrence).
+type Networks = Vec<ipnet::IpNet>;
+/// Origins such as `https://hatchery.example.com`, as one value.
+type Origins = Vec<String>;
+/// Prices per model, as one value.
+type Prices = HashMap<String, Price>;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -70,187 +164,171 @@ impl Config {
 
     /// Reads the configuration through `lookup`, which answers like [`std::env::var`].
     pub fn from_lookup(
-        lookup: impl Fn(&str) -> Result<String, std::env::VarError>,
+        lookup: impl Fn(&str) -> Result<String, VarError>,
     ) -> Result<Self, ConfigError> {
-        let read = |var: &'static str| -> Result<Option<String>, ConfigError> {
+        let command = Settings::command();
+        let mut args = Vec::<OsString>::new();
+        for arg in command.get_arguments() {
+            let (Some(var), Some(long)) =
+                (arg.get_env().and_then(|var| var.to_str()), arg.get_long())
+            else {
+                continue;
+            };
             match lookup(var) {
-                Ok(value) if value.trim().is_empty() => Ok(None),
-                Ok(value) => Ok(Some(value.trim().to_owned())),
-                Err(std::env::VarError::NotPresent) => Ok(None),
-                Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError {
-                    var,
-                    message: "the value is not valid UTF-8".into(),
-                }),
-            }
-        };
-
-        let addr = match read("HATCHERY_ADDR")? {
-            Some(text) => text.parse().map_err(|_| ConfigError {
-                var: "HATCHERY_ADDR",
-                message: format!("{text:?} is not an address like 127.0.0.1:3000"),
-            })?,
-            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
-        };
-        let data_dir = PathBuf::from(read("HATCHERY_DATA_DIR")?.unwrap_or_else(|| "data".into()));
-        let database = match read("HATCHERY_DATABASE_URL")? {
-            Some(url) => DatabaseConfig::from_url(&url).map_err(|message| ConfigError {
-                var: "HATCHERY_DATABASE_URL",
-                message,
-            })?,
-            None => DatabaseConfig::sqlite_file(data_dir.join("hatchery.db")),
-        };
-        let log = LogConfig {
-            filter: read("HATCHERY_LOG")?.unwrap_or_else(|| "info".into()),
-            format: match read("HATCHERY_LOG_FORMAT")?.as_deref() {
-                None | Some("pretty") => LogFormat::Pretty,
-                Some("json") => LogFormat::Json,
-                Some(other) => {
+                Ok(value) if value.trim().is_empty() => {}
+                Ok(value) => args.push(format!("--{long}={}", value.trim()).into()),
+                Err(VarError::NotPresent) => {}
+                Err(VarError::NotUnicode(_)) => {
                     return Err(ConfigError {
-                        var: "HATCHERY_LOG_FORMAT",
-                        message: format!("{other:?} is not one of: pretty, json"),
+                        var: var.to_owned(),
+                        message: "the value is not valid UTF-8".into(),
                     });
                 }
-            },
-        };
-        tracing_subscriber::EnvFilter::try_new(&log.filter).map_err(|err| ConfigError {
-            var: "HATCHERY_LOG",
-            message: format!("{:?} is not a log filter: {err}", log.filter),
-        })?;
-        let shutdown_grace = match read("HATCHERY_SHUTDOWN_GRACE_SECS")? {
-            Some(text) => {
-                text.parse::<u64>()
-                    .map(Duration::from_secs)
-                    .map_err(|_| ConfigError {
-                        var: "HATCHERY_SHUTDOWN_GRACE_SECS",
-                        message: format!("{text:?} is not a whole number of seconds"),
-                    })?
             }
-            None => Duration::from_secs(10),
-        };
+        }
+        // The values were read above, with an empty one as unset: clap must not read them
+        // from the process again.
+        let matches = command
+            .clone()
+            .mut_args(|arg| arg.env(None::<&'static str>))
+            .try_get_matches_from(args)
+            .map_err(|err| config_error(&command, &err))?;
+        let settings =
+            Settings::from_arg_matches(&matches).map_err(|err| config_error(&command, &err))?;
+        settings.into_config()
+    }
+}
 
+/// The clap error `err` as the variable it is about and what is wrong with its value.
+fn config_error(command: &clap::Command, err: &clap::Error) -> ConfigError {
+    let invalid = match err.get(ContextKind::InvalidArg) {
+        Some(clap::error::ContextValue::String(arg)) => arg.clone(),
+        _ => String::new(),
+    };
+    let var = command
+        .get_arguments()
+        .find(|arg| {
+            arg.get_long().is_some_and(|long| {
+                invalid.starts_with(&format!("--{long} ")) || invalid == format!("--{long}")
+            })
+        })
+        .and_then(|arg| arg.get_env())
+        .map_or_else(
+            || "HATCHERY_*".to_owned(),
+            |var| var.to_string_lossy().into_owned(),
+        );
+    let message =
+        std::error::Error::source(err).map_or_else(|| err.kind().to_string(), ToString::to_string);
+    ConfigError { var, message }
+}
+
+impl Settings {
+    /// The configuration of each layer, with the checks that involve several variables.
+    fn into_config(self) -> Result<Config, ConfigError> {
+        let database = self
+            .database_url
+            .unwrap_or_else(|| DatabaseConfig::sqlite_file(self.data_dir.join("hatchery.db")));
         let mut realtime = RealtimeConfig::default();
-        if let Some(text) = read("HATCHERY_WS_HEARTBEAT_MS")? {
-            realtime.heartbeat = text
-                .parse::<u64>()
-                .ok()
-                .filter(|ms| (100..=3_600_000).contains(ms))
-                .map(Duration::from_millis)
-                .ok_or_else(|| ConfigError {
-                    var: "HATCHERY_WS_HEARTBEAT_MS",
-                    message: format!(
-                        "{text:?} is not a number of milliseconds from 100 to 3600000"
-                    ),
-                })?;
+        if let Some(ms) = self.ws_heartbeat_ms {
+            realtime.heartbeat = Duration::from_millis(ms);
         }
-        if let Some(text) = read("HATCHERY_ALLOWED_ORIGINS")? {
-            realtime.allowed_origins = text
-                .split(',')
-                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
-                .filter(|origin| !origin.is_empty())
-                .collect();
-            if let Some(bad) = realtime
-                .allowed_origins
-                .iter()
-                .find(|origin| !origin.starts_with("http://") && !origin.starts_with("https://"))
-            {
-                return Err(ConfigError {
-                    var: "HATCHERY_ALLOWED_ORIGINS",
-                    message: format!("{bad:?} is not an origin like https://hatchery.example.com"),
-                });
-            }
+        if let Some(origins) = self.allowed_origins {
+            realtime.allowed_origins = origins;
         }
-
-        if let Some(text) = read("HATCHERY_WS_MAX_CONNECTIONS_PER_USER")? {
-            realtime.max_connections_per_user = text
-                .parse::<usize>()
-                .ok()
-                .filter(|max| *max >= 1)
-                .ok_or_else(|| ConfigError {
-                    var: "HATCHERY_WS_MAX_CONNECTIONS_PER_USER",
-                    message: format!("{text:?} is not a positive number"),
-                })?;
+        if let Some(max) = self.ws_max_connections_per_user {
+            realtime.max_connections_per_user = to_usize(max);
         }
-        let worker_threads = match read("HATCHERY_WORKER_THREADS")? {
-            Some(text) => Some(
-                text.parse::<usize>()
-                    .ok()
-                    .filter(|threads| (1..=1024).contains(threads))
-                    .ok_or_else(|| ConfigError {
-                        var: "HATCHERY_WORKER_THREADS",
-                        message: format!("{text:?} is not a number of threads from 1 to 1024"),
-                    })?,
-            ),
-            None => None,
+        if self.auth == AuthMode::Disabled && !self.addr.ip().is_loopback() {
+            return Err(ConfigError {
+                var: "HATCHERY_AUTH".into(),
+                message: format!(
+                    "\"disabled\" lets anyone act as an admin, so it only listens on a \
+                     loopback address, and HATCHERY_ADDR is {}",
+                    self.addr
+                ),
+            });
+        }
+        let mut auth = AuthConfig {
+            mode: self.auth,
+            signup_open: self.signup,
+            ..AuthConfig::default()
         };
-
-        let mut auth = AuthConfig::default();
-        match read("HATCHERY_AUTH")?.as_deref() {
-            None | Some("accounts") => {}
-            Some("disabled") if addr.ip().is_loopback() => auth.mode = AuthMode::Disabled,
-            Some("disabled") => {
-                return Err(ConfigError {
-                    var: "HATCHERY_AUTH",
-                    message: format!(
-                        "\"disabled\" lets anyone act as an admin, so it only listens on a \
-                         loopback address, and HATCHERY_ADDR is {addr}"
-                    ),
-                });
-            }
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "HATCHERY_AUTH",
-                    message: format!("{other:?} is not one of: accounts, disabled"),
-                });
-            }
+        if let Some(secs) = self.session_ttl_secs {
+            auth.session_ttl = Duration::from_secs(secs);
         }
-        match read("HATCHERY_SIGNUP")?.as_deref() {
-            None | Some("closed") => {}
-            Some("open") => auth.signup_open = true,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "HATCHERY_SIGNUP",
-                    message: format!("{other:?} is not one of: closed, open"),
-                });
-            }
+        if let Some(max) = self.signin_max_failures {
+            auth.max_failures = to_u32(max);
         }
-        if let Some(text) = read("HATCHERY_SESSION_TTL_SECS")? {
-            auth.session_ttl = text
-                .parse::<u64>()
-                .ok()
-                .filter(|secs| (1..=31_536_000).contains(secs))
-                .map(Duration::from_secs)
-                .ok_or_else(|| ConfigError {
-                    var: "HATCHERY_SESSION_TTL_SECS",
-                    message: format!("{text:?} is not a number of seconds from 1 to 31536000"),
-                })?;
-        }
-        if let Some(text) = read("HATCHERY_SIGNIN_MAX_FAILURES")? {
-            auth.max_failures = text
-                .parse::<u32>()
-                .ok()
-                .filter(|max| *max >= 1)
-                .ok_or_else(|| ConfigError {
-                    var: "HATCHERY_SIGNIN_MAX_FAILURES",
-                    message: format!("{text:?} is not a positive number"),
-                })?;
+        if let Some(networks) = self.trusted_proxies {
+            auth.trusted_proxies = networks;
         }
 
-        if let Some(text) = read("HATCHERY_TRUSTED_PROXIES")? {
-            auth.trusted_proxies = networks("HATCHERY_TRUSTED_PROXIES", &text)?;
+        let mut runner = RunnerConfig {
+            provider: self.llm_base_url.map(|base_url| OpenAiConfig {
+                base_url,
+                api_key: self.llm_api_key.map(Into::into),
+                timeout: Duration::from_secs(self.llm_timeout_secs),
+            }),
+            ..RunnerConfig::default()
+        };
+        if let Some(model) = self.llm_model {
+            runner.default_model = model;
+        }
+        if let Some(prices) = self.llm_prices {
+            runner.prices = prices;
+        }
+        if let Some(steps) = self.run_max_steps {
+            runner.max_steps = to_u32(steps);
+        }
+        if let Some(runs) = self.max_concurrent_runs {
+            runner.max_concurrent_runs = to_usize(runs);
+        }
+        if let Some(secs) = self.tool_timeout_secs {
+            runner.tools.timeout = Duration::from_secs(secs);
+        }
+        if let Some(networks) = self.http_tool_allow {
+            runner.tools.http.allow = networks;
+        }
+        runner.caps.per_user = self.user_daily_cost_cap_usd;
+        runner.caps.per_agent = self.agent_daily_cost_cap_usd;
+
+        let mut scheduler = SchedulerConfig::default();
+        if let Some(secs) = self.schedule_catch_up_secs {
+            scheduler.catch_up_grace = Duration::from_secs(secs);
+        }
+        if let Some(max) = self.schedule_max_failures {
+            scheduler.max_failures = to_u32(max);
+        }
+        if let Some(secs) = self.schedule_backoff_secs {
+            scheduler.backoff = Duration::from_secs(secs);
         }
 
-        let runner = runner_config(&read)?;
-        let scheduler = scheduler_config(&read)?;
-        let webhooks = webhook_config(&read)?;
+        let mut webhooks = WebhookConfig::default();
+        if let Some(rate) = self
+            .webhook_rate_per_min
+            .and_then(|rate| NonZeroU32::new(to_u32(rate)))
+        {
+            webhooks.rate_per_minute = rate;
+        }
+        if let Some(secs) = self.webhook_rotation_grace_secs {
+            webhooks.rotation_grace = Duration::from_secs(secs);
+        }
+        if let Some(days) = self.webhook_retention_days {
+            webhooks.retention = Duration::from_secs(days * 24 * 3600);
+        }
+        webhooks.secret_key = self.secret_key.map(|key| SecretBox::new(Box::new(key)));
 
-        Ok(Self {
-            addr,
-            data_dir,
+        Ok(Config {
+            addr: self.addr,
+            data_dir: self.data_dir,
             database,
-            log,
-            shutdown_grace,
+            log: LogConfig {
+                filter: self.log,
+                format: self.log_format,
+            },
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             realtime,
-            worker_threads,
+            worker_threads: self.worker_threads.map(to_usize),
             auth,
             runner,
             scheduler,
@@ -259,159 +337,117 @@ impl Config {
     }
 }
 
-/// The whole number in `var`, if set, which must lie in `range`.
-fn number(
-    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
-    var: &'static str,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<Option<u64>, ConfigError> {
-    read(var)?
-        .map(|text| {
-            text.parse::<u64>()
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| ConfigError {
-                    var,
-                    message: format!(
-                        "{text:?} is not a number from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                })
-        })
-        .transpose()
+/// A number the parser kept within a range that fits.
+fn to_u32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The comma-separated networks (`10.0.0.0/8, 127.0.0.1/32`) in `var`'s value `text`.
-fn networks(var: &'static str, text: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+/// A number the parser kept within a range that fits.
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// A whole number from `MIN` to `MAX`.
+fn number<const MIN: u64, const MAX: u64>(text: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| (MIN..=MAX).contains(n))
+        .ok_or_else(|| format!("{text:?} is not a number from {MIN} to {MAX}"))
+}
+
+fn address(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not an address like 127.0.0.1:3000"))
+}
+
+fn log_filter(text: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(text)
+        .map(|_| text.to_owned())
+        .map_err(|err| format!("{text:?} is not a log filter: {err}"))
+}
+
+fn log_format(text: &str) -> Result<LogFormat, String> {
+    match text {
+        "pretty" => Ok(LogFormat::Pretty),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("{other:?} is not one of: pretty, json")),
+    }
+}
+
+fn auth_mode(text: &str) -> Result<AuthMode, String> {
+    match text {
+        "accounts" => Ok(AuthMode::Accounts),
+        "disabled" => Ok(AuthMode::Disabled),
+        other => Err(format!("{other:?} is not one of: accounts, disabled")),
+    }
+}
+
+fn signup_open(text: &str) -> Result<bool, String> {
+    match text {
+        "closed" => Ok(false),
+        "open" => Ok(true),
+        other => Err(format!("{other:?} is not one of: closed, open")),
+    }
+}
+
+/// Comma-separated origins, without a trailing `/`.
+fn origins(text: &str) -> Result<Origins, String> {
+    let origins: Origins = text
+        .split(',')
+        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+        .filter(|origin| !origin.is_empty())
+        .collect();
+    match origins
+        .iter()
+        .find(|origin| !origin.starts_with("http://") && !origin.starts_with("https://"))
+    {
+        Some(bad) => Err(format!(
+            "{bad:?} is not an origin like https://hatchery.example.com"
+        )),
+        None => Ok(origins),
+    }
+}
+
+/// Comma-separated networks, such as `10.0.0.0/8, 127.0.0.1/32`.
+fn networks(text: &str) -> Result<Networks, String> {
     text.split(',')
         .map(str::trim)
         .filter(|net| !net.is_empty())
         .map(|net| {
-            net.parse().map_err(|_| ConfigError {
-                var,
-                message: format!("{net:?} is not a network like 10.0.0.0/8"),
-            })
+            net.parse()
+                .map_err(|_| format!("{net:?} is not a network like 10.0.0.0/8"))
         })
         .collect()
 }
 
-/// The scheduler's settings, from the `HATCHERY_SCHEDULE_*` variables.
-fn scheduler_config(
-    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
-) -> Result<SchedulerConfig, ConfigError> {
-    let mut scheduler = SchedulerConfig::default();
-    if let Some(secs) = number(read, "HATCHERY_SCHEDULE_CATCH_UP_SECS", 0..=604_800)? {
-        scheduler.catch_up_grace = Duration::from_secs(secs);
+fn base_url(text: &str) -> Result<String, String> {
+    if text.starts_with("http://") || text.starts_with("https://") {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a URL like https://api.openai.com/v1"
+        ))
     }
-    if let Some(max) = number(read, "HATCHERY_SCHEDULE_MAX_FAILURES", 1..=1_000)? {
-        scheduler.max_failures = u32::try_from(max).unwrap_or(1_000);
-    }
-    if let Some(secs) = number(read, "HATCHERY_SCHEDULE_BACKOFF_SECS", 1..=86_400)? {
-        scheduler.backoff = Duration::from_secs(secs);
-    }
-    Ok(scheduler)
 }
 
-/// Webhook settings, from `HATCHERY_SECRET_KEY` and the `HATCHERY_WEBHOOK_*` variables.
-fn webhook_config(
-    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
-) -> Result<WebhookConfig, ConfigError> {
-    let mut webhooks = WebhookConfig::default();
-    if let Some(rate) = number(read, "HATCHERY_WEBHOOK_RATE_PER_MIN", 1..=1_000_000)? {
-        webhooks.rate_per_minute = u32::try_from(rate)
-            .ok()
-            .and_then(NonZeroU32::new)
-            .unwrap_or(webhooks.rate_per_minute);
-    }
-    if let Some(secs) = number(read, "HATCHERY_WEBHOOK_ROTATION_GRACE_SECS", 0..=2_592_000)? {
-        webhooks.rotation_grace = Duration::from_secs(secs);
-    }
-    if let Some(days) = number(read, "HATCHERY_WEBHOOK_RETENTION_DAYS", 1..=3650)? {
-        webhooks.retention = Duration::from_secs(days * 24 * 3600);
-    }
-    if let Some(text) = read("HATCHERY_SECRET_KEY")? {
-        let key = sealing::parse_key(text.trim()).ok_or_else(|| ConfigError {
-            var: "HATCHERY_SECRET_KEY",
-            message: "is not 64 hex digits (32 random bytes, as `openssl rand -hex 32` prints)"
-                .into(),
-        })?;
-        webhooks.secret_key = Some(SecretBox::new(Box::new(key)));
-    }
-    Ok(webhooks)
+/// An amount of dollars, in millionths.
+fn dollars(text: &str) -> Result<u64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|dollars| dollars.is_finite() && *dollars > 0.0)
+        .map(|dollars| (dollars * 1_000_000.0).round() as u64)
+        .ok_or_else(|| format!("{text:?} is not an amount of dollars such as 5 or 0.50"))
 }
 
-/// The runner's settings, from the `HATCHERY_LLM_*` and run variables.
-fn runner_config(
-    read: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
-) -> Result<RunnerConfig, ConfigError> {
-    let number = |var, range| number(read, var, range);
-    let mut runner = RunnerConfig::default();
-    let timeout = Duration::from_secs(number("HATCHERY_LLM_TIMEOUT_SECS", 1..=3600)?.unwrap_or(60));
-    if let Some(url) = read("HATCHERY_LLM_BASE_URL")? {
-        if !url.starts_with("http://") && !url.starts_with("https://") {
-            return Err(ConfigError {
-                var: "HATCHERY_LLM_BASE_URL",
-                message: format!("{url:?} is not a URL like https://api.openai.com/v1"),
-            });
-        }
-        runner.provider = Some(OpenAiConfig {
-            base_url: url,
-            api_key: read("HATCHERY_LLM_API_KEY")?.map(Into::into),
-            timeout,
-        });
-    }
-    if let Some(model) = read("HATCHERY_LLM_MODEL")? {
-        runner.default_model = model;
-    }
-    if let Some(steps) = number("HATCHERY_RUN_MAX_STEPS", 1..=100)? {
-        runner.max_steps = u32::try_from(steps).unwrap_or(100);
-    }
-    if let Some(runs) = number("HATCHERY_MAX_CONCURRENT_RUNS", 1..=10_000)? {
-        runner.max_concurrent_runs = usize::try_from(runs).unwrap_or(10_000);
-    }
-    if let Some(secs) = number("HATCHERY_TOOL_TIMEOUT_SECS", 1..=3600)? {
-        runner.tools.timeout = Duration::from_secs(secs);
-    }
-    if let Some(text) = read("HATCHERY_HTTP_TOOL_ALLOW")? {
-        runner.tools.http.allow = networks("HATCHERY_HTTP_TOOL_ALLOW", &text)?;
-    }
-    for (var, cap) in [
-        (
-            "HATCHERY_USER_DAILY_COST_CAP_USD",
-            &mut runner.caps.per_user,
-        ),
-        (
-            "HATCHERY_AGENT_DAILY_COST_CAP_USD",
-            &mut runner.caps.per_agent,
-        ),
-    ] {
-        if let Some(text) = read(var)? {
-            *cap = Some(
-                text.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|dollars| dollars.is_finite() && *dollars > 0.0)
-                    .map(|dollars| (dollars * 1_000_000.0).round() as u64)
-                    .ok_or_else(|| ConfigError {
-                        var,
-                        message: format!("{text:?} is not an amount of dollars such as 5 or 0.50"),
-                    })?,
-            );
-        }
-    }
-    if let Some(text) = read("HATCHERY_LLM_PRICES")? {
-        runner.prices = parse_prices(&text).map_err(|message| ConfigError {
-            var: "HATCHERY_LLM_PRICES",
-            message,
-        })?;
-    }
-    Ok(runner)
+fn secret_key(text: &str) -> Result<[u8; 32], String> {
+    sealing::parse_key(text).ok_or_else(|| {
+        "is not 64 hex digits (32 random bytes, as `openssl rand -hex 32` prints)".to_owned()
+    })
 }
 
 /// `model=input/output,…` in dollars per million tokens, such as
 /// `gpt-4o-mini=0.15/0.60,gpt-4o=2.5/10`.
-fn parse_prices(text: &str) -> Result<std::collections::HashMap<String, Price>, String> {
+fn prices(text: &str) -> Result<Prices, String> {
     text.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
@@ -512,6 +548,11 @@ mod tests {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value:?} was blamed on the wrong variable");
             assert!(err.to_string().starts_with(var), "{err}");
+            // What is wrong is said, with the (last) value at fault, except for secrets.
+            if var != "HATCHERY_SECRET_KEY" && var != "HATCHERY_DATABASE_URL" {
+                let at_fault = value.rsplit(',').next().unwrap_or(value).trim();
+                assert!(err.message.contains(at_fault), "{err}");
+            }
         }
     }
 
@@ -548,6 +589,26 @@ mod tests {
         assert_eq!(config.runner.prices.len(), 2);
         assert_eq!(config.runner.max_concurrent_runs, 4);
         assert!(config_from(&[]).unwrap().runner.provider.is_none());
+    }
+
+    #[test]
+    fn sign_up_opens_and_an_empty_variable_counts_as_unset() {
+        assert!(
+            config_from(&[("HATCHERY_SIGNUP", "open")])
+                .unwrap()
+                .auth
+                .signup_open
+        );
+        assert!(
+            !config_from(&[("HATCHERY_SIGNUP", "closed")])
+                .unwrap()
+                .auth
+                .signup_open
+        );
+        let config =
+            config_from(&[("HATCHERY_ADDR", "  "), ("HATCHERY_WORKER_THREADS", "")]).unwrap();
+        assert_eq!(config.addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.worker_threads, None);
     }
 
     #[test]
