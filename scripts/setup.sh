@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Hatchery needs and is missing; fast when everything is already there.
 #   scripts/setup.sh run    tools to build and serve the site
-#   scripts/setup.sh test   the same, plus what the tests need (Chromium, PostgreSQL, Playwright)
+#   scripts/setup.sh test   the same, plus what the tests need (Chromium, PostgreSQL, Playwright,
+#                           llm-katan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +64,18 @@ ensure_curl_and_openssl() {
   apt_install curl openssl
 }
 
+# A third-party OpenAI-compatible server (llm-katan, from PyPI) that the provider tests run
+# against beside their own fake, in a virtual environment of its own.
+ensure_python_tools() {
+  local venv=scripts/tools/.venv
+  [ "$venv/.installed" -nt scripts/tools/requirements.txt ] && return
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3 python3-venv
+  say "installing Python test tools in $venv (about a minute, once)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/tools/requirements.txt
+  touch "$venv/.installed"
+}
+
 ensure_chromium() {
   command -v chromium >/dev/null && return
   apt_install chromium
@@ -79,6 +92,7 @@ case "$purpose" in
     ensure_chromium
     ensure_postgres
     ensure_curl_and_openssl
+    ensure_python_tools
     ensure_npm end2end
     ;;
   *)

@@ -294,55 +294,107 @@ fn error_message(body: &str) -> String {
 #[derive(Debug, Deserialize)]
 struct Chunk {
     #[serde(default)]
-    choices: Vec<Choice>,
+    choices: Vec<ChunkChoice>,
     usage: Option<Usage>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Choice {
+struct ChunkChoice {
     #[serde(default)]
-    delta: Delta,
+    delta: Message,
+    finish_reason: Option<String>,
 }
 
+/// A whole completion, as a provider answers a request it chose not to stream.
+#[derive(Debug, Deserialize)]
+struct Completion {
+    #[serde(default)]
+    choices: Vec<CompletionChoice>,
+    usage: Option<Usage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompletionChoice {
+    #[serde(default)]
+    message: Message,
+}
+
+/// A streamed delta or a whole message: text and tool calls (whole or in pieces).
 #[derive(Debug, Default, Deserialize)]
-struct Delta {
+struct Message {
     content: Option<String>,
     #[serde(default)]
-    tool_calls: Vec<ToolCallChunk>,
+    tool_calls: Vec<ToolCallPiece>,
 }
 
 #[derive(Debug, Deserialize)]
-struct ToolCallChunk {
-    index: u32,
+struct ToolCallPiece {
+    /// Which call of the reply; some providers leave it out and send calls one by one.
+    index: Option<u32>,
     id: Option<String>,
-    function: Option<FunctionChunk>,
+    function: Option<FunctionPiece>,
 }
 
 #[derive(Debug, Deserialize)]
-struct FunctionChunk {
+struct FunctionPiece {
     name: Option<String>,
     arguments: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Usage {
+    #[serde(default)]
     prompt_tokens: u64,
+    #[serde(default)]
     completion_tokens: u64,
 }
 
-/// The events of a streamed response: each SSE `data:` chunk becomes zero or more events;
-/// `[DONE]` ends the stream; a stream that ends without `[DONE]`, or stays silent longer
-/// than `timeout`, fails. Dropping the stream (a cancelled run) closes the connection.
+/// The largest completion read when a provider answers with one JSON body.
+const MAX_JSON_REPLY_BYTES: usize = 8 << 20;
+
+/// The events of a response, whichever valid shape the provider chose: Server-Sent Events
+/// (see [`sse_events`]) or, for a provider that does not stream this request (some do not
+/// when tools are offered), one JSON completion. Dropping the stream (a cancelled run)
+/// closes the connection.
 fn reply_events(response: reqwest::Response, timeout: Duration) -> ReplyStream {
+    let is_json = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON));
+    if is_json {
+        Box::pin(async_stream::try_stream! {
+            for event in json_events(response, timeout).await? {
+                yield event;
+            }
+        })
+    } else {
+        sse_events(response, timeout)
+    }
+}
+
+/// Each SSE `data:` chunk becomes zero or more events. The reply ends at `[DONE]`, or when
+/// the stream closes after a choice said why it finished (some providers send no
+/// `[DONE]`); closing before that is a cut-off reply, and silence longer than `timeout`
+/// fails.
+fn sse_events(response: reqwest::Response, timeout: Duration) -> ReplyStream {
     Box::pin(async_stream::try_stream! {
         let mut sse = response.bytes_stream().eventsource();
+        let mut calls = CallIndexes::default();
+        let mut finished = false;
         loop {
             let next = tokio::time::timeout(timeout, sse.next())
                 .await
                 .map_err(|_| ProviderError::Timeout(timeout))?;
-            let event = next
-                .ok_or_else(|| ProviderError::Malformed("the stream ended before [DONE]".into()))?
-                .map_err(|err| ProviderError::Malformed(err.to_string()))?;
+            let Some(event) = next else {
+                if finished {
+                    break;
+                }
+                Err(ProviderError::Malformed("the stream ended before the reply was finished".into()))?;
+                break;
+            };
+            let event = event.map_err(|err| ProviderError::Malformed(err.to_string()))?;
             let data = event.data.trim();
             if data == "[DONE]" {
                 break;
@@ -352,37 +404,99 @@ fn reply_events(response: reqwest::Response, timeout: Duration) -> ReplyStream {
             }
             let chunk: Chunk = serde_json::from_str(data)
                 .map_err(|err| ProviderError::Malformed(format!("{err} in {data:.80}")))?;
-            for event in chunk_events(chunk) {
+            let mut events = Vec::new();
+            for choice in chunk.choices {
+                finished |= choice.finish_reason.is_some();
+                message_events(choice.delta, &mut calls, &mut events);
+            }
+            events.extend(chunk.usage.map(Usage::event));
+            for event in events {
                 yield event;
             }
         }
     })
 }
 
-fn chunk_events(chunk: Chunk) -> Vec<StreamEvent> {
-    let mut events = Vec::new();
-    for choice in chunk.choices {
-        if let Some(text) = choice.delta.content.filter(|text| !text.is_empty()) {
-            events.push(StreamEvent::Token(text));
+/// The events of one JSON completion, read whole (up to [`MAX_JSON_REPLY_BYTES`]).
+async fn json_events(
+    response: reqwest::Response,
+    timeout: Duration,
+) -> Result<Vec<StreamEvent>, ProviderError> {
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = tokio::time::timeout(timeout, chunks.next())
+        .await
+        .map_err(|_| ProviderError::Timeout(timeout))?
+    {
+        let chunk = chunk.map_err(|err| ProviderError::Malformed(err.to_string()))?;
+        if body.len() + chunk.len() > MAX_JSON_REPLY_BYTES {
+            return Err(ProviderError::Malformed(format!(
+                "the completion is larger than {} MiB",
+                MAX_JSON_REPLY_BYTES >> 20
+            )));
         }
-        for call in choice.delta.tool_calls {
-            let (name, arguments) = match call.function {
-                Some(function) => (function.name, function.arguments.unwrap_or_default()),
-                None => (None, String::new()),
-            };
-            events.push(StreamEvent::ToolCallDelta {
-                index: call.index,
-                id: call.id,
-                name,
-                arguments,
-            });
+        body.extend_from_slice(&chunk);
+    }
+    let completion: Completion = serde_json::from_slice(&body).map_err(|err| {
+        ProviderError::Malformed(format!("{err} in {:.80}", String::from_utf8_lossy(&body)))
+    })?;
+    let mut calls = CallIndexes::default();
+    let mut events = Vec::new();
+    for choice in completion.choices {
+        message_events(choice.message, &mut calls, &mut events);
+    }
+    events.extend(completion.usage.map(Usage::event));
+    Ok(events)
+}
+
+impl Usage {
+    fn event(self) -> StreamEvent {
+        StreamEvent::Usage {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
         }
     }
-    if let Some(usage) = chunk.usage {
-        events.push(StreamEvent::Usage {
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
+}
+
+/// Numbers the tool calls of providers that leave out `index`: a piece with an id starts
+/// the next call, a piece without one continues the last.
+#[derive(Debug, Default)]
+struct CallIndexes {
+    started: u32,
+}
+
+impl CallIndexes {
+    fn index_of(&mut self, piece: &ToolCallPiece) -> u32 {
+        match (piece.index, &piece.id) {
+            (Some(index), _) => {
+                self.started = self.started.max(index + 1);
+                index
+            }
+            (None, Some(_)) => {
+                self.started += 1;
+                self.started - 1
+            }
+            (None, None) => self.started.saturating_sub(1),
+        }
+    }
+}
+
+/// Appends the events of a delta or whole message: its text, then its tool-call pieces.
+fn message_events(message: Message, calls: &mut CallIndexes, events: &mut Vec<StreamEvent>) {
+    if let Some(text) = message.content.filter(|text| !text.is_empty()) {
+        events.push(StreamEvent::Token(text));
+    }
+    for piece in message.tool_calls {
+        let index = calls.index_of(&piece);
+        let (name, arguments) = match piece.function {
+            Some(function) => (function.name, function.arguments.unwrap_or_default()),
+            None => (None, String::new()),
+        };
+        events.push(StreamEvent::ToolCallDelta {
+            index,
+            id: piece.id,
+            name,
+            arguments,
         });
     }
-    events
 }

@@ -14,7 +14,7 @@ use axum::{
     body::{Body, Bytes},
     extract::State,
     http::{HeaderMap, StatusCode},
-    response::Response,
+    response::{IntoResponse, Response},
     routing::post,
 };
 use serde_json::{Value, json};
@@ -27,6 +27,8 @@ pub enum Scripted {
         chunks: Vec<(Duration, String)>,
         done: bool,
     },
+    /// A 200 `application/json` completion, as some providers answer even a stream request.
+    Json(Value),
     /// An error status with headers and a body.
     Error {
         status: u16,
@@ -50,6 +52,11 @@ impl Scripted {
 /// The SSE payload of a chunk carrying `text`.
 pub fn content_chunk(text: &str) -> String {
     json!({"choices": [{"index": 0, "delta": {"content": text}}]}).to_string()
+}
+
+/// The SSE payload of a chunk that ends the choice for `reason` (`stop`, `tool_calls`).
+pub fn finish_chunk(reason: &str) -> String {
+    json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}).to_string()
 }
 
 /// The SSE payload of the final usage chunk.
@@ -139,6 +146,7 @@ async fn complete(
             }
             response.body(Body::from(body)).unwrap()
         }
+        Some(Scripted::Json(completion)) => Json(completion).into_response(),
         Some(Scripted::Stream { chunks, done }) => {
             let stream = async_stream::stream! {
                 for (delay, data) in chunks {

@@ -18,6 +18,7 @@ mod schedules;
 mod schema;
 mod site;
 mod storage;
+mod third_party_llm;
 mod tools;
 mod webhooks;
 mod ws;

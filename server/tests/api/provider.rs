@@ -11,7 +11,11 @@ use hatchery_server::runner::{
 };
 use hatchery_shared::api::agents::Tool;
 
-use crate::fake_llm::{FakeLlm, Scripted, content_chunk, tool_call_chunk, usage_chunk};
+use serde_json::json;
+
+use crate::fake_llm::{
+    FakeLlm, Scripted, content_chunk, finish_chunk, tool_call_chunk, usage_chunk,
+};
 
 fn provider(fake: &FakeLlm, timeout: Duration) -> OpenAiCompatible {
     OpenAiCompatible::new(OpenAiConfig {
@@ -176,7 +180,7 @@ async fn a_stream_cut_off_or_garbled_is_malformed() {
     let provider = provider(&fake, Duration::from_secs(5));
     let cut = read_all(&provider, request(&[])).await.unwrap_err();
     assert!(
-        matches!(cut, ProviderError::Malformed(ref m) if m.contains("before [DONE]")),
+        matches!(cut, ProviderError::Malformed(ref m) if m.contains("before the reply was finished")),
         "{cut}"
     );
     let garbled = read_all(&provider, request(&[])).await.unwrap_err();
@@ -210,4 +214,100 @@ async fn silence_and_an_absent_provider_fail_in_time() {
         matches!(unreachable, ProviderError::Unreachable { .. }),
         "{unreachable}"
     );
+}
+
+#[tokio::test]
+async fn every_valid_answer_shape_is_read() {
+    let unindexed_calls = json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"id": "call_a", "type": "function", "function": {"name": "calculator", "arguments": "{\"expression\": \"2+3\"}"}},
+        {"id": "call_b", "type": "function", "function": {"name": "current_time", "arguments": "{}"}},
+    ]}}]});
+    let fake = FakeLlm::start(vec![
+        // No `[DONE]` after the finishing chunk, and no usage at all.
+        Scripted::Stream {
+            chunks: vec![
+                (Duration::ZERO, content_chunk("Hi")),
+                (Duration::ZERO, finish_chunk("stop")),
+            ],
+            done: false,
+        },
+        // Usage in a chunk of its own after the finishing one, still no `[DONE]`.
+        Scripted::Stream {
+            chunks: vec![
+                (Duration::ZERO, content_chunk("Hey")),
+                (Duration::ZERO, finish_chunk("stop")),
+                (Duration::ZERO, usage_chunk(5, 1)),
+            ],
+            done: false,
+        },
+        // Whole tool calls in one chunk, without `index`.
+        Scripted::Stream {
+            chunks: vec![
+                (Duration::ZERO, unindexed_calls.to_string()),
+                (Duration::ZERO, finish_chunk("tool_calls")),
+            ],
+            done: true,
+        },
+        // One JSON completion answering a stream request.
+        Scripted::Json(json!({
+            "id": "chatcmpl-1", "object": "chat.completion",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": null,
+                "tool_calls": [{"id": "call_c", "type": "function",
+                    "function": {"name": "calculator", "arguments": "{\"expression\": \"6*7\"}"}}],
+            }}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 8, "total_tokens": 38},
+        })),
+        Scripted::Json(
+            json!({"choices": [{"message": {"role": "assistant", "content": "Plain"}}]}),
+        ),
+    ])
+    .await;
+    let provider = provider(&fake, Duration::from_secs(5));
+    let tools = [Tool::Calculator, Tool::CurrentTime];
+
+    let (no_done, _) = read_all(&provider, request(&[])).await.unwrap();
+    assert_eq!(no_done.text, "Hi");
+    assert_eq!((no_done.prompt_tokens, no_done.completion_tokens), (0, 0));
+
+    let (late_usage, _) = read_all(&provider, request(&[])).await.unwrap();
+    assert_eq!(late_usage.text, "Hey");
+    assert_eq!(
+        (late_usage.prompt_tokens, late_usage.completion_tokens),
+        (5, 1)
+    );
+
+    let (whole_calls, _) = read_all(&provider, request(&tools)).await.unwrap();
+    let calls = whole_calls.tool_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        (calls[0].id.as_str(), calls[0].name.as_str()),
+        ("call_a", "calculator")
+    );
+    assert_eq!(calls[0].arguments, r#"{"expression": "2+3"}"#);
+    assert_eq!(
+        (calls[1].id.as_str(), calls[1].name.as_str()),
+        ("call_b", "current_time")
+    );
+
+    let (json_calls, _) = read_all(&provider, request(&tools)).await.unwrap();
+    let calls = json_calls.tool_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        tools::call(
+            &calls[0].name,
+            &calls[0].arguments,
+            &tools,
+            &Default::default()
+        )
+        .await,
+        Ok("42".into())
+    );
+    assert_eq!(
+        (json_calls.prompt_tokens, json_calls.completion_tokens),
+        (30, 8)
+    );
+
+    let (plain, _) = read_all(&provider, request(&[])).await.unwrap();
+    assert_eq!(plain.text, "Plain");
 }

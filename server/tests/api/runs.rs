@@ -29,7 +29,12 @@ use crate::{
 
 /// A server whose provider is `fake`, with `tune` applied.
 async fn with_llm(fake: &FakeLlm, tune: impl FnOnce(&mut Config)) -> TestApp {
-    let base_url = fake.base_url.clone();
+    with_provider_at(&fake.base_url, tune).await
+}
+
+/// A server whose provider is the OpenAI-compatible API at `base_url`, with `tune` applied.
+pub(crate) async fn with_provider_at(base_url: &str, tune: impl FnOnce(&mut Config)) -> TestApp {
+    let base_url = base_url.to_owned();
     spawn_app_configured(move |config| {
         config.runner.provider = Some(OpenAiConfig {
             base_url,
@@ -42,7 +47,7 @@ async fn with_llm(fake: &FakeLlm, tune: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// Creates an agent of alice's with `body` and a chat thread; returns both ids.
-async fn agent_and_thread(app: &TestApp, body: Value) -> (String, String) {
+pub(crate) async fn agent_and_thread(app: &TestApp, body: Value) -> (String, String) {
     let agent: Value = app
         .json(Method::POST, "/api/agents", Some("alice"), Some(body))
         .await;
@@ -68,7 +73,7 @@ async fn post(app: &TestApp, thread: &str, text: &str) -> reqwest::Response {
     .await
 }
 
-async fn posted(app: &TestApp, thread: &str, text: &str) -> Posted {
+pub(crate) async fn posted(app: &TestApp, thread: &str, text: &str) -> Posted {
     let response = post(app, thread, text).await;
     assert_eq!(response.status(), 202);
     response.json().await.unwrap()
@@ -91,7 +96,7 @@ async fn alices_agent(app: &TestApp, id: &str) -> Value {
 }
 
 /// Waits (up to 10 s) until the run has ended.
-async fn ended(app: &TestApp, id: &str) -> Run {
+pub(crate) async fn ended(app: &TestApp, id: &str) -> Run {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let run = run(app, id).await;
@@ -103,7 +108,7 @@ async fn ended(app: &TestApp, id: &str) -> Run {
     }
 }
 
-async fn messages(app: &TestApp, thread: &str) -> Vec<ThreadMessage> {
+pub(crate) async fn messages(app: &TestApp, thread: &str) -> Vec<ThreadMessage> {
     let page: Page<ThreadMessage> = app
         .json(
             Method::GET,
