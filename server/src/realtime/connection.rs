@@ -1,7 +1,8 @@
 //! One WebSocket connection: a writer (the connection's task) that sends queued frames in
 //! batches and closes with the right code, and a reader task that handles the client's
 //! frames and the heartbeat. The reader is only woken when the socket has data, so a busy
-//! writer never pays for polling the read side.
+//! writer never pays for polling the read side; it stops reading while the connection's
+//! queue is over half full, so a client that does not read cannot make it grow.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -110,10 +111,13 @@ async fn read(mut stream: SplitStream<WebSocket>, mut session: Session) -> Sessi
     let closing = outbox.closing();
     tokio::pin!(closing);
     loop {
+        // The client's next request is read only once earlier replies have room to go out.
+        let may_read = outbox.has_room();
         tokio::select! {
             biased;
             () = &mut closing => break,
-            inbound = stream.next() => {
+            () = outbox.room(), if !may_read => {}
+            inbound = stream.next(), if may_read => {
                 idle.as_mut().reset(Instant::now() + idle_limit);
                 match inbound {
                     Some(Ok(WsMessage::Text(text))) => session.handle(&text).await,
@@ -178,6 +182,17 @@ fn too_large(err: &axum::Error) -> bool {
     false
 }
 
+/// Why a subscribe frame is refused as a whole.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("a subscribe frame may name at most {0} topics")]
+    FrameTooLarge(usize),
+    #[error("the subscribe frame names {0} twice")]
+    Twice(String),
+    #[error("a connection may follow at most {0} topics")]
+    TooManyTopics(usize),
+}
+
 /// What the connection knows about itself.
 struct Session {
     conn: ConnId,
@@ -215,7 +230,9 @@ impl Session {
             r#type = envelope.message.message_type().as_str(),
             "send"
         );
-        self.outbox.push_reply(envelope.to_json().into());
+        if !self.outbox.push(&envelope.to_json().into()) {
+            self.realtime.inner.metrics.slow_consumer_closes.inc();
+        }
     }
 
     fn reply(&self, message: Message, topic: Option<Topic>, req: Option<&str>) {
@@ -239,6 +256,9 @@ impl Session {
         tracing::debug!(conn = self.conn, id = %envelope.id, r#type = envelope.message.message_type().as_str(), "receive");
         match &envelope.message {
             Message::Subscribe(subscribe) => {
+                if let Err(refusal) = self.check_subscribe(&subscribe.topics) {
+                    return self.refuse_subscribe(refusal, &subscribe.topics, req);
+                }
                 for topic in &subscribe.topics {
                     self.subscribe(topic, req).await;
                 }
@@ -261,6 +281,52 @@ impl Session {
         }
     }
 
+    /// Checks a subscribe frame as a whole, before anything is looked up: no topic named
+    /// twice, and no more topics than the connection may hold.
+    fn check_subscribe(&self, requests: &[SubscribeTopic]) -> Result<(), Refusal> {
+        let max = self.realtime.config().max_topics;
+        if requests.len() > max {
+            return Err(Refusal::FrameTooLarge(max));
+        }
+        let mut named = HashSet::with_capacity(requests.len());
+        let mut new = 0;
+        for request in requests {
+            if !named.insert(request.topic.as_str()) {
+                return Err(Refusal::Twice(request.topic.clone()));
+            }
+            if let Ok(topic) = Topic::parse(&request.topic)
+                && !self.topics.contains(&topic)
+            {
+                new += 1;
+            }
+        }
+        if self.topics.len() + new > max {
+            return Err(Refusal::TooManyTopics(max));
+        }
+        Ok(())
+    }
+
+    /// Answers a subscribe frame refused as a whole: one `error` for a frame that is wrong
+    /// in itself, a `subscribe_error` per topic when the connection could not hold them.
+    fn refuse_subscribe(&self, refusal: Refusal, requests: &[SubscribeTopic], req: Option<&str>) {
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::FrameTooLarge(_) | Refusal::Twice(_) => {
+                self.reply_error(ErrorCode::BadRequest, message, req);
+            }
+            Refusal::TooManyTopics(_) => {
+                for request in requests {
+                    let refused = Message::SubscribeError(SubscribeError {
+                        topic: request.topic.clone(),
+                        code: SubscribeErrorCode::TooManyTopics,
+                        message: message.clone(),
+                    });
+                    self.reply(refused, Topic::parse(&request.topic).ok(), req);
+                }
+            }
+        }
+    }
+
     async fn subscribe(&mut self, request: &SubscribeTopic, req: Option<&str>) {
         let refuse = |code, message: String| {
             Message::SubscribeError(SubscribeError {
@@ -275,17 +341,6 @@ impl Session {
                 return self.reply(refuse(SubscribeErrorCode::InvalidTopic, err.0), None, req);
             }
         };
-        if !self.topics.contains(&topic) && self.topics.len() >= self.realtime.config().max_topics {
-            let message = format!(
-                "a connection may follow at most {} topics",
-                self.realtime.config().max_topics
-            );
-            return self.reply(
-                refuse(SubscribeErrorCode::TooManyTopics, message),
-                Some(topic),
-                req,
-            );
-        }
         let store = &self.realtime.inner.store;
         if let Err((code, message)) = policy::may_follow(store, &self.peer, &topic).await {
             return self.reply(refuse(code, message), Some(topic), req);

@@ -47,6 +47,9 @@ struct Stored {
     frame: Utf8Bytes,
 }
 
+/// Room kept for the `subscribed` reply when checking whether a replay fits.
+const SUBSCRIBED_FRAME_BYTES: usize = 512;
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -121,7 +124,7 @@ impl Broker for MemoryBroker {
 
         let mut overflowed = 0;
         for (_, outbox) in &channel.subscribers {
-            if !outbox.push_event(&text) {
+            if !outbox.push(&text) {
                 overflowed += 1;
             }
         }
@@ -158,10 +161,18 @@ impl Broker for MemoryBroker {
         let (recovery, replay): (Recovery, Vec<Utf8Bytes>) = match since {
             None => (Recovery::NotAsked, Vec::new()),
             Some(since) => match channel.events_after(since) {
-                Some(events) => (
-                    Recovery::Recovered,
-                    events.map(|stored| stored.frame.clone()).collect(),
-                ),
+                Some(events) => {
+                    let replay: Vec<Utf8Bytes> =
+                        events.map(|stored| stored.frame.clone()).collect();
+                    let bytes = replay.iter().map(|frame| frame.len()).sum::<usize>();
+                    // A replay the connection's queue cannot take is not started: the client
+                    // refetches instead of being closed, reconnecting and asking again.
+                    if outbox.would_fit(replay.len() + 1, bytes + SUBSCRIBED_FRAME_BYTES) {
+                        (Recovery::Recovered, replay)
+                    } else {
+                        (Recovery::Lost, Vec::new())
+                    }
+                }
                 None => (Recovery::Lost, Vec::new()),
             },
         };
@@ -175,9 +186,9 @@ impl Broker for MemoryBroker {
         }));
         reply.topic = Some(topic.clone());
         reply.req = req.map(str::to_owned);
-        outbox.push_reply(reply.to_json().into());
-        for event in replay {
-            outbox.push_reply(event);
+        outbox.push(&reply.to_json().into());
+        for event in &replay {
+            outbox.push(event);
         }
         channel.subscribers.retain(|(id, _)| *id != conn);
         channel.subscribers.push((conn, outbox.clone()));

@@ -1,8 +1,11 @@
-//! A connection's outbound queue: bounded in frames and bytes, filled by publishers without
-//! waiting, drained in batches by the connection's single writer.
+//! A connection's outbound queue: bounded in frames and bytes, filled by publishers and by
+//! replies without waiting, drained in batches by the connection's single writer.
 //!
-//! A live event that does not fit marks the connection as a slow consumer (close 4409)
-//! instead of waiting or growing: one slow socket never slows a publisher or other sockets.
+//! Every frame counts against the limits, events and replies alike. One that does not fit
+//! marks the connection as a slow consumer (close 4409) instead of waiting or growing: one
+//! slow socket never slows a publisher or other sockets. The connection's reader reads the
+//! client's next request only while the queue is at most half full ([`Outbox::has_room`]),
+//! so a client that sends without reading is held back by its own socket.
 
 use std::{
     collections::VecDeque,
@@ -40,6 +43,8 @@ pub struct Outbox {
     /// Wakes the writer when frames arrive or the connection must close (cheaper than a
     /// `Notify` on the per-delivery path: an atomic swap when the writer already woke).
     writer: AtomicWaker,
+    /// Wakes the reader once the writer has drained the queue.
+    reader: AtomicWaker,
     /// Cancelled once the connection must close; interrupts a writer stuck on the socket.
     closing: CancellationToken,
     limits: QueueLimits,
@@ -59,6 +64,7 @@ impl Outbox {
         Self {
             queue: Mutex::default(),
             writer: AtomicWaker::new(),
+            reader: AtomicWaker::new(),
             closing: CancellationToken::new(),
             limits,
         }
@@ -68,16 +74,14 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a live event. Returns false when it did not fit: the connection is then
-    /// closing as a slow consumer and its queue is dropped.
-    pub fn push_event(&self, frame: &Utf8Bytes) -> bool {
+    /// Queues a frame: a live event, a reply or a replayed event. Returns false when it did
+    /// not fit: the connection is then closing as a slow consumer and its queue is dropped.
+    pub fn push(&self, frame: &Utf8Bytes) -> bool {
         let mut queue = self.lock();
         if queue.ending.is_some() {
             return true;
         }
-        let fits = queue.frames.len() < self.limits.frames
-            && queue.bytes + frame.len() <= self.limits.bytes;
-        if !fits {
+        if !self.fits(&queue, 1, frame.len()) {
             queue.frames.clear();
             queue.bytes = 0;
             queue.ending = Some(Ending::Close(CloseCode::SlowConsumer));
@@ -93,17 +97,36 @@ impl Outbox {
         true
     }
 
-    /// Queues a reply to the client (or a replayed event) regardless of the limits: replies
-    /// are bounded by the client's own requests and replays by the topic's history.
-    pub fn push_reply(&self, frame: Utf8Bytes) {
-        let mut queue = self.lock();
-        if queue.ending.is_some() {
-            return;
-        }
-        queue.bytes += frame.len();
-        queue.frames.push_back(frame);
-        drop(queue);
-        self.writer.wake();
+    fn fits(&self, queue: &Queue, frames: usize, bytes: usize) -> bool {
+        queue.frames.len() + frames <= self.limits.frames
+            && queue.bytes + bytes <= self.limits.bytes
+    }
+
+    /// Whether `frames` frames of `bytes` bytes in all would fit now (a replay checks this
+    /// first, and is refused rather than closing the connection).
+    pub fn would_fit(&self, frames: usize, bytes: usize) -> bool {
+        self.fits(&self.lock(), frames, bytes)
+    }
+
+    /// Whether the queue is at most half full, so that the client's next request may be
+    /// read and answered.
+    pub fn has_room(&self) -> bool {
+        let queue = self.lock();
+        queue.frames.len() <= self.limits.frames / 2 && queue.bytes <= self.limits.bytes / 2
+    }
+
+    /// Completes once the queue [has room](Self::has_room) again, or the connection ends.
+    /// One reader.
+    pub async fn room(&self) {
+        std::future::poll_fn(|cx| {
+            self.reader.register(cx.waker());
+            if self.has_room() || self.lock().ending.is_some() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// Ends the connection (the first reason wins): the writer sends the close frame, if
@@ -116,6 +139,7 @@ impl Outbox {
         drop(queue);
         self.closing.cancel();
         self.writer.wake();
+        self.reader.wake();
     }
 
     /// Asks the writer to close the connection with `code` (the first reason wins).
@@ -138,6 +162,8 @@ impl Outbox {
             }
             batch.extend(queue.frames.drain(..));
             queue.bytes = 0;
+            drop(queue);
+            self.reader.wake();
             Poll::Ready(None)
         })
         .await
@@ -166,9 +192,9 @@ mod tests {
     #[tokio::test]
     async fn frames_come_out_in_order_in_one_batch() {
         let outbox = Outbox::new(LIMITS);
-        outbox.push_reply("hello".into());
-        assert!(outbox.push_event(&"a".into()));
-        assert!(outbox.push_event(&"b".into()));
+        assert!(outbox.push(&"hello".into()));
+        assert!(outbox.push(&"a".into()));
+        assert!(outbox.push(&"b".into()));
 
         let mut batch = Vec::new();
         assert_eq!(outbox.next_batch(&mut batch).await, None);
@@ -181,10 +207,10 @@ mod tests {
     async fn too_many_frames_make_a_slow_consumer() {
         let outbox = Outbox::new(LIMITS);
         for frame in ["1", "2", "3"] {
-            assert!(outbox.push_event(&frame.into()));
+            assert!(outbox.push(&frame.into()));
         }
 
-        assert!(!outbox.push_event(&"4".into()));
+        assert!(!outbox.push(&"4".into()));
 
         assert_eq!(
             outbox.next_batch(&mut Vec::new()).await,
@@ -197,10 +223,40 @@ mod tests {
     #[tokio::test]
     async fn too_many_bytes_make_a_slow_consumer() {
         let outbox = Outbox::new(LIMITS);
-        assert!(outbox.push_event(&"123456".into()));
+        assert!(outbox.push(&"123456".into()));
 
-        assert!(!outbox.push_event(&"12345".into()));
+        assert!(!outbox.push(&"12345".into()));
 
+        assert_eq!(
+            outbox.next_batch(&mut Vec::new()).await,
+            Some(Ending::Close(CloseCode::SlowConsumer))
+        );
+    }
+
+    #[tokio::test]
+    async fn replies_count_against_the_limits_and_hold_back_the_reader() {
+        let outbox = std::sync::Arc::new(Outbox::new(LIMITS));
+        assert!(outbox.push(&"pong".into()));
+        assert!(outbox.has_room());
+        assert!(outbox.push(&"pong".into()));
+        assert!(!outbox.has_room(), "more than half full");
+        assert!(!outbox.would_fit(1, 3));
+        let reader = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.room().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!reader.is_finished());
+
+        outbox.next_batch(&mut Vec::new()).await;
+
+        reader.await.unwrap();
+        assert!(outbox.push(&"pong".into()));
+        assert!(outbox.push(&"pong".into()));
+        assert!(
+            !outbox.push(&"pong".into()),
+            "a reply that does not fit closes too"
+        );
         assert_eq!(
             outbox.next_batch(&mut Vec::new()).await,
             Some(Ending::Close(CloseCode::SlowConsumer))
@@ -211,11 +267,11 @@ mod tests {
     async fn draining_makes_room_again() {
         let outbox = Outbox::new(LIMITS);
         for _ in 0..10 {
-            assert!(outbox.push_event(&"123".into()));
-            assert!(outbox.push_event(&"456".into()));
+            assert!(outbox.push(&"123".into()));
+            assert!(outbox.push(&"456".into()));
             outbox.next_batch(&mut Vec::new()).await;
         }
-        assert!(outbox.push_event(&"789".into()));
+        assert!(outbox.push(&"789".into()));
         let mut batch = Vec::new();
         assert_eq!(outbox.next_batch(&mut batch).await, None, "still open");
         assert_eq!(batch, [Utf8Bytes::from("789")]);
@@ -234,7 +290,7 @@ mod tests {
         };
         tokio::task::yield_now().await;
 
-        outbox.push_event(&"late".into());
+        outbox.push(&"late".into());
 
         assert_eq!(writer.await.unwrap(), [Utf8Bytes::from("late")]);
     }

@@ -137,21 +137,115 @@ async fn forbidden_unknown_and_malformed_topics_are_refused_one_by_one() {
 }
 
 #[tokio::test]
-async fn a_connection_cannot_follow_more_topics_than_the_limit() {
+async fn a_subscribe_frame_over_the_limit_or_naming_a_topic_twice_is_refused_whole() {
     let app = spawn_app_with(|config| config.max_topics = 3).await;
     let mut ws = app.ws("admin").await;
 
+    // The user's own topic is one of the three.
     ws.subscribe(&[("agent:1", None), ("agent:2", None), ("agent:3", None)])
         .await;
+    for topic in ["agent:1", "agent:2", "agent:3"] {
+        let Message::SubscribeError(error) = ws.expect(MessageType::SubscribeError).await.message
+        else {
+            unreachable!()
+        };
+        assert_eq!(error.code, SubscribeErrorCode::TooManyTopics);
+        assert_eq!(error.topic, topic);
+    }
+    app.publish_notice("admin", "agent:1", "not followed").await;
+    ws.expect_none(Duration::from_millis(200)).await;
 
+    let req = ws.subscribe(&[("agent:1", None), ("agent:1", None)]).await;
+    let twice = ws.expect(MessageType::Error).await;
+    assert_eq!(twice.req.as_deref(), Some(req.as_str()));
+    let Message::Error(error) = twice.message else {
+        unreachable!()
+    };
+    assert_eq!(error.code, ErrorCode::BadRequest);
+    assert!(error.message.contains("agent:1 twice"), "{error:?}");
+
+    // A frame naming more topics than any connection may hold gets one answer.
+    let many: Vec<String> = (0..2_000).map(|i| format!("thread:{i}")).collect();
+    let many: Vec<_> = many.iter().map(|topic| (topic.as_str(), None)).collect();
+    ws.subscribe(&many).await;
+    let Message::Error(error) = ws.expect(MessageType::Error).await.message else {
+        unreachable!()
+    };
+    assert!(error.message.contains("at most 3 topics"), "{error:?}");
+    ws.expect_none(Duration::from_millis(200)).await;
+
+    ws.subscribe(&[("agent:1", None), ("agent:2", None)]).await;
     ws.expect(MessageType::Subscribed).await;
     ws.expect(MessageType::Subscribed).await;
-    let Message::SubscribeError(error) = ws.expect(MessageType::SubscribeError).await.message
+}
+
+#[tokio::test]
+async fn a_client_that_writes_without_reading_is_held_back_by_its_own_socket() {
+    let app = spawn_app_with(|config| {
+        config.queue.frames = 50;
+        config.queue.bytes = 256 * 1024;
+    })
+    .await;
+    let mut ws = app.ws("alice").await;
+    // 60 KB of request id per ping, each echoed on its pong: 120 MB if all were read.
+    let big_req = "r".repeat(60_000);
+    let ping = format!(r#"{{"v":1,"type":"ping","req":"{big_req}","data":{{}}}}"#);
+    let mut sent = 0;
+    let stalled = tokio::time::timeout(Duration::from_secs(3), async {
+        for _ in 0..2_000 {
+            ws.send_raw(ping.clone()).await;
+            sent += 1;
+        }
+    })
+    .await;
+    assert!(
+        stalled.is_err(),
+        "the server stopped reading once its replies were not read ({sent} pings sent)"
+    );
+    assert!(sent < 1_000, "{sent} pings were taken");
+
+    // Reading again lets the connection go on, with no close.
+    for _ in 0..20 {
+        let pong = ws.expect(MessageType::Pong).await;
+        assert_eq!(pong.req.as_deref(), Some(big_req.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_replay_larger_than_the_queue_is_refused_instead_of_closing_the_socket() {
+    let app = spawn_app_with(|config| {
+        config.queue.frames = 50;
+        config.queue.bytes = 64 * 1024;
+    })
+    .await;
+    let topic = Topic::parse("ops").unwrap();
+    let mut ws = app.ws("admin").await;
+    ws.subscribe(&[("ops", None)]).await;
+    let Message::Subscribed(start) = ws.expect(MessageType::Subscribed).await.message else {
+        unreachable!()
+    };
+    let pad = "p".repeat(10_000);
+    for i in 0..10 {
+        app.realtime
+            .publish(&topic, notice(&format!("{i} {pad}")))
+            .await;
+        ws.expect(MessageType::Notice).await;
+    }
+
+    let mut again = app.ws("admin").await;
+    let since = StreamPosition {
+        epoch: start.epoch.clone(),
+        seq: 0,
+    };
+    again.subscribe(&[("ops", Some(since))]).await;
+    let Message::Subscribed(subscribed) = again.expect(MessageType::Subscribed).await.message
     else {
         unreachable!()
     };
-    assert_eq!(error.code, SubscribeErrorCode::TooManyTopics);
-    assert_eq!(error.topic, "agent:3");
+    assert!(!subscribed.recovered, "100 KB does not fit a 64 KiB queue");
+    assert_eq!(subscribed.replayed, 0);
+    app.realtime.publish(&topic, notice("live")).await;
+    assert_eq!(text_of(&again.expect(MessageType::Notice).await), "live");
 }
 
 #[tokio::test]
