@@ -92,6 +92,10 @@ struct Settings {
     allowed_origins: Option<Origins>,
     #[arg(long, env = "HATCHERY_WS_MAX_CONNECTIONS_PER_USER", value_parser = number::<1, 100_000>)]
     ws_max_connections_per_user: Option<u64>,
+    #[arg(long, env = "HATCHERY_WS_HISTORY_TOPIC_BYTES", value_parser = number::<1024, 1_073_741_824>)]
+    ws_history_topic_bytes: Option<u64>,
+    #[arg(long, env = "HATCHERY_WS_HISTORY_TOTAL_BYTES", value_parser = number::<1024, 68_719_476_736>)]
+    ws_history_total_bytes: Option<u64>,
     #[arg(long, env = "HATCHERY_WORKER_THREADS", value_parser = number::<1, 1024>)]
     worker_threads: Option<u64>,
     #[arg(long, env = "HATCHERY_AUTH", default_value = "accounts", value_parser = auth_mode)]
@@ -237,6 +241,12 @@ impl Settings {
         }
         if let Some(max) = self.ws_max_connections_per_user {
             realtime.max_connections_per_user = to_usize(max);
+        }
+        if let Some(bytes) = self.ws_history_topic_bytes {
+            realtime.history.topic_bytes = to_usize(bytes);
+        }
+        if let Some(bytes) = self.ws_history_total_bytes {
+            realtime.history.total_bytes = to_usize(bytes);
         }
         if self.auth == AuthMode::Disabled && !self.addr.ip().is_loopback() {
             return Err(ConfigError {

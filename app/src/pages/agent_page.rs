@@ -61,8 +61,11 @@ fn AgentTabs(id: String) -> impl IntoView {
         move || format!("/api/agents/{id}")
     });
     live::follow(loaded, topic, move |envelope| {
-        if let Message::AgentUpdated(updated) = &envelope.message {
-            live::edit(loaded, |agent| *agent = updated.clone());
+        match &envelope.message {
+            // The event carries only the start of long instructions: load the whole agent.
+            Message::AgentUpdated(updated) if updated.instructions_trimmed => loaded.refetch(),
+            Message::AgentUpdated(updated) => live::edit(loaded, |agent| *agent = updated.clone()),
+            _ => {}
         }
     });
     let agent = move || live::state(loaded).and_then(Result::ok);

@@ -14,7 +14,7 @@ use chrono::Utc;
 use hatchery_shared::{
     api::{
         FieldErrors,
-        agents::{Agent, AgentDeleted, AgentPatch, NewAgent},
+        agents::{Agent, AgentDeleted, AgentPatch, EVENT_INSTRUCTIONS_CHARS, NewAgent},
         runs::RunTrigger,
         threads::ThreadKind,
     },
@@ -207,16 +207,16 @@ impl Agents {
         if ended == Some(RunTrigger::Schedule) {
             self.scheduler.agent_changed(&agent.id);
         }
-        announce(&self.realtime, &agent, Message::AgentUpdated(view(&agent))).await;
+        let event = Message::AgentUpdated(event_view(&agent));
+        announce(&self.realtime, &agent, event).await;
     }
 
     /// After `row` was written: the scheduler plans it again, and the change is announced
     /// as `event`. Returns the agent as the API shows it.
     async fn changed(&self, row: &AgentRow, event: fn(Agent) -> Message) -> Agent {
         self.scheduler.agent_changed(&row.id);
-        let agent = view(row);
-        announce(&self.realtime, row, event(agent.clone())).await;
-        agent
+        announce(&self.realtime, row, event(event_view(row))).await;
+        view(row)
     }
 }
 
@@ -241,7 +241,23 @@ pub fn view(row: &AgentRow) -> Agent {
         next_run_at: change.next_run_at.map(rfc3339),
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
+        instructions_trimmed: false,
     }
+}
+
+/// The agent as its topic events show it: its instructions cut to
+/// [`EVENT_INSTRUCTIONS_CHARS`]. An agent's topic carries an event on every run, and whole
+/// instructions (up to 100,000 characters each) would make each one as large as a
+/// connection's queue.
+pub fn event_view(row: &AgentRow) -> Agent {
+    let mut agent = view(row);
+    for text in [&mut agent.system_instructions, &mut agent.task_instructions] {
+        if let Some((cut, _)) = text.char_indices().nth(EVENT_INSTRUCTIONS_CHARS) {
+            text.truncate(cut);
+            agent.instructions_trimmed = true;
+        }
+    }
+    agent
 }
 
 /// Publishes a committed change of an agent on its topic and its owner's.

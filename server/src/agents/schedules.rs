@@ -8,7 +8,7 @@ use hatchery_shared::{
     realtime::Message,
 };
 
-use super::{announce, view};
+use super::{announce, event_view};
 use crate::{
     realtime::Realtime,
     runner::{Runner, StartError, StartRequest, ThreadChoice},
@@ -142,7 +142,12 @@ impl Schedules for Live {
             .await
         {
             Ok(Some(row)) => {
-                announce(&self.realtime, &row, Message::AgentUpdated(view(&row))).await;
+                announce(
+                    &self.realtime,
+                    &row,
+                    Message::AgentUpdated(event_view(&row)),
+                )
+                .await;
             }
             Ok(None) => {}
             Err(err) => {

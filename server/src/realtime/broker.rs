@@ -13,11 +13,16 @@ use super::outbox::Outbox;
 /// A connection's id, unique within the process.
 pub type ConnId = u64;
 
-/// How many events of a topic are kept for recovery, and for how long.
+/// How much of the topics' events is kept for recovery, and for how long. The oldest
+/// events are forgotten first when any limit is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryLimits {
     /// Events kept per topic.
     pub events: usize,
+    /// Bytes of events kept per topic.
+    pub topic_bytes: usize,
+    /// Bytes of events kept across all topics.
+    pub total_bytes: usize,
     /// The age after which an event is forgotten.
     pub max_age: std::time::Duration,
 }

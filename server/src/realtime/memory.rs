@@ -1,9 +1,13 @@
 //! The in-memory broker: per-topic sequence numbers, bounded history and fan-out inside one
 //! process. A restart loses history, which a fresh random epoch tells clients.
+//!
+//! History is bounded per topic (events, bytes, age) and across topics (bytes): every kept
+//! event is also listed in publish order, so that the oldest of all can be forgotten when
+//! the whole is over its limit, however many topics there are.
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
     time::Instant,
 };
 
@@ -23,6 +27,9 @@ use super::{
 #[derive(Debug)]
 pub struct MemoryBroker {
     topics: Mutex<HashMap<Topic, Arc<Mutex<Channel>>>>,
+    /// Every event kept in a history, oldest first (with entries for events their topic
+    /// has forgotten since, skipped when reached); at most [`MAX_KEPT`] entries.
+    kept: Mutex<VecDeque<Kept>>,
     limits: HistoryLimits,
     metrics: Arc<RealtimeMetrics>,
 }
@@ -35,6 +42,8 @@ struct Channel {
     seq: u64,
     /// The newest events, oldest first, with consecutive sequence numbers ending at `seq`.
     history: VecDeque<Stored>,
+    /// Bytes of the frames in `history`.
+    bytes: usize,
     subscribers: Vec<(ConnId, Arc<Outbox>)>,
 }
 
@@ -50,6 +59,16 @@ struct Stored {
 /// Room kept for the `subscribed` reply when checking whether a replay fits.
 const SUBSCRIBED_FRAME_BYTES: usize = 512;
 
+/// An event kept in the history of a topic.
+#[derive(Debug)]
+struct Kept {
+    channel: Weak<Mutex<Channel>>,
+    seq: u64,
+}
+
+/// Entries of the broker-wide list of kept events, which bounds the events kept in all.
+const MAX_KEPT: usize = 200_000;
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -59,8 +78,37 @@ impl MemoryBroker {
     pub fn new(limits: HistoryLimits, metrics: Arc<RealtimeMetrics>) -> Self {
         Self {
             topics: Mutex::default(),
+            kept: Mutex::default(),
             limits,
             metrics,
+        }
+    }
+
+    /// Lists a newly kept event, then forgets the oldest events of all topics while the
+    /// whole history is over its limits. Called without any topic's lock held.
+    fn kept(&self, channel: &Arc<Mutex<Channel>>, seq: u64) {
+        let mut kept = lock(&self.kept);
+        kept.push_back(Kept {
+            channel: Arc::downgrade(channel),
+            seq,
+        });
+        while kept.len() > MAX_KEPT
+            || usize::try_from(self.metrics.history_bytes.get())
+                .is_ok_and(|bytes| bytes > self.limits.total_bytes)
+        {
+            let Some(oldest) = kept.pop_front() else {
+                break;
+            };
+            if let Some(channel) = oldest.channel.upgrade() {
+                let mut channel = lock(&channel);
+                while channel
+                    .history
+                    .front()
+                    .is_some_and(|stored| stored.seq <= oldest.seq)
+                {
+                    channel.forget_oldest(&self.metrics);
+                }
+            }
         }
     }
 
@@ -73,6 +121,7 @@ impl MemoryBroker {
             epoch: uuid::Uuid::new_v4().simple().to_string()[..12].into(),
             seq: 0,
             history: VecDeque::new(),
+            bytes: 0,
             subscribers: Vec::new(),
         }));
         topics.insert(topic.clone(), channel.clone());
@@ -81,15 +130,32 @@ impl MemoryBroker {
 }
 
 impl Channel {
-    fn forget_old(&mut self, limits: HistoryLimits) {
+    /// Forgets the oldest events while the topic is over a limit of its own.
+    fn forget_old(&mut self, limits: HistoryLimits, metrics: &RealtimeMetrics) {
         while self.history.len() > limits.events
+            || self.bytes > limits.topic_bytes
             || self
                 .history
                 .front()
                 .is_some_and(|oldest| oldest.at.elapsed() > limits.max_age)
         {
-            self.history.pop_front();
+            self.forget_oldest(metrics);
         }
+    }
+
+    fn forget_oldest(&mut self, metrics: &RealtimeMetrics) {
+        if let Some(oldest) = self.history.pop_front() {
+            self.bytes -= oldest.frame.len();
+            metrics.history_bytes.sub(oldest.frame.len() as i64);
+            metrics.history_events.dec();
+        }
+    }
+
+    fn keep(&mut self, stored: Stored, metrics: &RealtimeMetrics) {
+        self.bytes += stored.frame.len();
+        metrics.history_bytes.add(stored.frame.len() as i64);
+        metrics.history_events.inc();
+        self.history.push_back(stored);
     }
 
     /// The stored events after `since`, if history covers every one of them.
@@ -113,8 +179,8 @@ impl Channel {
 
 impl Broker for MemoryBroker {
     async fn publish(&self, topic: &Topic, message: Message) -> Published {
-        let channel = self.channel(topic);
-        let mut channel = lock(&channel);
+        let channel_ref = self.channel(topic);
+        let mut channel = lock(&channel_ref);
         channel.seq += 1;
         let mut envelope = frame::envelope(message);
         envelope.topic = Some(topic.clone());
@@ -129,14 +195,18 @@ impl Broker for MemoryBroker {
             }
         }
         let seq = channel.seq;
-        channel.history.push_back(Stored {
-            seq,
-            at: Instant::now(),
-            frame: text,
-        });
-        channel.forget_old(self.limits);
+        channel.keep(
+            Stored {
+                seq,
+                at: Instant::now(),
+                frame: text,
+            },
+            &self.metrics,
+        );
+        channel.forget_old(self.limits, &self.metrics);
         let epoch = channel.epoch.to_string();
         drop(channel);
+        self.kept(&channel_ref, seq);
 
         self.metrics.publishes.inc();
         self.metrics.slow_consumer_closes.inc_by(overflowed);
@@ -157,7 +227,7 @@ impl Broker for MemoryBroker {
         } = subscription;
         let channel = self.channel(topic);
         let mut channel = lock(&channel);
-        channel.forget_old(self.limits);
+        channel.forget_old(self.limits, &self.metrics);
         let (recovery, replay): (Recovery, Vec<Utf8Bytes>) = match since {
             None => (Recovery::NotAsked, Vec::new()),
             Some(since) => match channel.events_after(since) {
@@ -208,7 +278,7 @@ impl Broker for MemoryBroker {
     async fn history(&self, topic: &Topic, since: &StreamPosition, limit: usize) -> TopicEvents {
         let channel = self.channel(topic);
         let mut channel = lock(&channel);
-        channel.forget_old(self.limits);
+        channel.forget_old(self.limits, &self.metrics);
         let (recovered, events, has_more) = match channel.events_after(since) {
             Some(events) => {
                 let mut events = events.filter_map(|stored| {
@@ -237,7 +307,7 @@ impl Broker for MemoryBroker {
                 return true;
             }
             let mut channel = lock(channel);
-            channel.forget_old(self.limits);
+            channel.forget_old(self.limits, &self.metrics);
             !channel.subscribers.is_empty() || !channel.history.is_empty()
         });
     }

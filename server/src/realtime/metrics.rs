@@ -25,6 +25,10 @@ pub struct RealtimeMetrics {
     pub slow_consumer_closes: IntCounter,
     /// Frames waiting in connection queues (updated when metrics are read).
     pub queue_depth: IntGauge,
+    /// Bytes of events kept in topic histories.
+    pub history_bytes: IntGauge,
+    /// Events kept in topic histories.
+    pub history_events: IntGauge,
 }
 
 impl RealtimeMetrics {
@@ -65,6 +69,14 @@ impl RealtimeMetrics {
                 "hatchery_ws_queue_depth",
                 "Frames waiting in connection queues",
             )?,
+            history_bytes: IntGauge::new(
+                "hatchery_realtime_history_bytes",
+                "Bytes of events kept in topic histories for recovery",
+            )?,
+            history_events: IntGauge::new(
+                "hatchery_realtime_history_events",
+                "Events kept in topic histories for recovery",
+            )?,
         };
         registry.register(Box::new(metrics.connections.clone()))?;
         registry.register(Box::new(metrics.subscriptions.clone()))?;
@@ -76,6 +88,8 @@ impl RealtimeMetrics {
         registry.register(Box::new(metrics.recoveries.clone()))?;
         registry.register(Box::new(metrics.slow_consumer_closes.clone()))?;
         registry.register(Box::new(metrics.queue_depth.clone()))?;
+        registry.register(Box::new(metrics.history_bytes.clone()))?;
+        registry.register(Box::new(metrics.history_events.clone()))?;
         Ok(metrics)
     }
 }

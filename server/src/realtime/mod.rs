@@ -60,7 +60,8 @@ pub struct RealtimeConfig {
     pub max_topics: usize,
     /// Each connection's outbound queue (500 frames or 1 MiB).
     pub queue: QueueLimits,
-    /// History kept per topic (1,000 events, 5 minutes).
+    /// History kept: per topic 1,000 events, 512 KiB (`HATCHERY_WS_HISTORY_TOPIC_BYTES`) and
+    /// 5 minutes; 64 MiB across topics (`HATCHERY_WS_HISTORY_TOTAL_BYTES`).
     pub history: HistoryLimits,
     /// The largest inbound frame; larger ones close the socket with 1009 (64 KiB).
     pub max_frame_bytes: usize,
@@ -83,6 +84,8 @@ impl Default for RealtimeConfig {
             },
             history: HistoryLimits {
                 events: 1000,
+                topic_bytes: 512 << 10,
+                total_bytes: 64 << 20,
                 max_age: Duration::from_secs(300),
             },
             max_frame_bytes: 64 << 10,

@@ -310,6 +310,44 @@ async fn changes_are_published_after_commit_to_the_agent_and_its_owner() {
 }
 
 #[tokio::test]
+async fn events_of_an_agent_with_long_instructions_stay_small() {
+    let app = spawn_app().await;
+    let long = "Be thorough. ".repeat(7_000);
+    let agent = create(
+        &app,
+        "alice",
+        json!({"name": "verbose", "system_instructions": long, "task_instructions": long}),
+    )
+    .await;
+    assert_eq!(agent.system_instructions, long, "the API shows them whole");
+    assert!(!agent.instructions_trimmed);
+
+    let mut owner = app.ws("alice").await;
+    let path = format!("/api/agents/{}", agent.id);
+    app.call(
+        Method::PATCH,
+        &path,
+        Some("alice"),
+        Some(json!({"model": "m2"})),
+    )
+    .await;
+    let event = owner.expect(MessageType::AgentUpdated).await;
+    assert!(
+        event.to_json().len() < 16 * 1024,
+        "{} bytes",
+        event.to_json().len()
+    );
+    let Message::AgentUpdated(updated) = event.message else {
+        unreachable!()
+    };
+    assert!(updated.instructions_trimmed);
+    assert!(long.starts_with(&updated.task_instructions));
+    assert_eq!(updated.model, "m2");
+    let whole: Agent = app.json(Method::GET, &path, Some("alice"), None).await;
+    assert_eq!(whole.task_instructions, long);
+}
+
+#[tokio::test]
 async fn a_request_that_fails_in_the_database_publishes_nothing() {
     let app = spawn_app().await;
     let mut owner = app.ws("alice").await;

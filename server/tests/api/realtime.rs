@@ -7,6 +7,7 @@ use hatchery_shared::realtime::{
     Topic, Unsubscribe,
 };
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::{
     helpers::{spawn_app, spawn_app_with},
@@ -494,6 +495,56 @@ async fn recovery_is_refused_when_the_epoch_changed_or_history_no_longer_covers_
 }
 
 #[tokio::test]
+async fn history_is_bounded_in_bytes_per_topic_and_across_topics() {
+    let app = spawn_app_with(|config| {
+        config.history.topic_bytes = 50 * 1024;
+        config.history.total_bytes = 200 * 1024;
+    })
+    .await;
+    let pad = "p".repeat(10_500);
+    for agent in 0..20 {
+        let topic = Topic::parse(&format!("agent:{agent}")).unwrap();
+        for i in 0..5 {
+            app.realtime
+                .publish(&topic, notice(&format!("{i} {pad}")))
+                .await;
+        }
+    }
+
+    let kept = app.metric("hatchery_realtime_history_bytes").await;
+    assert!(
+        kept > 150.0 * 1024.0 && kept <= 200.0 * 1024.0,
+        "{kept} bytes kept"
+    );
+    let history = |topic: &'static str, after: u64| {
+        let app = &app;
+        async move {
+            let epoch: Value = app
+                .topic_events("admin", topic, "epoch=&after=0")
+                .await
+                .json()
+                .await
+                .unwrap();
+            let epoch = epoch["epoch"].as_str().unwrap().to_owned();
+            let events: Value = app
+                .topic_events("admin", topic, &format!("epoch={epoch}&after={after}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            events
+        }
+    };
+    // The newest topic keeps what fits in 50 KiB: its last four events.
+    assert_eq!(history("agent:19", 0).await["recovered"], false);
+    let newest = history("agent:19", 1).await;
+    assert_eq!(newest["recovered"], true);
+    assert_eq!(newest["events"].as_array().unwrap().len(), 4);
+    // The oldest topics were forgotten first to stay within 200 KiB in all.
+    assert_eq!(history("agent:0", 4).await["recovered"], false);
+}
+
+#[tokio::test]
 async fn the_history_endpoint_pages_through_missed_events_for_those_allowed() {
     let app = spawn_app().await;
     let mut epoch = String::new();
@@ -584,7 +635,7 @@ async fn only_admins_publish_and_only_events_with_valid_data() {
     ] {
         let response = post(body).await.unwrap();
         assert_eq!(response.status(), status, "{body}");
-        let error: serde_json::Value = response.json().await.unwrap();
+        let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], code, "{body}");
     }
     let history: hatchery_shared::realtime::TopicEvents = app

@@ -67,7 +67,15 @@ pub struct Agent {
     pub created_at: String,
     /// When it last changed (RFC 3339, UTC).
     pub updated_at: String,
+    /// True on a topic event whose instructions were cut to their first
+    /// [`EVENT_INSTRUCTIONS_CHARS`] characters, to keep events small: the whole agent is at
+    /// `GET /api/agents/{id}`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub instructions_trimmed: bool,
 }
+
+/// The most characters of each instruction field that an agent's topic event carries.
+pub const EVENT_INSTRUCTIONS_CHARS: usize = 2_000;
 
 /// `POST /api/agents`: a new agent. Only `name` is required; an unknown field is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
