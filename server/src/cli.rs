@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use hatchery_shared::api::accounts::{NewAccount, Role};
 
 use crate::{
-    auth::validated_account,
+    auth::{AccountError, password, validated_account},
     config::Config,
     store::{Store, StoreError},
 };
@@ -79,15 +79,18 @@ pub async fn run_user_command(
         password,
         role: Some(role),
     };
-    let new = validated_account(account, role).await.map_err(|fields| {
-        CommandError::Invalid(
-            fields
-                .iter()
-                .map(|(field, message)| format!("{field}: {message}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let new = validated_account(account, role, &password::Hashing::for_this_machine())
+        .await
+        .map_err(|err| match err {
+            AccountError::Invalid(fields) => CommandError::Invalid(
+                fields
+                    .iter()
+                    .map(|(field, message)| format!("{field}: {message}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            AccountError::Busy(busy) => CommandError::Invalid(busy.to_string()),
+        })?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::connect(&config.database).await?;
     store.migrate().await?;

@@ -248,7 +248,12 @@ pub async fn bench_user(store: &Store, email: &str, password: &str) -> (String, 
             email: email.into(),
             display_name: "Bench".into(),
             role: Role::User,
-            password_hash: Some(password::hash(password.into()).await),
+            password_hash: Some(
+                password::Hashing::for_this_machine()
+                    .hash(password.into())
+                    .await
+                    .expect("one hash fits"),
+            ),
         })
         .await
         .expect("a user");

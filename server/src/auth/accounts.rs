@@ -13,9 +13,24 @@ const MAX_NAME_CHARS: usize = 100;
 /// The longest password, in characters (argon2 takes any length; this bounds the work).
 const MAX_PASSWORD_CHARS: usize = 1024;
 
-/// Checks a new account's fields (an error for each bad one) and hashes its password, for
-/// an account with `role`.
-pub async fn validated_account(body: NewAccount, role: Role) -> Result<NewUser, FieldErrors> {
+/// Why a new account was not made ready to store.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A field is wrong (one message per field).
+    #[error("invalid account fields")]
+    Invalid(FieldErrors),
+    /// The password could not be hashed now.
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
+}
+
+/// Checks a new account's fields (an error for each bad one) and hashes its password with
+/// `hashing`, for an account with `role`.
+pub async fn validated_account(
+    body: NewAccount,
+    role: Role,
+    hashing: &password::Hashing,
+) -> Result<NewUser, AccountError> {
     let mut errors = FieldErrors::new();
     let email = body.email.trim();
     let looks_like_email = email.split_once('@').is_some_and(|(local, domain)| {
@@ -42,12 +57,12 @@ pub async fn validated_account(body: NewAccount, role: Role) -> Result<NewUser, 
         );
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(AccountError::Invalid(errors));
     }
     Ok(NewUser {
         email: email.to_owned(),
         display_name: name.to_owned(),
         role,
-        password_hash: Some(password::hash(body.password).await),
+        password_hash: Some(hashing.hash(body.password).await?),
     })
 }

@@ -22,10 +22,11 @@ use std::{
 use axum::http::{Method, header, request::Parts};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
+use hatchery_shared::api::accounts::NewAccount;
 pub use hatchery_shared::api::accounts::{AuthMode, Role};
 
-pub use self::accounts::{FieldErrors, validated_account};
-use self::limiter::FailureLimiter;
+pub use self::accounts::{AccountError, FieldErrors, validated_account};
+use self::limiter::{AttemptLimiter, address_key};
 use crate::{
     realtime::{Peer, Realtime},
     store::{NewUser, Store, StoreError, UserRow},
@@ -118,12 +119,30 @@ pub enum AuthError {
     /// The email or the password is wrong.
     #[error("the email or the password is wrong")]
     WrongPassword,
-    /// Too many failed sign-ins; wait this long.
-    #[error("too many failed sign-ins; wait before trying again")]
+    /// Too many failed attempts (or attempts in flight); wait this long.
+    #[error("too many failed attempts; wait before trying again")]
     TooManyFailures(Duration),
+    /// Too many passwords are being checked right now.
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
+    /// The fields of a new account are wrong.
+    #[error("invalid account fields")]
+    Invalid(FieldErrors),
+    /// First-run setup was asked for once an account could sign in.
+    #[error("this installation already has an admin; sign in instead")]
+    AlreadySetUp,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<AccountError> for AuthError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::Invalid(fields) => Self::Invalid(fields),
+            AccountError::Busy(busy) => Self::Busy(busy),
+        }
+    }
 }
 
 impl Identity {
@@ -168,8 +187,9 @@ struct Inner {
     store: Store,
     realtime: Realtime,
     allowed_origins: Vec<String>,
-    per_account: FailureLimiter,
-    per_address: FailureLimiter,
+    per_account: AttemptLimiter,
+    per_address: AttemptLimiter,
+    hashing: password::Hashing,
 }
 
 impl std::fmt::Debug for Auth {
@@ -226,8 +246,9 @@ impl Auth {
                 store,
                 realtime,
                 allowed_origins,
-                per_account: FailureLimiter::new(max, FAILURE_WINDOW, FAILURE_KEYS),
-                per_address: FailureLimiter::new(max * 10, FAILURE_WINDOW, FAILURE_KEYS),
+                per_account: AttemptLimiter::new(max, FAILURE_WINDOW, FAILURE_KEYS),
+                per_address: AttemptLimiter::new(max * 10, FAILURE_WINDOW, FAILURE_KEYS),
+                hashing: password::Hashing::for_this_machine(),
             }),
         })
     }
@@ -302,7 +323,10 @@ impl Auth {
     }
 
     /// Signs in with email and password from `address`: one argon2 verification, whether
-    /// or not the account exists. Too many failures → 429 with how long to wait.
+    /// or not the account exists. Each attempt counts against the account and the address
+    /// as it starts and is given back if it succeeds, so that however many run at once, at
+    /// most the allowed number of wrong passwords is ever checked; beyond it, 429 with how
+    /// long to wait.
     pub async fn sign_in(
         &self,
         email: &str,
@@ -310,33 +334,71 @@ impl Auth {
         address: IpAddr,
     ) -> Result<SignedIn, AuthError> {
         let account_key = crate::store::email_key(email);
-        let address_key = address.to_string();
         let now = Instant::now();
-        let wait = [
-            self.inner.per_account.check(&account_key, now),
-            self.inner.per_address.check(&address_key, now),
-        ]
-        .into_iter()
-        .filter_map(Result::err)
-        .max();
-        if let Some(wait) = wait {
-            return Err(AuthError::TooManyFailures(wait));
-        }
+        let by_address = self.address_attempt(address, now)?;
+        let by_account = match self.inner.per_account.attempt(&account_key, now) {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                self.inner.per_address.succeeded(by_address);
+                return Err(AuthError::TooManyFailures(wait));
+            }
+        };
         let user = self.inner.store.user_by_email(email).await?;
         let hash = user.as_ref().and_then(|user| user.password_hash.clone());
-        let matches = password::verify(hash, password).await;
+        let matches = match self.inner.hashing.verify(hash, password).await {
+            Ok(matches) => matches,
+            Err(busy) => {
+                // Not checked, so not a failure.
+                self.inner.per_address.succeeded(by_address);
+                self.inner.per_account.succeeded(by_account);
+                return Err(busy.into());
+            }
+        };
         match user {
             Some(user) if matches => {
+                self.inner.per_address.succeeded(by_address);
                 self.inner.per_account.clear(&account_key);
                 let token = self.start_session(&user.id).await?;
                 Ok(SignedIn { user, token })
             }
-            _ => {
-                self.inner.per_account.fail(&account_key, now);
-                self.inner.per_address.fail(&address_key, now);
-                Err(AuthError::WrongPassword)
-            }
+            _ => Err(AuthError::WrongPassword),
         }
+    }
+
+    /// Counts an attempt from `address` (IPv6 per /64) against its limit.
+    fn address_attempt(
+        &self,
+        address: IpAddr,
+        now: Instant,
+    ) -> Result<limiter::Attempt, AuthError> {
+        self.inner
+            .per_address
+            .attempt(&address_key(address), now)
+            .map_err(AuthError::TooManyFailures)
+    }
+
+    /// First-run setup from `address`: creates the first admin. Refused at once (before any
+    /// password is hashed) once an account can sign in, and counted against the address
+    /// like a sign-in.
+    pub async fn set_up(&self, body: NewAccount, address: IpAddr) -> Result<UserRow, AuthError> {
+        if !self.inner.store.setup_needed().await? {
+            return Err(AuthError::AlreadySetUp);
+        }
+        let attempt = self.address_attempt(address, Instant::now())?;
+        let new = self.new_account(body, Role::Admin).await?;
+        let user = self
+            .inner
+            .store
+            .create_first_admin(&new)
+            .await?
+            .ok_or(AuthError::AlreadySetUp)?;
+        self.inner.per_address.succeeded(attempt);
+        Ok(user)
+    }
+
+    /// A new account with `role`, its fields checked and its password hashed, ready to store.
+    pub async fn new_account(&self, body: NewAccount, role: Role) -> Result<NewUser, AccountError> {
+        validated_account(body, role, &self.inner.hashing).await
     }
 
     /// Starts a session for `user_id` and returns its cookie token.

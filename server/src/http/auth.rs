@@ -14,7 +14,7 @@ use hatchery_shared::api::accounts::{NewAccount, Role, SessionInfo, SignIn, User
 
 use super::{ApiError, AppJson, AppState};
 use crate::{
-    auth::{Auth, Identity, SESSION_COOKIE, client_address::client_address, validated_account},
+    auth::{Auth, Identity, SESSION_COOKIE, client_address::client_address},
     store::{Store, UserRow},
 };
 
@@ -93,17 +93,13 @@ async fn sign_out(
 /// signs them in; 409 once any account can sign in.
 async fn setup(
     State(auth): State<Auth>,
-    State(store): State<Store>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
-    let new = validated_account(body, Role::Admin).await?;
-    let Some(user) = store.create_first_admin(&new).await? else {
-        return Err(ApiError::Conflict(
-            "this installation already has an admin; sign in instead".into(),
-        ));
-    };
+    let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
+    let user = auth.set_up(body, client).await?;
     tracing::info!(user = %user.id, "first admin created");
     signed_in_as_new(&auth, &headers, jar, &user).await
 }
@@ -123,7 +119,7 @@ async fn sign_up(
         ));
     }
     let user = store
-        .create_user(&validated_account(body, Role::User).await?)
+        .create_user(&auth.new_account(body, Role::User).await?)
         .await?;
     signed_in_as_new(&auth, &headers, jar, &user).await
 }

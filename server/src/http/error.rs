@@ -12,7 +12,7 @@ use hatchery_shared::api::{ErrorBody, ErrorDetail, FieldErrors};
 
 use crate::{
     agents::AgentError,
-    auth::AuthError,
+    auth::{AccountError, AuthError, password},
     runner::{StartError, caps},
     store::StoreError,
     webhooks::Refusal,
@@ -53,6 +53,9 @@ pub enum ApiError {
     /// The server cannot take this now (503), such as while shutting down.
     #[error("{0}")]
     Unavailable(String),
+    /// The server is too busy for this right now (503 with `Retry-After: 1`).
+    #[error("{0}")]
+    Busy(String),
     /// Something failed on the server's side (500); the detail goes to the log only.
     #[error("something went wrong on the server; the error was logged")]
     Internal,
@@ -70,6 +73,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<password::Busy> for ApiError {
+    fn from(busy: password::Busy) -> Self {
+        Self::Busy(busy.to_string())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::Invalid(fields) => Self::Validation(fields),
+            AccountError::Busy(busy) => busy.into(),
+        }
+    }
+}
+
 impl From<FieldErrors> for ApiError {
     fn from(fields: FieldErrors) -> Self {
         Self::Validation(fields)
@@ -83,6 +101,9 @@ impl From<AuthError> for ApiError {
                 Self::Unauthorized(err.to_string())
             }
             AuthError::CrossSite => Self::Forbidden(err.to_string()),
+            AuthError::AlreadySetUp => Self::Conflict(err.to_string()),
+            AuthError::Busy(busy) => busy.into(),
+            AuthError::Invalid(fields) => Self::Validation(fields),
             AuthError::TooManyFailures(retry_after) => Self::TooManyRequests {
                 message: err.to_string(),
                 retry_after,
@@ -159,7 +180,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,6 +196,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::Busy(_) => "busy",
             Self::TooLarge(_) => "payload_too_large",
             Self::Internal => "internal",
         }
@@ -194,7 +216,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if let Self::TooManyRequests { retry_after, .. } = &self {
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            Self::Busy(_) => Some(Duration::from_secs(1)),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
             // Whole seconds, rounded up so that a client waiting that long is let in.
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             response

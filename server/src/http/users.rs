@@ -13,7 +13,7 @@ use hatchery_shared::api::{
 
 use super::{ApiError, AppJson, AppState, page::PageQuery};
 use crate::{
-    auth::{Identity, validated_account},
+    auth::{Auth, Identity},
     store::Store,
 };
 
@@ -48,13 +48,14 @@ async fn list(
 /// `POST /api/users {email, display_name, password, role}`: a new account (admins only).
 async fn create(
     identity: Identity,
+    State(auth): State<Auth>,
     State(store): State<Store>,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     admin_only(&identity)?;
     let role = body.role.unwrap_or(Role::User);
     let user = store
-        .create_user(&validated_account(body, role).await?)
+        .create_user(&auth.new_account(body, role).await?)
         .await?;
     tracing::info!(user = %user.id, by = %identity.user_id, "user created");
     Ok((StatusCode::CREATED, Json(user.view())))

@@ -83,6 +83,15 @@ async fn the_first_run_creates_the_admin_once() {
         .call(Method::POST, "/api/auth/setup", None, Some(admin))
         .await;
     assert_eq!(again.status(), 409);
+    let bad = json!({"email": "x", "display_name": "", "password": "short"});
+    let closed = app
+        .call(Method::POST, "/api/auth/setup", None, Some(bad))
+        .await;
+    assert_eq!(
+        closed.status(),
+        409,
+        "once set up, nothing of the request is looked at (nor its password hashed)"
+    );
     let signed_in = app.sign_in("ada@example.COM", PASSWORD).await;
     assert_eq!(signed_in.status(), 200, "emails compare case-insensitively");
 }
@@ -216,6 +225,53 @@ async fn failed_sign_ins_are_rate_limited_per_account() {
 
     let bob = app.sign_in("bob@example.com", PASSWORD).await;
     assert_eq!(bob.status(), 200, "other accounts are not locked");
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_cannot_pass_the_limit() {
+    let app = spawn_app().await;
+    let guesses: Vec<_> = (0..40)
+        .map(|_| app.sign_in("alice@example.com", "guess"))
+        .collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(guesses)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|status| **status == 401).count();
+    let limited = statuses.iter().filter(|status| **status == 429).count();
+    assert_eq!(
+        (checked, limited),
+        (5, 35),
+        "only five wrong passwords were checked: {statuses:?}"
+    );
+    let right = app.sign_in("alice@example.com", PASSWORD).await;
+    assert_eq!(right.status(), 429, "the right password waits too");
+}
+
+#[tokio::test]
+async fn a_burst_of_sign_ins_is_told_to_come_back_rather_than_queued() {
+    let app = spawn_app().await;
+    let emails: Vec<String> = (0..40).map(|n| format!("someone{n}@example.com")).collect();
+    let attempts: Vec<_> = emails
+        .iter()
+        .map(|email| app.sign_in(email, "guess"))
+        .collect();
+    let responses = futures_util::future::join_all(attempts).await;
+    let busy: Vec<_> = responses
+        .iter()
+        .filter(|response| response.status() == 503)
+        .collect();
+    assert!(!busy.is_empty(), "40 hashes at once overflow the queue");
+    assert!(
+        busy.iter()
+            .all(|response| response.headers()["retry-after"] == "1")
+    );
+    assert!(
+        responses
+            .iter()
+            .all(|response| [401, 503].contains(&response.status().as_u16()))
+    );
 }
 
 #[tokio::test]

@@ -228,9 +228,14 @@ pub async fn spawn_app_without_accounts() -> TestApp {
 /// One argon2 hash of [`PASSWORD`], shared by every test account of the process.
 async fn password_hash() -> String {
     static HASH: OnceCell<String> = OnceCell::const_new();
-    HASH.get_or_init(|| password::hash(PASSWORD.into()))
-        .await
-        .clone()
+    HASH.get_or_init(|| async {
+        password::Hashing::for_this_machine()
+            .hash(PASSWORD.into())
+            .await
+            .expect("one hash fits")
+    })
+    .await
+    .clone()
 }
 
 /// Makes sure the test accounts exist and gives each a new API token.
