@@ -7,7 +7,7 @@
 
 mod accounts;
 pub mod client_address;
-mod limiter;
+pub mod limiter;
 pub mod origin;
 pub mod password;
 pub mod secret;

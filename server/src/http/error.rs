@@ -151,10 +151,12 @@ impl From<Refusal> for ApiError {
         let message = refusal.to_string();
         match refusal {
             Refusal::NotFound => Self::NotFound(message),
-            Refusal::TooMany(_, retry_after) => Self::TooManyRequests {
-                message,
-                retry_after,
-            },
+            Refusal::TooMany(_, retry_after) | Refusal::TooManyUnsigned(retry_after) => {
+                Self::TooManyRequests {
+                    message,
+                    retry_after,
+                }
+            }
             Refusal::Unauthorized(_) => Self::Unauthorized(message),
             Refusal::NotText => Self::BadRequest(message),
             Refusal::Start(err) => err.into(),

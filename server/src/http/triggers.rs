@@ -1,10 +1,12 @@
 //! Webhook triggers: managing them (`/api/agents/{id}/triggers`, `/api/triggers/{id}`),
 //! their deliveries, and the intake that signed requests go to (`POST /api/hooks/{id}`).
 
+use std::net::SocketAddr;
+
 use axum::{
     Json, Router,
     body::Body,
-    extract::{Path, Query, State},
+    extract::{ConnectInfo, Path, Query, State},
     http::{HeaderMap, StatusCode, header},
     routing::{get, post},
 };
@@ -18,6 +20,7 @@ use hatchery_shared::api::{
 
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery};
 use crate::{
+    auth::{Auth, client_address::client_address},
     store::{AgentRow, Store, TriggerRow},
     webhooks::{self, MAX_BODY_BYTES, Request, Webhooks},
 };
@@ -126,6 +129,8 @@ async fn deliveries(
 /// and so does a longer body without one. No credentials but the signature.
 async fn receive(
     State(webhooks): State<Webhooks>,
+    State(auth): State<Auth>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -145,6 +150,7 @@ async fn receive(
         timestamp: header(TIMESTAMP_HEADER),
         signature: header(SIGNATURE_HEADER),
         body: &body,
+        client: client_address(peer.ip(), &headers, &auth.config().trusted_proxies),
     };
     match webhooks.receive(&id, request).await {
         Ok(accepted) => Ok((StatusCode::ACCEPTED, Json(accepted))),

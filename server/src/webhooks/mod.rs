@@ -1,14 +1,20 @@
 //! Webhook triggers: creating them with a generated secret (sealed at rest), rotating it
 //! with a grace period for the old one, and receiving signed requests — checked for time,
-//! signature and replay, rate limited per trigger — that start the agent's run with the
-//! request's body as its input. Deliveries are logged for a retention period: accepted ones
+//! signature and replay first, then rate limited per trigger, so that requests without a
+//! valid signature (limited per client address instead) can never keep the real sender out
+//! — that start the agent's run with the request's body as its input. Deliveries are logged for a retention period: accepted ones
 //! with their run, refused ones with the status the sender got (which the HTTP layer
 //! decides, see [`Webhooks::log_refusal`]).
 
 pub mod sealing;
 pub mod signature;
 
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
@@ -22,7 +28,10 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::sealing::Sealer;
 use crate::{
-    auth::secret,
+    auth::{
+        limiter::{AttemptLimiter, address_key},
+        secret,
+    },
     runner::{Delivery, Runner, StartError, StartRequest, ThreadChoice},
     store::{Store, StoreError, TriggerRow, rfc3339},
 };
@@ -89,6 +98,9 @@ pub enum Refusal {
     /// Over the trigger's rate; try again after this long.
     #[error("this trigger takes at most {0} requests a minute; try again later")]
     TooMany(NonZeroU32, Duration),
+    /// Too many requests without a valid signature from this client address.
+    #[error("too many requests without a valid signature from this address; try again later")]
+    TooManyUnsigned(Duration),
     /// A missing, stale or wrong timestamp or signature.
     #[error("{0}")]
     Unauthorized(String),
@@ -114,6 +126,8 @@ struct Inner {
     runner: Runner,
     sealer: Sealer,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// Requests that failed verification, per client address.
+    unsigned: AttemptLimiter,
     config: WebhookConfig,
 }
 
@@ -132,7 +146,12 @@ pub struct Request<'a> {
     pub signature: Option<&'a str>,
     /// The raw body.
     pub body: &'a [u8],
+    /// Where it came from.
+    pub client: IpAddr,
 }
+
+/// Client addresses whose failed requests are counted.
+const UNSIGNED_KEYS: usize = 100_000;
 
 impl Webhooks {
     /// Triggers over `store` whose runs `runner` starts, sealing secrets with `key`.
@@ -143,6 +162,11 @@ impl Webhooks {
                 runner,
                 sealer: Sealer::new(key),
                 limiter: RateLimiter::keyed(Quota::per_minute(config.rate_per_minute)),
+                unsigned: AttemptLimiter::new(
+                    config.rate_per_minute.get(),
+                    Duration::from_secs(60),
+                    UNSIGNED_KEYS,
+                ),
                 config,
             }),
         }
@@ -180,24 +204,31 @@ impl Webhooks {
     }
 
     /// Checks a request to the trigger `trigger_id` and starts its agent's run with the body
-    /// as input, logging it as an accepted delivery with the run.
+    /// as input, logging it as an accepted delivery with the run. The signature is checked
+    /// before the trigger's rate is spent; a request that fails the check counts against
+    /// its client address (per /64 for IPv6) until the address is refused with 429.
     pub async fn receive(
         &self,
         trigger_id: &str,
         request: Request<'_>,
     ) -> Result<DeliveryAccepted, Refusal> {
         let inner = &self.inner;
+        let attempt = inner
+            .unsigned
+            .attempt(&address_key(request.client), Instant::now())
+            .map_err(Refusal::TooManyUnsigned)?;
         let trigger = inner
             .store
             .trigger(trigger_id)
             .await?
             .filter(TriggerRow::agent_enabled)
             .ok_or(Refusal::NotFound)?;
+        let digest = self.verify(&trigger, request)?;
+        inner.unsigned.succeeded(attempt);
         if let Err(not_until) = inner.limiter.check_key(&trigger.id) {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             return Err(Refusal::TooMany(inner.config.rate_per_minute, wait));
         }
-        let digest = self.verify(&trigger, request)?;
         let payload = std::str::from_utf8(request.body).map_err(|_| Refusal::NotText)?;
         self.start_run(&trigger, hex::encode(digest), payload).await
     }
@@ -338,10 +369,13 @@ impl Webhooks {
 }
 
 impl Refusal {
-    /// Whether the delivery log keeps this refusal: every one after the trigger was found
-    /// and let through its rate limit, unless the database itself failed.
+    /// Whether the delivery log keeps this refusal: every one about a trigger that was
+    /// found, but for rate limits and failures of the database itself.
     pub fn is_logged(&self) -> bool {
-        !matches!(self, Self::NotFound | Self::TooMany(..) | Self::Store(_))
+        !matches!(
+            self,
+            Self::NotFound | Self::TooMany(..) | Self::TooManyUnsigned(_) | Self::Store(_)
+        )
     }
 }
 

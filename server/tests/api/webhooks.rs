@@ -390,6 +390,55 @@ async fn requests_over_the_rate_get_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn unsigned_requests_cannot_keep_the_real_sender_out() {
+    let app = spawn_app_configured(|config: &mut Config| {
+        config.webhooks.rate_per_minute = std::num::NonZeroU32::new(5).unwrap();
+        config.auth.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let (agent, created) = agent_with_trigger(&app).await;
+    let mut statuses = Vec::new();
+    for _ in 0..80 {
+        let response = app
+            .client
+            .post(app.url(&created.trigger.path))
+            .header("X-Forwarded-For", "203.0.113.9")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], [401; 5]);
+    assert!(
+        statuses[5..].iter().all(|status| *status == 429),
+        "the guessing address waits: {statuses:?}"
+    );
+
+    let timestamp = now().to_string();
+    let body = r#"{"real": true}"#;
+    let real = app
+        .client
+        .post(app.url(&created.trigger.path))
+        .header("X-Forwarded-For", "198.51.100.4")
+        .header("X-Hatchery-Timestamp", &timestamp)
+        .header(
+            "X-Hatchery-Signature",
+            signature::sign(&created.secret, &timestamp, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        real.status(),
+        StatusCode::ACCEPTED,
+        "the sender's rate is untouched"
+    );
+    assert_eq!(runs_of(&app, &agent).await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_curl_example_of_the_triggers_tab_is_accepted() {
     let app = spawn_app().await;
     let (agent, created) = agent_with_trigger(&app).await;
