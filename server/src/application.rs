@@ -4,12 +4,9 @@
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
 
-use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-
-use tokio::sync::mpsc;
 
 use crate::{
     agents::Agents,
@@ -19,6 +16,7 @@ use crate::{
     realtime::Realtime,
     runner::{AgentTouched, Runner},
     scheduler::{Scheduler, SchedulerConfig},
+    serve::{self, ServeLimits},
     store::{Store, StoreError},
     webhooks::{Webhooks, sealing},
 };
@@ -65,6 +63,7 @@ pub struct Application {
     scheduler_config: SchedulerConfig,
     /// What runs did to their agents, for the Agents service to follow once running.
     agent_events: mpsc::Receiver<AgentTouched>,
+    serve_limits: ServeLimits,
 }
 
 impl Application {
@@ -121,6 +120,7 @@ impl Application {
             scheduler,
             scheduler_config: config.scheduler.clone(),
             agent_events,
+            serve_limits: config.serve,
         })
     }
 
@@ -157,6 +157,7 @@ impl Application {
             scheduler,
             scheduler_config,
             agent_events,
+            serve_limits,
         } = self;
         let store = state.store.clone();
         let realtime = state.realtime.clone();
@@ -184,28 +185,20 @@ impl Application {
         state
             .auth
             .start_expiry(&background, stop_background.clone());
-        // Small frames go out at once: Nagle's algorithm would hold them back for an ACK.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %err, "cannot set TCP_NODELAY");
-            }
-        });
-        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let server =
-            axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
-        let mut server = tokio::spawn(server.into_future());
+        let app = http::router(state);
+        let mut server = tokio::spawn(serve::serve(listener, app, serve_limits, stop.clone()));
 
         let finished_early = tokio::select! {
             result = &mut server => Some(result),
             () = shutdown => None,
         };
         let result = match finished_early {
-            Some(result) => result.map_err(io::Error::other).and_then(|served| served),
+            Some(result) => result.map_err(io::Error::other),
             None => {
                 tracing::info!(grace = ?shutdown_grace, "shutting down: finishing in-flight requests");
                 stop.cancel();
                 match tokio::time::timeout(shutdown_grace, &mut server).await {
-                    Ok(result) => result.map_err(io::Error::other).and_then(|served| served),
+                    Ok(result) => result.map_err(io::Error::other),
                     Err(_) => {
                         tracing::warn!(
                             "requests still running after the grace period were cut off"

@@ -18,6 +18,7 @@ use crate::{
     realtime::RealtimeConfig,
     runner::{Price, RunnerConfig, provider::OpenAiConfig},
     scheduler::SchedulerConfig,
+    serve::ServeLimits,
     store::DatabaseConfig,
     telemetry::{LogConfig, LogFormat},
     webhooks::{WebhookConfig, sealing},
@@ -56,6 +57,8 @@ pub struct Config {
     /// Webhook triggers (`HATCHERY_SECRET_KEY`, `HATCHERY_WEBHOOK_RATE_PER_MIN`,
     /// `HATCHERY_WEBHOOK_ROTATION_GRACE_SECS`, `HATCHERY_WEBHOOK_RETENTION_DAYS`).
     pub webhooks: WebhookConfig,
+    /// Connection and request limits of the HTTP server.
+    pub serve: ServeLimits,
 }
 
 /// A variable whose value cannot be used.
@@ -96,6 +99,12 @@ struct Settings {
     ws_history_topic_bytes: Option<u64>,
     #[arg(long, env = "HATCHERY_WS_HISTORY_TOTAL_BYTES", value_parser = number::<1024, 68_719_476_736>)]
     ws_history_total_bytes: Option<u64>,
+    #[arg(long, env = "HATCHERY_MAX_CONNECTIONS", value_parser = number::<1, 10_000_000>)]
+    max_connections: Option<u64>,
+    #[arg(long, env = "HATCHERY_HEADER_TIMEOUT_SECS", value_parser = number::<1, 3600>)]
+    header_timeout_secs: Option<u64>,
+    #[arg(long, env = "HATCHERY_REQUEST_TIMEOUT_SECS", value_parser = number::<1, 86_400>)]
+    request_timeout_secs: Option<u64>,
     #[arg(long, env = "HATCHERY_WORKER_THREADS", value_parser = number::<1, 1024>)]
     worker_threads: Option<u64>,
     #[arg(long, env = "HATCHERY_AUTH", default_value = "accounts", value_parser = auth_mode)]
@@ -328,6 +337,18 @@ impl Settings {
         }
         webhooks.secret_key = self.secret_key.map(|key| SecretBox::new(Box::new(key)));
 
+        let defaults = ServeLimits::default();
+        let serve = ServeLimits {
+            max_connections: self
+                .max_connections
+                .map_or(defaults.max_connections, to_usize),
+            header_timeout: self
+                .header_timeout_secs
+                .map_or(defaults.header_timeout, Duration::from_secs),
+            request_timeout: self
+                .request_timeout_secs
+                .map_or(defaults.request_timeout, Duration::from_secs),
+        };
         Ok(Config {
             addr: self.addr,
             data_dir: self.data_dir,
@@ -343,6 +364,7 @@ impl Settings {
             runner,
             scheduler,
             webhooks,
+            serve,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod http;
 pub mod realtime;
 pub mod runner;
 pub mod scheduler;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;

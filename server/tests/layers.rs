@@ -24,6 +24,7 @@ const LAYERS: &[&str] = &[
     "webhooks",
     "telemetry",
     "http",
+    "serve",
     "config",
     "application",
     "cli",

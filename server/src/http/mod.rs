@@ -1,9 +1,11 @@
 //! The HTTP surface: one router per resource, merged here, with the layers every request
-//! passes through (request id, tracing), and the API's error and JSON types.
+//! passes through (request id, tracing, the host and origin checks), and the API's error
+//! and JSON types.
 
 mod agents;
 mod auth;
 mod error;
+mod guard;
 mod health;
 mod identity;
 mod json;
@@ -23,10 +25,12 @@ mod triggers;
 mod usage;
 mod users;
 
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::{Router, routing::any};
 use tower::ServiceBuilder;
 use tower_http::{
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
@@ -55,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
 
     Router::new()
-        .merge(site::router(&state, api.clone()).with_state(state))
+        .merge(site::router(&state, api.clone()).with_state(state.clone()))
         .merge(api)
         .layer(
             ServiceBuilder::new()
@@ -66,8 +70,21 @@ pub fn router(state: AppState) -> Router {
                         .make_span_with(request_id::make_span)
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
-                .layer(PropagateRequestIdLayer::x_request_id()),
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+                .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(axum::middleware::from_fn_with_state(
+                    state,
+                    guard::addressed_here,
+                )),
         )
+}
+
+/// Sets a header on every response that has not set it (pages set their own
+/// Content-Security-Policy, see `site`).
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// Any path under `/api` that no resource claims: a JSON 404, never the HTML site.

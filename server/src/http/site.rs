@@ -22,8 +22,13 @@ use hatchery_app::{
     api::{PAGE_DATA_ID, ServerApi},
     shell,
 };
-use leptos::prelude::{provide_context, use_context};
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos::{
+    nonce::use_nonce,
+    prelude::{provide_context, use_context},
+};
+use leptos_axum::{
+    LeptosRoutes, ResponseOptions, file_and_error_handler_with_context, generate_route_list,
+};
 use tower::ServiceExt;
 
 use super::AppState;
@@ -46,7 +51,10 @@ const CREDENTIALS: [header::HeaderName; 3] = [
 /// Pages read their data through `api`.
 pub fn router(state: &AppState, api: Router) -> Router<AppState> {
     let routes = generate_route_list(App);
-    let provide_api = move || provide_context(server_api(api.clone()));
+    let provide_api = move || {
+        provide_context(server_api(api.clone()));
+        forbid_other_scripts();
+    };
     Router::new()
         .leptos_routes_with_context(state, routes, provide_api.clone(), {
             let options = state.leptos.clone();
@@ -57,6 +65,23 @@ pub fn router(state: &AppState, api: Router) -> Router<AppState> {
             shell,
         ))
         .layer(middleware::from_fn(send_answers_with_page))
+}
+
+/// Sets the page's Content-Security-Policy: scripts only from this site or inline with the
+/// nonce Leptos gives this render (its hydration scripts carry it), WebAssembly allowed,
+/// connections only to this site, and no framing by any other page.
+fn forbid_other_scripts() {
+    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
 }
 
 /// The API's answers to one page's `GET`s, by path: `(status, body)`.

@@ -520,6 +520,96 @@ async fn developer_mode_acts_as_the_built_in_admin() {
     assert_eq!(info.user.unwrap().role.as_str(), "admin");
 }
 
+/// A request as a page on `site`, whose name was rebound to this server's address, would
+/// send it: `Host` and `Origin` both name the page's site.
+async fn rebound(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    site: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .header("host", site)
+        .header("origin", format!("http://{site}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_page_that_rebinds_its_name_to_this_server_is_refused_in_every_mode() {
+    let dev = spawn_app_configured(|config| config.auth.mode = AuthMode::Disabled).await;
+    let token = rebound(
+        &dev,
+        Method::POST,
+        "/api/tokens",
+        "evil.test:3000",
+        json!({"name": "x"}),
+    )
+    .await;
+    assert_eq!(token.status(), 403);
+    let body: Value = token.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("evil.test"),
+        "{body}"
+    );
+    let users = dev
+        .client
+        .get(dev.url("/api/users"))
+        .header("host", "evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), 403);
+    let tokens: Value = dev.json(Method::GET, "/api/tokens", None, None).await;
+    assert_eq!(
+        tokens["items"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    let fresh = spawn_app_without_accounts().await;
+    let admin = json!({"email": "evil@evil.test", "display_name": "Evil", "password": PASSWORD});
+    let setup = rebound(&fresh, Method::POST, "/api/auth/setup", "evil.test", admin).await;
+    assert_eq!(setup.status(), 403);
+    assert!(session_info(&fresh, None).await.setup_needed);
+
+    // A change from a page of another site is refused even without a session cookie.
+    let cross = dev
+        .client
+        .post(dev.url("/api/agents"))
+        .header("origin", "https://evil.test")
+        .json(&json!({"name": "planted"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+}
+
+#[tokio::test]
+async fn names_of_allowed_origins_are_answered() {
+    let app = spawn_app_configured(|config| {
+        config.auth.mode = AuthMode::Disabled;
+        config.realtime.allowed_origins = vec!["https://hatchery.example.com".into()];
+    })
+    .await;
+    let response = rebound(
+        &app,
+        Method::POST,
+        "/api/agents",
+        "hatchery.example.com",
+        json!({"name": "proxied"}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+}
+
 #[tokio::test]
 async fn the_user_create_command_makes_an_account_that_signs_in() {
     let data = TestData::new();

@@ -184,6 +184,7 @@ impl TestData {
             runner: RunnerConfig::default(),
             scheduler: hatchery_server::scheduler::SchedulerConfig::default(),
             webhooks: hatchery_server::webhooks::WebhookConfig::default(),
+            serve: hatchery_server::serve::ServeLimits::default(),
         }
     }
 }

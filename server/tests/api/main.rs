@@ -8,6 +8,7 @@ mod accounts;
 mod agents;
 mod authorization;
 mod caps;
+mod connections;
 mod health;
 mod history;
 mod process;

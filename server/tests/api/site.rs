@@ -56,3 +56,49 @@ async fn an_unknown_page_is_a_404_with_the_layout() {
         "the 404 page keeps the navigation"
     );
 }
+
+#[tokio::test]
+async fn pages_allow_only_their_own_scripts_and_no_framing() {
+    let app = spawn_app().await;
+
+    let response = app.get("/agents").await;
+
+    let headers = response.headers().clone();
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for directive in [
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "'wasm-unsafe-eval'",
+        "connect-src 'self'",
+    ] {
+        assert!(
+            policy.contains(directive),
+            "{directive} missing from {policy}"
+        );
+    }
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap();
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the page's own scripts carry the policy's nonce"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    assert_eq!(headers["x-frame-options"], "DENY");
+
+    let other = app.get("/agents").await;
+    assert_ne!(
+        other.headers()["content-security-policy"].to_str().unwrap(),
+        policy,
+        "a new nonce for every page"
+    );
+    let api = app.get("/api/agents").await;
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+}
