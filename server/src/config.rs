@@ -135,6 +135,10 @@ struct Settings {
     llm_prices: Option<Prices>,
     #[arg(long, env = "HATCHERY_RUN_MAX_STEPS", value_parser = number::<1, 100>)]
     run_max_steps: Option<u64>,
+    #[arg(long, env = "HATCHERY_RUN_CONTEXT_BYTES", value_parser = number::<1024, 1_073_741_824>)]
+    run_context_bytes: Option<u64>,
+    #[arg(long, env = "HATCHERY_RUN_MAX_TOOL_CALLS", value_parser = number::<1, 1000>)]
+    run_max_tool_calls: Option<u64>,
     #[arg(long, env = "HATCHERY_MAX_CONCURRENT_RUNS", value_parser = number::<1, 10_000>)]
     max_concurrent_runs: Option<u64>,
     #[arg(long, env = "HATCHERY_TOOL_TIMEOUT_SECS", value_parser = number::<1, 3600>)]
@@ -295,6 +299,12 @@ impl Settings {
         }
         if let Some(prices) = self.llm_prices {
             runner.prices = prices;
+        }
+        if let Some(bytes) = self.run_context_bytes {
+            runner.context_bytes = to_usize(bytes);
+        }
+        if let Some(calls) = self.run_max_tool_calls {
+            runner.max_tool_calls = to_usize(calls);
         }
         if let Some(steps) = self.run_max_steps {
             runner.max_steps = to_u32(steps);

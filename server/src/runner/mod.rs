@@ -8,6 +8,7 @@
 //! a channel: the runner calls none of them.
 
 pub mod caps;
+mod context;
 pub mod provider;
 pub mod reply;
 mod run;
@@ -74,6 +75,12 @@ pub struct RunnerConfig {
     /// Daily cost caps (`HATCHERY_USER_DAILY_COST_CAP_USD`,
     /// `HATCHERY_AGENT_DAILY_COST_CAP_USD`).
     pub caps: CostCaps,
+    /// Bytes of the thread's text a step sends at most: the newest turns that fit
+    /// (`HATCHERY_RUN_CONTEXT_BYTES`, default 256 KiB, about 64,000 tokens).
+    pub context_bytes: usize,
+    /// Tool calls of one step that run; the model is told the others did not
+    /// (`HATCHERY_RUN_MAX_TOOL_CALLS`, default 16).
+    pub max_tool_calls: usize,
 }
 
 impl Default for RunnerConfig {
@@ -87,6 +94,8 @@ impl Default for RunnerConfig {
             prices: HashMap::new(),
             attempts: 3,
             caps: CostCaps::default(),
+            context_bytes: 256 << 10,
+            max_tool_calls: 16,
         }
     }
 }

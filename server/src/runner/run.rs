@@ -15,7 +15,7 @@ use hatchery_shared::{
 };
 
 use super::{
-    AgentTouched, Cancel, Runner,
+    AgentTouched, Cancel, Runner, context,
     provider::{ChatMessage, ChatRequest, ProviderError, ReplyStream, StreamEvent, ToolCall},
     reply::Reply,
     tools,
@@ -170,19 +170,13 @@ impl Context<'_> {
     /// The conversation as the model sees it: the agent's instructions, then the thread.
     async fn request(&self) -> Result<ChatRequest, String> {
         let change = &self.agent.change;
-        let mut history = self
+        let history = self
             .runner
             .inner
             .store
             .latest_messages(&self.run.thread_id, HISTORY_LIMIT)
             .await
             .map_err(|err| format!("database error: {err}"))?;
-        // A tool result whose call was cut off by the limit would be refused by providers.
-        let orphans = history
-            .iter()
-            .take_while(|message| message.role == MessageRole::Tool)
-            .count();
-        history.drain(..orphans);
         let system = [
             change.system_instructions.as_str(),
             change.task_instructions.as_str(),
@@ -191,7 +185,7 @@ impl Context<'_> {
         .filter(|text| !text.trim().is_empty())
         .collect::<Vec<_>>()
         .join("\n\n");
-        let mut messages = Vec::with_capacity(history.len() + 1);
+        let mut messages = Vec::with_capacity(history.len() + 2);
         if !system.is_empty() {
             messages.push(ChatMessage {
                 role: "system".into(),
@@ -200,7 +194,10 @@ impl Context<'_> {
                 tool_call_id: None,
             });
         }
-        messages.extend(history.iter().map(chat_message));
+        messages.extend(context::conversation(
+            &history,
+            self.runner.inner.config.context_bytes,
+        ));
         Ok(ChatRequest {
             model: self.run.model.clone(),
             temperature: change.temperature,
@@ -225,7 +222,13 @@ impl Context<'_> {
         let (reply, ended) = outcome;
         self.prompt_tokens += reply.prompt_tokens;
         self.completion_tokens += reply.completion_tokens;
-        let calls = reply.tool_calls();
+        // A reply cut off mid-stream keeps its text but not its calls: they never ran, and
+        // their arguments may be incomplete.
+        let calls = if ended.is_none() {
+            reply.tool_calls()
+        } else {
+            Vec::new()
+        };
         let mut step_messages = Vec::new();
         if !reply.text.is_empty() || !calls.is_empty() {
             step_messages.push(NewMessageRow {
@@ -241,13 +244,15 @@ impl Context<'_> {
         let next = match ended {
             Some(ended) => ended,
             None if calls.is_empty() => Step::Final,
-            None => match self.run_tools(calls).await {
-                Some(results) => {
-                    step_messages.extend(results);
+            None => {
+                let (results, cancelled) = self.run_tools(calls).await;
+                step_messages.extend(results);
+                if cancelled {
+                    Step::Cancelled
+                } else {
                     Step::ToolsRan
                 }
-                None => Step::Cancelled,
-            },
+            }
         };
         // The step's messages — the reply and its tools' results — in one transaction.
         if !step_messages.is_empty()
@@ -334,39 +339,46 @@ impl Context<'_> {
         }
     }
 
-    /// Runs every call of a step at once and publishes each result as it comes; returns the
-    /// results to store, or `None` when the run was cancelled meanwhile.
-    async fn run_tools(&self, calls: Vec<ToolCall>) -> Option<Vec<NewMessageRow>> {
+    /// Runs the calls of a step at once (the first `max_tool_calls`; the others are answered
+    /// with an error) and publishes each result as it comes. Returns a result for every call
+    /// — a call the run's cancellation interrupted gets one saying so, so that the thread
+    /// stays one that providers accept — and whether the run was cancelled.
+    async fn run_tools(&self, calls: Vec<ToolCall>) -> (Vec<NewMessageRow>, bool) {
         let inner = &self.runner.inner;
         let allowed = &self.agent.change.tools;
-        let work =
-            join_all(calls.into_iter().map(|call| async move {
-                let output =
-                    match tools::call(&call.name, &call.arguments, allowed, &inner.config.tools)
-                        .await
-                    {
-                        Ok(output) => output,
-                        Err(err) => format!("error: {err}"),
-                    };
-                self.publish(Message::StreamChunk(StreamChunk::ToolOutput {
-                    run_id: self.run.id.clone(),
-                    call_id: call.id.clone(),
-                    name: call.name.clone(),
-                    output: output.clone(),
-                }))
-                .await;
-                NewMessageRow {
-                    role: Some(MessageRole::Tool),
-                    content: output,
-                    tool_call_id: Some(call.id),
-                    tool_name: Some(call.name),
-                    ..NewMessageRow::default()
+        let max = inner.config.max_tool_calls;
+        let work = join_all(calls.into_iter().enumerate().map(|(index, call)| async move {
+            let output = if index >= max {
+                format!(
+                    "error: at most {max} tool calls run in one step; this one did not run. \
+                     Call fewer tools at once."
+                )
+            } else {
+                let run = tools::call(&call.name, &call.arguments, allowed, &inner.config.tools);
+                tokio::select! {
+                    output = run => output.unwrap_or_else(|err| format!("error: {err}")),
+                    () = self.cancel.token.cancelled() => {
+                        format!("error: the run was cancelled before this tool finished ({})", self.cancel_reason())
+                    }
                 }
-            }));
-        tokio::select! {
-            results = work => Some(results),
-            () = self.cancel.token.cancelled() => None,
-        }
+            };
+            self.publish(Message::StreamChunk(StreamChunk::ToolOutput {
+                run_id: self.run.id.clone(),
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                output: output.clone(),
+            }))
+            .await;
+            NewMessageRow {
+                role: Some(MessageRole::Tool),
+                content: output,
+                tool_call_id: Some(call.id),
+                tool_name: Some(call.name),
+                ..NewMessageRow::default()
+            }
+        }));
+        let results = work.await;
+        (results, self.cancel.token.is_cancelled())
     }
 
     /// Stores a step's messages and publishes each.
@@ -405,23 +417,5 @@ fn call_view(call: &ToolCall) -> ToolCallView {
         id: call.id.clone(),
         name: call.name.clone(),
         arguments: call.arguments.clone(),
-    }
-}
-
-/// A stored message as the provider's conversation has it.
-fn chat_message(message: &ThreadMessage) -> ChatMessage {
-    ChatMessage {
-        role: message.role.as_str().to_owned(),
-        content: Some(message.content.clone()),
-        tool_calls: message
-            .tool_calls
-            .iter()
-            .map(|call| ToolCall {
-                id: call.id.clone(),
-                name: call.name.clone(),
-                arguments: call.arguments.clone(),
-            })
-            .collect(),
-        tool_call_id: message.tool_call_id.clone(),
     }
 }

@@ -366,6 +366,134 @@ async fn the_tool_calls_of_a_step_run_at_once_and_feed_the_next_step() {
 }
 
 #[tokio::test]
+async fn a_thread_stays_valid_after_a_cancel_during_tools_or_a_reply_cut_off_in_a_call() {
+    let slow = slow_server().await;
+    let fetch = json!({"url": format!("http://{slow}/slow")}).to_string();
+    let fake = FakeLlm::start(vec![
+        Scripted::Stream {
+            chunks: vec![(
+                Duration::ZERO,
+                tool_call_chunk(0, Some("call_slow"), Some("http_request"), &fetch),
+            )],
+            done: true,
+        },
+        // Dies after the start of a tool call.
+        Scripted::Stream {
+            chunks: vec![(
+                Duration::ZERO,
+                tool_call_chunk(0, Some("call_cut"), Some("calculator"), r#"{"expre"#),
+            )],
+            done: false,
+        },
+        Scripted::tokens(&["Still ", "here."], Duration::ZERO),
+    ])
+    .await;
+    let app = with_llm(&fake, |config| {
+        config.runner.tools.http.allow = vec!["127.0.0.0/8".parse().unwrap()];
+        config.runner.attempts = 1;
+    })
+    .await;
+    let (_, thread) = agent_and_thread(
+        &app,
+        json!({"name": "fetcher", "tools": ["http_request", "calculator"]}),
+    )
+    .await;
+    let mut ws = app.ws("alice").await;
+    ws.subscribe(&[(&format!("thread:{thread}"), None)]).await;
+    ws.expect(MessageType::Subscribed).await;
+
+    let first = posted(&app, &thread, "Fetch it").await;
+    ws.skip_until(MessageType::StreamEnd).await;
+    let cancel = app
+        .call(
+            Method::POST,
+            &format!("/api/runs/{}/cancel", first.run.id),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(cancel.status(), 202);
+    assert_eq!(
+        ended(&app, &first.run.id).await.status,
+        RunStatus::Cancelled
+    );
+    let stored = messages(&app, &thread).await;
+    let result = stored
+        .iter()
+        .find(|message| message.tool_call_id.as_deref() == Some("call_slow"))
+        .expect("the interrupted call has a result");
+    assert!(result.content.contains("cancelled"), "{result:?}");
+
+    let second = posted(&app, &thread, "Add something").await;
+    assert_eq!(ended(&app, &second.run.id).await.status, RunStatus::Failed);
+    let third = posted(&app, &thread, "Are you there?").await;
+    assert_eq!(
+        ended(&app, &third.run.id).await.status,
+        RunStatus::Succeeded
+    );
+
+    // What the provider was last sent: every call answered, none half-written.
+    let sent = fake.received()[2].1["messages"].as_array().unwrap().clone();
+    let calls: Vec<String> = sent
+        .iter()
+        .flat_map(|message| {
+            message["tool_calls"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|call| call["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(calls, ["call_slow"], "the cut-off call was not stored");
+    assert!(
+        sent.iter()
+            .any(|message| message["role"] == "tool" && message["tool_call_id"] == "call_slow")
+    );
+}
+
+#[tokio::test]
+async fn a_step_runs_at_most_the_allowed_number_of_tool_calls() {
+    let chunks = (0..5)
+        .map(|index| {
+            let id = format!("call_{index}");
+            (
+                Duration::ZERO,
+                tool_call_chunk(
+                    index,
+                    Some(&id),
+                    Some("calculator"),
+                    r#"{"expression": "2*3"}"#,
+                ),
+            )
+        })
+        .collect();
+    let fake = FakeLlm::start(vec![
+        Scripted::Stream { chunks, done: true },
+        Scripted::tokens(&["Done."], Duration::ZERO),
+    ])
+    .await;
+    let app = with_llm(&fake, |config| config.runner.max_tool_calls = 2).await;
+    let (_, thread) =
+        agent_and_thread(&app, json!({"name": "eager", "tools": ["calculator"]})).await;
+    let run = posted(&app, &thread, "Compute").await;
+    assert_eq!(ended(&app, &run.run.id).await.status, RunStatus::Succeeded);
+    let outputs: Vec<String> = messages(&app, &thread)
+        .await
+        .into_iter()
+        .filter(|message| message.role == MessageRole::Tool)
+        .map(|message| message.content)
+        .collect();
+    assert_eq!(outputs.len(), 5, "every call has a result");
+    assert_eq!(&outputs[..2], ["6", "6"]);
+    assert!(
+        outputs[2..]
+            .iter()
+            .all(|output| output.contains("at most 2 tool calls")),
+        "{outputs:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_run_stops_at_the_step_limit() {
     let calc = |id: &str| Scripted::Stream {
         chunks: vec![(
