@@ -145,6 +145,8 @@ struct Settings {
     tool_timeout_secs: Option<u64>,
     #[arg(long, env = "HATCHERY_HTTP_TOOL_ALLOW", value_parser = networks)]
     http_tool_allow: Option<Networks>,
+    #[arg(long, env = "HATCHERY_HTTP_TOOL_PORTS", value_parser = ports)]
+    http_tool_ports: Option<Ports>,
     #[arg(long, env = "HATCHERY_USER_DAILY_COST_CAP_USD", value_parser = dollars)]
     user_daily_cost_cap_usd: Option<u64>,
     #[arg(long, env = "HATCHERY_AGENT_DAILY_COST_CAP_USD", value_parser = dollars)]
@@ -168,6 +170,8 @@ struct Settings {
 /// Networks such as `10.0.0.0/8` (a name of their own, so that clap takes the list as one
 /// value rather than one per occurrence).
 type Networks = Vec<ipnet::IpNet>;
+/// Parsed by [`ports`]; a type of its own so that clap takes it as one value, not a list.
+type Ports = Vec<u16>;
 /// Origins such as `https://hatchery.example.com`, as one value.
 type Origins = Vec<String>;
 /// Prices per model, as one value.
@@ -318,6 +322,9 @@ impl Settings {
         if let Some(networks) = self.http_tool_allow {
             runner.tools.http.allow = networks;
         }
+        if let Some(ports) = self.http_tool_ports {
+            runner.tools.http.ports = ports;
+        }
         runner.caps.per_user = self.user_daily_cost_cap_usd;
         runner.caps.per_agent = self.agent_daily_cost_cap_usd;
 
@@ -462,6 +469,18 @@ fn networks(text: &str) -> Result<Networks, String> {
         .collect()
 }
 
+/// Comma-separated TCP ports, such as `80,443`.
+fn ports(text: &str) -> Result<Ports, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|port| !port.is_empty())
+        .map(|port| match port.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err(format!("{port:?} is not a port (1 to 65535)")),
+        })
+        .collect()
+}
+
 fn base_url(text: &str) -> Result<String, String> {
     if text.starts_with("http://") || text.starts_with("https://") {
         Ok(text.to_owned())
@@ -569,6 +588,7 @@ mod tests {
             ("HATCHERY_LLM_BASE_URL", "api.openai.com"),
             ("HATCHERY_RUN_MAX_STEPS", "0"),
             ("HATCHERY_HTTP_TOOL_ALLOW", "10.0.0.0/33"),
+            ("HATCHERY_HTTP_TOOL_PORTS", "443,http"),
             ("HATCHERY_TRUSTED_PROXIES", "10.0.0.1/8,proxy"),
             ("HATCHERY_LLM_PRICES", "gpt=cheap"),
             ("HATCHERY_LOG", "info,[bad"),

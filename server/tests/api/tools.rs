@@ -46,6 +46,10 @@ async fn private_and_special_addresses_are_refused_before_any_request() {
         "http://169.254.169.254/latest/meta-data/".into(),
         format!("http://localhost:{}/big", addr.port()),
         "http://[::1]/".into(),
+        // IPv6 forms that reach IPv4 addresses: NAT64, 6to4, IPv4-compatible.
+        "http://[64:ff9b::7f00:1]/".into(),
+        "http://[2002:7f00:1::1]/".into(),
+        "http://[::127.0.0.1]/".into(),
     ] {
         let refused = send(get_request(&url), &config).await;
         assert!(
@@ -64,6 +68,7 @@ async fn an_allowed_network_is_reached_with_the_size_cap_and_the_timeout() {
         timeout: Duration::from_millis(500),
         max_response_bytes: 1000,
         allow: vec!["127.0.0.0/8".parse().unwrap()],
+        ports: Vec::new(),
     };
     let big = send(get_request(&format!("http://{addr}/big")), &config)
         .await
@@ -73,4 +78,22 @@ async fn an_allowed_network_is_reached_with_the_size_cap_and_the_timeout() {
     assert!(big.len() < 1100);
     let slow = send(get_request(&format!("http://{addr}/slow")), &config).await;
     assert_eq!(slow, Err(ToolError::TimedOut(Duration::from_millis(500))));
+}
+
+#[tokio::test]
+async fn only_the_listed_ports_are_reached() {
+    let addr = local_server().await;
+    let url = format!("http://{addr}/big");
+    let mut config = HttpToolConfig {
+        allow: vec!["127.0.0.0/8".parse().unwrap()],
+        ports: vec![80, 443],
+        ..HttpToolConfig::default()
+    };
+    let refused = send(get_request(&url), &config).await;
+    assert!(
+        matches!(&refused, Err(ToolError::Refused(why)) if why.contains("80, 443")),
+        "{refused:?}"
+    );
+    config.ports.push(addr.port());
+    assert!(send(get_request(&url), &config).await.is_ok());
 }

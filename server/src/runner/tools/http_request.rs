@@ -1,8 +1,10 @@
 //! `http_request`: a GET or POST to a public address, with a timeout and a cap on the
-//! response's size. Private, loopback, link-local and other special addresses are refused
-//! unless the allow-list names them; the check is on the addresses the name resolves to,
-//! and the request goes to exactly those addresses, so a name cannot be re-pointed between
-//! the check and the request. Redirects are not followed.
+//! response's size. Private, loopback, link-local and other special addresses (IPv6 ones
+//! that embed or translate to IPv4 among them) are refused unless the allow-list names
+//! them; the check is on the addresses the name resolves to, and the request goes to
+//! exactly those addresses, directly (never through a proxy named in the environment), so
+//! a name cannot be re-pointed between the check and the request. Redirects are not
+//! followed. An optional list of ports limits where it may go further.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -24,6 +26,8 @@ pub struct HttpToolConfig {
     pub max_response_bytes: usize,
     /// Networks allowed although they are not public (such as `10.0.0.0/8`).
     pub allow: Vec<IpNet>,
+    /// The only ports it may connect to (`HATCHERY_HTTP_TOOL_PORTS`); empty: any.
+    pub ports: Vec<u16>,
 }
 
 impl Default for HttpToolConfig {
@@ -32,6 +36,7 @@ impl Default for HttpToolConfig {
             timeout: Duration::from_secs(10),
             max_response_bytes: 64 * 1024,
             allow: Vec::new(),
+            ports: Vec::new(),
         }
     }
 }
@@ -61,6 +66,17 @@ pub async fn send(request: HttpRequest, config: &HttpToolConfig) -> Result<Strin
         .ok_or_else(|| ToolError::BadArguments("the URL has no host".into()))?
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
+    if !config.ports.is_empty() && !config.ports.contains(&port) {
+        return Err(ToolError::Refused(format!(
+            "port {port} is not one this server lets the tool use ({})",
+            config
+                .ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let addrs = resolve(&host, port).await?;
     if let Some(refused) = addrs.iter().find(|addr| !allowed(addr.ip(), &config.allow)) {
         return Err(ToolError::Refused(format!(
@@ -71,6 +87,7 @@ pub async fn send(request: HttpRequest, config: &HttpToolConfig) -> Result<Strin
     }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .timeout(config.timeout)
         .resolve_to_addrs(&host, &addrs)
         .build()
@@ -165,13 +182,15 @@ fn is_public(ip: IpAddr) -> bool {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => is_public(IpAddr::V4(v4)),
             None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80
-                    || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                let [first, second, ..] = v6.segments();
+                // Global unicast only (2000::/3), and none of its special blocks: 6to4
+                // (2002::/16) and Teredo (2001::/32), which carry IPv4 addresses, and
+                // documentation (2001:db8::/32). Outside it: NAT64 (64:ff9b::/96), the
+                // IPv4-compatible ::a.b.c.d, site-local, unique-local, link-local,
+                // multicast, loopback and unspecified.
+                (first & 0xe000) == 0x2000
+                    && first != 0x2002
+                    && !(first == 0x2001 && (second == 0 || second == 0x0db8))
             }
         },
     }
@@ -195,10 +214,23 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378::1",
+            "fec0::1",
+            "2001:db8::1",
         ] {
             assert!(!allowed(ip.parse().unwrap(), &[]), "{ip}");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "2a00:1450:4007::1",
+        ] {
             assert!(allowed(ip.parse().unwrap(), &[]), "{ip}");
         }
         let allow = ["10.0.0.0/8".parse().unwrap()];
