@@ -133,6 +133,12 @@ struct Settings {
     llm_model: Option<String>,
     #[arg(long, env = "HATCHERY_LLM_PRICES", value_parser = prices)]
     llm_prices: Option<Prices>,
+    #[arg(long, env = "HATCHERY_LLM_DEFAULT_PRICE", value_parser = price_of)]
+    llm_default_price: Option<Price>,
+    #[arg(long, env = "HATCHERY_MAX_RUNS_PER_USER", value_parser = number::<1, 10_000>)]
+    max_runs_per_user: Option<u64>,
+    #[arg(long, env = "HATCHERY_RUN_COST_ESTIMATE_USD", value_parser = dollars)]
+    run_cost_estimate_usd: Option<u64>,
     #[arg(long, env = "HATCHERY_RUN_MAX_STEPS", value_parser = number::<1, 100>)]
     run_max_steps: Option<u64>,
     #[arg(long, env = "HATCHERY_RUN_CONTEXT_BYTES", value_parser = number::<1024, 1_073_741_824>)]
@@ -300,6 +306,13 @@ impl Settings {
         };
         if let Some(model) = self.llm_model {
             runner.default_model = model;
+        }
+        runner.default_price = self.llm_default_price;
+        if let Some(max) = self.max_runs_per_user {
+            runner.admission.max_runs_per_user = to_usize(max);
+        }
+        if let Some(micros) = self.run_cost_estimate_usd {
+            runner.admission.run_estimate_micros = micros;
         }
         if let Some(prices) = self.llm_prices {
             runner.prices = prices;
@@ -515,24 +528,28 @@ fn prices(text: &str) -> Result<Prices, String> {
         .map(|entry| {
             let bad =
                 || format!("{entry:?} is not model=input/output, such as gpt-4o-mini=0.15/0.60");
-            let (model, prices) = entry.split_once('=').ok_or_else(bad)?;
-            let (input, output) = prices.split_once('/').ok_or_else(bad)?;
-            let price = |text: &str| {
-                text.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|p| p.is_finite() && *p >= 0.0)
-                    .ok_or_else(bad)
-            };
-            Ok((
-                model.trim().to_owned(),
-                Price {
-                    input: price(input)?,
-                    output: price(output)?,
-                },
-            ))
+            let (model, price) = entry.split_once('=').ok_or_else(bad)?;
+            Ok((model.trim().to_owned(), price_of(price).map_err(|_| bad())?))
         })
         .collect()
+}
+
+/// `input/output` in dollars per million tokens, such as `0.15/0.60`.
+fn price_of(text: &str) -> Result<Price, String> {
+    let bad =
+        || format!("{text:?} is not input/output in dollars per million tokens, such as 0.15/0.60");
+    let (input, output) = text.split_once('/').ok_or_else(bad)?;
+    let dollars = |text: &str| {
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| p.is_finite() && *p >= 0.0)
+            .ok_or_else(bad)
+    };
+    Ok(Price {
+        input: dollars(input)?,
+        output: dollars(output)?,
+    })
 }
 
 #[cfg(test)]
@@ -591,6 +608,8 @@ mod tests {
             ("HATCHERY_HTTP_TOOL_PORTS", "443,http"),
             ("HATCHERY_TRUSTED_PROXIES", "10.0.0.1/8,proxy"),
             ("HATCHERY_LLM_PRICES", "gpt=cheap"),
+            ("HATCHERY_LLM_DEFAULT_PRICE", "1"),
+            ("HATCHERY_MAX_RUNS_PER_USER", "0"),
             ("HATCHERY_LOG", "info,[bad"),
             ("HATCHERY_LOG_FORMAT", "xml"),
             ("HATCHERY_SHUTDOWN_GRACE_SECS", "-1"),

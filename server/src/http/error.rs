@@ -126,9 +126,14 @@ impl From<StartError> for ApiError {
                     retry_after: (midnight - now).to_std().unwrap_or_default(),
                 }
             }
-            StartError::Busy | StartError::Disabled | StartError::Replay => {
-                Self::Conflict(err.to_string())
-            }
+            StartError::TooManyInFlight(_) => Self::TooManyRequests {
+                message: err.to_string(),
+                retry_after: Duration::from_secs(5),
+            },
+            StartError::Busy
+            | StartError::Disabled
+            | StartError::Replay
+            | StartError::Unpriced(_) => Self::Conflict(err.to_string()),
         }
     }
 }

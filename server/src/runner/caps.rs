@@ -1,5 +1,6 @@
-//! Daily cost caps per user and per agent: today's (UTC) cost of finished runs against the
-//! configured caps. A run that would start past a cap is refused until midnight UTC.
+//! Daily cost caps per user and per agent: today's (UTC) cost of finished runs, and what
+//! the runs in flight are expected to cost, against the configured caps. A run that would
+//! take spending past a cap is refused until midnight UTC.
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use hatchery_shared::api::usage::CapStatus;
@@ -49,13 +50,15 @@ pub async fn status(
 }
 
 impl CostCaps {
-    /// Why a new run of `agent_id` (owned by `owner_id`) may not start today, if a cap is
-    /// reached.
+    /// Why a new run of `agent_id` (owned by `owner_id`) may not start today, if it would
+    /// take spending past a cap: `in_flight` is what the runs in flight of the user and of
+    /// the agent, the new one included, are expected to cost (millionths of a dollar).
     pub async fn reached(
         &self,
         store: &Store,
         owner_id: &str,
         agent_id: &str,
+        in_flight: (u64, u64),
     ) -> Result<Option<String>, StoreError> {
         let checks = [
             (
@@ -64,6 +67,7 @@ impl CostCaps {
                     owner_id: Some(owner_id.to_owned()),
                     ..RunFilter::default()
                 },
+                in_flight.0,
                 "your daily cost cap",
             ),
             (
@@ -72,17 +76,20 @@ impl CostCaps {
                     agent_id: Some(agent_id.to_owned()),
                     ..RunFilter::default()
                 },
+                in_flight.1,
                 "this agent's daily cost cap",
             ),
         ];
-        for (cap, filter, what) in checks {
+        for (cap, filter, expected, what) in checks {
             if let Some(status) = status(store, cap, filter).await?
-                && status.left_usd <= 0.0
+                && status.spent_usd + dollars(expected) > status.cap_usd
             {
                 return Ok(Some(format!(
-                    "{what} of ${:.2} is reached (${:.2} spent today); runs start again at \
-                     midnight UTC",
-                    status.cap_usd, status.spent_usd
+                    "{what} of ${:.2} would be passed (${:.2} spent today, ${:.2} expected of \
+                     the runs in progress and this one); runs start again at midnight UTC",
+                    status.cap_usd,
+                    status.spent_usd,
+                    dollars(expected)
                 )));
             }
         }

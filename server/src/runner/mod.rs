@@ -7,6 +7,8 @@
 //! The services above it hear what runs did to their agents as [`AgentTouched`] events on
 //! a channel: the runner calls none of them.
 
+mod admission;
+pub use admission::AdmissionConfig;
 pub mod caps;
 mod context;
 pub mod provider;
@@ -32,6 +34,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::{
+    admission::{Admission, Limits, Ticket},
     caps::CostCaps,
     provider::{OpenAiCompatible, OpenAiConfig, Provider},
     tools::ToolConfig,
@@ -68,8 +71,13 @@ pub struct RunnerConfig {
     pub max_concurrent_runs: usize,
     /// Tool timeouts and limits (`HATCHERY_TOOL_TIMEOUT_SECS`, `HATCHERY_HTTP_TOOL_ALLOW`).
     pub tools: ToolConfig,
-    /// Prices per model (`HATCHERY_LLM_PRICES`), for the runs' cost.
+    /// Prices per model (`HATCHERY_LLM_PRICES`), for the runs' cost; a dated version of a
+    /// model (`gpt-4o-mini-2024-07-18`) has the price of the model it names.
     pub prices: HashMap<String, Price>,
+    /// The price of models not in `prices` (`HATCHERY_LLM_DEFAULT_PRICE`).
+    pub default_price: Option<Price>,
+    /// Limits on runs in flight.
+    pub admission: AdmissionConfig,
     /// Attempts at a reply before its first token, with backoff between them.
     pub attempts: u32,
     /// Daily cost caps (`HATCHERY_USER_DAILY_COST_CAP_USD`,
@@ -92,6 +100,8 @@ impl Default for RunnerConfig {
             max_concurrent_runs: 16,
             tools: ToolConfig::default(),
             prices: HashMap::new(),
+            default_price: None,
+            admission: AdmissionConfig::default(),
             attempts: 3,
             caps: CostCaps::default(),
             context_bytes: 256 << 10,
@@ -168,6 +178,15 @@ pub enum StartError {
     /// A daily cost cap is reached.
     #[error("{0}")]
     CapReached(String),
+    /// Caps are set and the model has no price, so its cost could not be kept within them.
+    #[error(
+        "the model {0} has no price, so the daily cost caps cannot be kept: add it to \
+         HATCHERY_LLM_PRICES or set HATCHERY_LLM_DEFAULT_PRICE"
+    )]
+    Unpriced(String),
+    /// The user has as many runs in flight as one user may.
+    #[error("you have {0} runs in progress, as many as one person may; start more once one ends")]
+    TooManyInFlight(usize),
     /// The server is stopping.
     #[error("the server is shutting down; try again in a moment")]
     ShuttingDown,
@@ -201,6 +220,7 @@ struct Inner {
     slots: Arc<Semaphore>,
     tasks: TaskTracker,
     active: Mutex<HashMap<String, Arc<Cancel>>>,
+    admission: Arc<Admission>,
     stopping: CancellationToken,
 }
 
@@ -251,6 +271,7 @@ impl Runner {
                 config,
                 tasks: TaskTracker::new(),
                 active: Mutex::default(),
+                admission: Arc::default(),
                 stopping: CancellationToken::new(),
             }),
         };
@@ -268,7 +289,7 @@ impl Runner {
     /// daily cost cap), stores its delivery, thread, message and run in one transaction,
     /// announces them and launches its task.
     pub async fn start(&self, request: StartRequest) -> Result<StartedRun, StartError> {
-        self.admit(&request.agent).await?;
+        let ticket = self.admit(&request.agent).await?;
         let message = NewMessageRow {
             role: Some(MessageRole::User),
             content: request.input,
@@ -295,7 +316,7 @@ impl Runner {
             .await?;
         match stored {
             RunStart::Started(started) => {
-                self.launch(request.agent, &started.message, &started.run)
+                self.launch(request.agent, &started.message, &started.run, ticket)
                     .await;
                 Ok(*started)
             }
@@ -305,34 +326,48 @@ impl Runner {
     }
 
     /// Whether a run of `agent` may start now: not while the server stops, nor for a
-    /// disabled agent, nor past a daily cost cap (its owner is told).
-    async fn admit(&self, agent: &AgentRow) -> Result<(), StartError> {
+    /// disabled agent, nor beyond the runs one user may have in flight, nor past a daily
+    /// cost cap (its owner is told).
+    async fn admit(&self, agent: &AgentRow) -> Result<Ticket, StartError> {
         if self.inner.stopping.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
         if agent.change.status == AgentStatus::Disabled {
             return Err(StartError::Disabled);
         }
-        let caps = &self.inner.config.caps;
-        if let Some(reason) = caps
-            .reached(&self.inner.store, &agent.owner_id, &agent.id)
-            .await?
-        {
+        let config = &self.inner.config;
+        let limits = Limits {
+            config: &config.admission,
+            caps: &config.caps,
+            price: self.price_of(&agent.change.model),
+        };
+        let admitted = self
+            .inner
+            .admission
+            .admit(&self.inner.store, agent, limits)
+            .await;
+        if let Err(refused @ (StartError::CapReached(_) | StartError::Unpriced(_))) = &admitted {
             let notice = Message::Notice(Notice {
                 level: NoticeLevel::Warning,
-                text: format!("A run of {} was refused: {reason}.", agent.change.name),
+                text: format!("A run of {} was refused: {refused}.", agent.change.name),
             });
             self.inner
                 .realtime
                 .publish(&Topic::user(&agent.owner_id), notice)
                 .await;
-            return Err(StartError::CapReached(reason));
         }
-        Ok(())
+        admitted
     }
 
-    /// Announces a run just stored with its first `message`, and starts its task.
-    async fn launch(&self, agent: AgentRow, message: &ThreadMessage, run: &RunRow) {
+    /// The price of `model` (see [`price_for`]).
+    pub fn price_of(&self, model: &str) -> Option<&Price> {
+        let config = &self.inner.config;
+        price_for(&config.prices, config.default_price.as_ref(), model)
+    }
+
+    /// Announces a run just stored with its first `message`, and starts its task, which holds
+    /// the run's `ticket` until its end is recorded.
+    async fn launch(&self, agent: AgentRow, message: &ThreadMessage, run: &RunRow, ticket: Ticket) {
         let realtime = &self.inner.realtime;
         realtime
             .publish(
@@ -356,6 +391,8 @@ impl Runner {
             let id = task_run.id.clone();
             run::execute(&runner, task_run, agent, &cancel).await;
             runner.active().remove(&id);
+            // Its cost is stored: it no longer counts as expected.
+            drop(ticket);
         });
     }
 
@@ -427,6 +464,32 @@ fn cancel_with(cancel: &Cancel, reason: &'static str) {
     cancel.token.cancel();
 }
 
+/// The price of `model` in `prices`: its own, that of the model a dated version of it names
+/// (`gpt-4o-mini-2024-07-18`, `gpt-4-0613`), or else `default`.
+pub fn price_for<'a>(
+    prices: &'a HashMap<String, Price>,
+    default: Option<&'a Price>,
+    model: &str,
+) -> Option<&'a Price> {
+    let dated = |name: &String| {
+        model.strip_prefix(name.as_str()).is_some_and(|rest| {
+            rest.strip_prefix('-').is_some_and(|date| {
+                !date.is_empty() && date.chars().all(|c| c.is_ascii_digit() || c == '-')
+            })
+        })
+    };
+    prices
+        .get(model)
+        .or_else(|| {
+            prices
+                .iter()
+                .filter(|(name, _)| dated(name))
+                .max_by_key(|(name, _)| name.len())
+                .map(|(_, price)| price)
+        })
+        .or(default)
+}
+
 /// The cost of a run's tokens at `price`, in millionths of a dollar.
 pub fn cost_micros(price: Option<&Price>, prompt_tokens: u64, completion_tokens: u64) -> u64 {
     price.map_or(0, |price| {
@@ -439,6 +502,35 @@ pub fn cost_micros(price: Option<&Price>, prompt_tokens: u64, completion_tokens:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dated_models_have_their_models_price_and_others_the_default() {
+        let mini = Price {
+            input: 0.15,
+            output: 0.6,
+        };
+        let big = Price {
+            input: 2.5,
+            output: 10.0,
+        };
+        let fallback = Price {
+            input: 1.0,
+            output: 1.0,
+        };
+        let prices = HashMap::from([("gpt-4o".to_owned(), big), ("gpt-4o-mini".to_owned(), mini)]);
+        assert_eq!(price_for(&prices, None, "gpt-4o-mini"), Some(&mini));
+        assert_eq!(
+            price_for(&prices, None, "gpt-4o-mini-2024-07-18"),
+            Some(&mini)
+        );
+        assert_eq!(price_for(&prices, None, "gpt-4o-2024-08-06"), Some(&big));
+        assert_eq!(price_for(&prices, None, "gpt-4o-audio"), None, "not a date");
+        assert_eq!(price_for(&prices, None, "llama3"), None);
+        assert_eq!(
+            price_for(&prices, Some(&fallback), "llama3"),
+            Some(&fallback)
+        );
+    }
 
     #[test]
     fn cost_follows_the_price_per_million_tokens() {

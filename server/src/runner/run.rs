@@ -77,7 +77,7 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         prompt_tokens: context.prompt_tokens,
         completion_tokens: context.completion_tokens,
         cost_micros: super::cost_micros(
-            inner.config.prices.get(&run.model),
+            runner.price_of(&run.model),
             context.prompt_tokens,
             context.completion_tokens,
         ),

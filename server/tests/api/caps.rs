@@ -2,7 +2,14 @@
 //! are refused with 429 and a reason, a notice goes to the owner, and the caps endpoint
 //! shows what is left.
 
-use hatchery_server::{config::Config, store::RunEnd};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use hatchery_server::{
+    config::Config,
+    runner::{Price, provider::OpenAiConfig},
+    store::RunEnd,
+};
 use hatchery_shared::api::{
     runs::{RunStatus, RunTrigger},
     threads::ThreadKind,
@@ -11,13 +18,20 @@ use hatchery_shared::api::{
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_configured};
+use crate::{
+    fake_llm::{FakeLlm, Scripted},
+    helpers::{TestApp, spawn_app, spawn_app_configured},
+};
 
-/// A server with a $0.05 daily cap per user and $0.03 per agent.
+/// A server with a $0.05 daily cap per user and $0.03 per agent, every model priced.
 async fn capped() -> TestApp {
     spawn_app_configured(|config: &mut Config| {
         config.runner.caps.per_user = Some(50_000);
         config.runner.caps.per_agent = Some(30_000);
+        config.runner.default_price = Some(Price {
+            input: 0.15,
+            output: 0.6,
+        });
     })
     .await
 }
@@ -158,4 +172,104 @@ async fn without_caps_nothing_is_refused_and_none_is_shown() {
         .json(Method::GET, "/api/usage/caps", Some("alice"), None)
         .await;
     assert_eq!((caps.user, caps.agent), (None, None));
+}
+
+#[tokio::test]
+async fn with_caps_a_model_without_a_price_does_not_run() {
+    let app = spawn_app_configured(|config: &mut Config| {
+        config.runner.caps.per_user = Some(50_000);
+    })
+    .await;
+    let (_, thread) = app.agent_with_thread("alice", "Unpriced").await;
+    let refused = post(&app, &thread).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let body: Value = refused.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("HATCHERY_LLM_PRICES"), "{message}");
+}
+
+/// A server whose provider answers slowly, so that runs stay in flight for a while.
+async fn slow_provider(runs: usize, tune: impl FnOnce(&mut Config)) -> (FakeLlm, TestApp) {
+    let fake = FakeLlm::start(
+        (0..runs)
+            .map(|_| Scripted::tokens(&["slow"], Duration::from_secs(2)))
+            .collect(),
+    )
+    .await;
+    let base_url = fake.base_url.clone();
+    let app = spawn_app_configured(move |config: &mut Config| {
+        config.runner.provider = Some(OpenAiConfig {
+            base_url,
+            api_key: None,
+            timeout: Duration::from_secs(10),
+        });
+        tune(config);
+    })
+    .await;
+    (fake, app)
+}
+
+#[tokio::test]
+async fn a_burst_cannot_pass_a_cap_by_starting_before_any_run_ends() {
+    let (_fake, app) = slow_provider(10, |config| {
+        config.runner.caps.per_user = Some(50_000);
+        config.runner.default_price = Some(Price {
+            input: 0.15,
+            output: 0.6,
+        });
+        config.runner.admission.run_estimate_micros = 10_000;
+    })
+    .await;
+    let mut threads = Vec::new();
+    for n in 0..10 {
+        threads.push(
+            app.agent_with_thread("alice", &format!("Burst {n}"))
+                .await
+                .1,
+        );
+    }
+    let statuses: Vec<u16> = join_all(threads.iter().map(|thread| post(&app, thread)))
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    let started = statuses.iter().filter(|status| **status == 202).count();
+    assert_eq!(
+        started, 5,
+        "$0.05 holds five runs expected at $0.01: {statuses:?}"
+    );
+    assert!(statuses.iter().all(|status| [202, 429].contains(status)));
+}
+
+#[tokio::test]
+async fn one_user_cannot_take_every_run_slot() {
+    let (_fake, app) = slow_provider(4, |config| {
+        config.runner.admission.max_runs_per_user = 2;
+    })
+    .await;
+    let mut threads = Vec::new();
+    for n in 0..3 {
+        threads.push(app.agent_with_thread("alice", &format!("Busy {n}")).await.1);
+    }
+    assert_eq!(post(&app, &threads[0]).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(post(&app, &threads[1]).await.status(), StatusCode::ACCEPTED);
+    let third = post(&app, &threads[2]).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = third.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 runs in progress")
+    );
+    let (_, bobs) = app.agent_with_thread("bob", "Bob's").await;
+    let bob = app
+        .call(
+            Method::POST,
+            &format!("/api/threads/{bobs}/messages"),
+            Some("bob"),
+            Some(json!({"content": "hello"})),
+        )
+        .await;
+    assert_eq!(bob.status(), StatusCode::ACCEPTED, "others still run");
 }
