@@ -64,6 +64,8 @@ pub struct Application {
     /// What runs did to their agents, for the Agents service to follow once running.
     agent_events: mpsc::Receiver<AgentTouched>,
     serve_limits: ServeLimits,
+    /// The size of SQLite's write-ahead log, kept by the checkpoint task.
+    log_bytes: prometheus::IntGauge,
 }
 
 impl Application {
@@ -87,6 +89,11 @@ impl Application {
                     source,
                 })?;
         let metrics = prometheus::Registry::new();
+        let log_bytes = prometheus::IntGauge::new(
+            "hatchery_sqlite_wal_bytes",
+            "Size of SQLite's write-ahead log after the last checkpoint",
+        )?;
+        metrics.register(Box::new(log_bytes.clone()))?;
         let realtime = Realtime::new(config.realtime.clone(), &metrics, store.clone())?;
         let auth = Auth::new(config.auth.clone(), store.clone(), realtime.clone()).await?;
         let scheduler = Scheduler::new();
@@ -121,6 +128,7 @@ impl Application {
             scheduler_config: config.scheduler.clone(),
             agent_events,
             serve_limits: config.serve,
+            log_bytes,
         })
     }
 
@@ -158,6 +166,7 @@ impl Application {
             scheduler_config,
             agent_events,
             serve_limits,
+            log_bytes,
         } = self;
         let store = state.store.clone();
         let realtime = state.realtime.clone();
@@ -181,7 +190,7 @@ impl Application {
         state
             .webhooks
             .start_pruning(&background, stop_background.clone());
-        store.start_checkpoints(&background, stop_background.clone());
+        store.start_checkpoints(log_bytes, &background, stop_background.clone());
         state
             .auth
             .start_expiry(&background, stop_background.clone());

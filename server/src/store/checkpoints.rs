@@ -4,10 +4,14 @@
 //! one request in every few hundred waits for the copy and its `fsync`. Hatchery turns that
 //! off on its connections and runs a passive checkpoint in a background task instead, a
 //! second after commits happen; a passive checkpoint never blocks readers or writers. With
-//! no commits the task sleeps.
+//! no commits the task sleeps. After each checkpoint the log's size on disk is published as
+//! a gauge, and a log that grew past its limit anyway (readers kept the passive checkpoints
+//! from finishing) is emptied with a truncating one. The task is supervised: if it ever
+//! fails, it is started again.
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use prometheus::IntGauge;
 use sqlx::SqlitePool;
 use tokio::sync::Notify;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -17,6 +21,12 @@ const AFTER_COMMIT: Duration = Duration::from_secs(1);
 
 /// The largest log SQLite keeps on disk after a checkpoint has emptied it, in bytes.
 pub const LOG_SIZE_LIMIT: &str = "33554432";
+
+/// The log size past which a truncating checkpoint runs, in bytes (the same limit).
+const TRUNCATE_ABOVE: u64 = 32 << 20;
+
+/// How long the supervisor waits before starting a failed checkpoint task again.
+const RESTART_AFTER: Duration = Duration::from_secs(1);
 
 /// Wakes the checkpoint task on every commit. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -28,25 +38,81 @@ impl Commits {
         self.0.notify_one();
     }
 
-    /// Starts the tracked task that checkpoints `pool`'s log after commits, until `stop`.
-    pub fn start(self, pool: SqlitePool, tasks: &TaskTracker, stop: CancellationToken) {
+    /// Starts the tracked task that checkpoints `pool`'s log (the file `log`) after commits
+    /// and sets `log_bytes` to its size, until `stop`; started again if it fails.
+    pub fn start(
+        self,
+        pool: SqlitePool,
+        log: PathBuf,
+        log_bytes: IntGauge,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) {
         tasks.spawn(async move {
             loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = self.0.notified() => {}
+                let checkpoints = tokio::spawn(self.clone().run(
+                    pool.clone(),
+                    log.clone(),
+                    log_bytes.clone(),
+                    stop.clone(),
+                ));
+                match checkpoints.await {
+                    Ok(()) => return,
+                    Err(err) => {
+                        tracing::error!(error = %err, "the checkpoint task failed; starting it again");
+                    }
                 }
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = tokio::time::sleep(AFTER_COMMIT) => {}
-                }
-                if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&pool)
-                    .await
-                {
-                    tracing::warn!(error = %err, "cannot checkpoint the write-ahead log");
+                    () = tokio::time::sleep(RESTART_AFTER) => {}
                 }
             }
         });
     }
+
+    async fn run(
+        self,
+        pool: SqlitePool,
+        log: PathBuf,
+        log_bytes: IntGauge,
+        stop: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.0.notified() => {}
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(AFTER_COMMIT) => {}
+            }
+            checkpoint(&pool, "PASSIVE").await;
+            let mut size = log_size(&log).await;
+            if size > TRUNCATE_ABOVE {
+                tracing::warn!(
+                    bytes = size,
+                    "the write-ahead log is over its limit; truncating it"
+                );
+                checkpoint(&pool, "TRUNCATE").await;
+                size = log_size(&log).await;
+            }
+            log_bytes.set(i64::try_from(size).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+async fn checkpoint(pool: &SqlitePool, mode: &str) {
+    if let Err(err) = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
+        .execute(pool)
+        .await
+    {
+        tracing::warn!(error = %err, mode, "cannot checkpoint the write-ahead log");
+    }
+}
+
+/// The size of the log file, 0 when there is none.
+async fn log_size(log: &PathBuf) -> u64 {
+    tokio::fs::metadata(log)
+        .await
+        .map_or(0, |metadata| metadata.len())
 }

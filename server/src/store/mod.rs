@@ -184,11 +184,20 @@ impl Store {
         Ok(Self { pool, commits })
     }
 
-    /// Starts the tracked task that keeps SQLite's write-ahead log short, until `stop`;
-    /// PostgreSQL needs none.
-    pub fn start_checkpoints(&self, tasks: &TaskTracker, stop: CancellationToken) {
+    /// Starts the tracked task that keeps SQLite's write-ahead log short and sets
+    /// `log_bytes` to its size, until `stop`; PostgreSQL needs none.
+    pub fn start_checkpoints(
+        &self,
+        log_bytes: prometheus::IntGauge,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) {
         if let Pool::Sqlite(pool) = &self.pool {
-            self.commits.clone().start(pool.clone(), tasks, stop);
+            let mut log = pool.connect_options().get_filename().as_os_str().to_owned();
+            log.push("-wal");
+            self.commits
+                .clone()
+                .start(pool.clone(), log.into(), log_bytes, tasks, stop);
         }
     }
 

@@ -96,4 +96,12 @@ async fn committed_writes_reach_the_sqlite_file_itself_in_the_background() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.metric("hatchery_sqlite_wal_bytes").await == 0.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log's size is in /metrics after a checkpoint"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
