@@ -9,6 +9,7 @@ mod agents;
 mod authorization;
 mod caps;
 mod connections;
+mod fuzz;
 mod health;
 mod history;
 mod process;

@@ -22,6 +22,17 @@ pub struct WsHarness {
     next_req: u32,
 }
 
+/// What a client sees next.
+#[derive(Debug)]
+pub enum Next {
+    /// A frame (pings aside).
+    Frame(Box<Envelope>),
+    /// The connection ended.
+    Ended(Ended),
+    /// Nothing within the wait.
+    Silent,
+}
+
 /// How a connection ended, as the client saw it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -113,27 +124,48 @@ impl WsHarness {
         .await
     }
 
-    /// The next frame other than a server `ping`, within `wait`; `None` if none came.
-    pub async fn next_within(&mut self, wait: Duration) -> Option<Envelope> {
+    /// Sends a text frame as it is; false when the connection is already gone.
+    pub async fn try_send_raw(&mut self, text: impl Into<String>) -> bool {
+        self.ws
+            .send(tungstenite::Message::Text(text.into().into()))
+            .await
+            .is_ok()
+    }
+
+    /// What comes next other than a server `ping`, within `wait`.
+    pub async fn next_or_end(&mut self, wait: Duration) -> Next {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let frame = timeout(deadline - tokio::time::Instant::now(), self.ws.next())
-                .await
-                .ok()?;
+            let Ok(frame) = timeout(deadline - tokio::time::Instant::now(), self.ws.next()).await
+            else {
+                return Next::Silent;
+            };
             match frame {
                 Some(Ok(tungstenite::Message::Text(text))) => {
                     let envelope = parse_frame(&text).expect("the server sends valid frames");
                     if envelope.message.message_type() != MessageType::Ping {
-                        return Some(envelope);
+                        return Next::Frame(Box::new(envelope));
                     }
                 }
-                Some(Ok(tungstenite::Message::Close(frame))) => {
-                    panic!("the server closed the socket: {frame:?}")
+                Some(Ok(tungstenite::Message::Close(Some(frame)))) => {
+                    return Next::Ended(Ended::Closed(u16::from(frame.code)));
+                }
+                Some(Ok(tungstenite::Message::Close(None))) => {
+                    return Next::Ended(Ended::Closed(u16::from(CloseCode::Status)));
                 }
                 Some(Ok(_)) => {}
-                Some(Err(err)) => panic!("the socket failed: {err}"),
-                None => panic!("the socket ended"),
+                Some(Err(_)) | None => return Next::Ended(Ended::Dropped),
             }
+        }
+    }
+
+    /// The next frame other than a server `ping`, within `wait`; `None` if none came.
+    /// Panics if the connection ends.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Envelope> {
+        match self.next_or_end(wait).await {
+            Next::Frame(envelope) => Some(*envelope),
+            Next::Silent => None,
+            Next::Ended(ended) => panic!("the connection ended: {ended:?}"),
         }
     }
 
@@ -167,39 +199,24 @@ impl WsHarness {
         }
     }
 
-    /// Reads (and returns) every frame until the connection ends, then how it ended.
+    /// Reads (and returns) every frame but pings until the connection ends, then how it ended.
     pub async fn read_until_end(&mut self, wait: Duration) -> (Vec<Envelope>, Ended) {
+        let deadline = tokio::time::Instant::now() + wait;
         let mut frames = Vec::new();
-        let ended = timeout(wait, async {
-            loop {
-                match self.ws.next().await {
-                    Some(Ok(tungstenite::Message::Text(text))) => {
-                        frames.push(parse_frame(&text).expect("valid frames"));
-                    }
-                    Some(Ok(tungstenite::Message::Close(Some(frame)))) => {
-                        return Ended::Closed(u16::from(frame.code));
-                    }
-                    Some(Ok(tungstenite::Message::Close(None))) => {
-                        return Ended::Closed(u16::from(CloseCode::Status));
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => return Ended::Dropped,
-                }
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_or_end(left).await {
+                Next::Frame(frame) => frames.push(*frame),
+                Next::Ended(ended) => return (frames, ended),
+                Next::Silent => panic!("the connection did not end within {wait:?}"),
             }
-        })
-        .await
-        .expect("the connection ends in time");
-        (frames, ended)
+        }
     }
 
     /// Reads until the connection ends and returns the close code, asserting that no frame
     /// other than pings came first.
     pub async fn expect_close(&mut self, wait: Duration) -> Ended {
         let (frames, ended) = self.read_until_end(wait).await;
-        let frames: Vec<_> = frames
-            .into_iter()
-            .filter(|frame| frame.message.message_type() != MessageType::Ping)
-            .collect();
         assert!(frames.is_empty(), "frames before the close: {frames:?}");
         ended
     }
