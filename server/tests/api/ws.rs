@@ -132,29 +132,36 @@ impl WsHarness {
             .is_ok()
     }
 
+    /// What comes next, a server `ping` included, within `wait`.
+    async fn next_any(&mut self, wait: Duration) -> Next {
+        loop {
+            let Ok(frame) = timeout(wait, self.ws.next()).await else {
+                return Next::Silent;
+            };
+            return match frame {
+                Some(Ok(tungstenite::Message::Text(text))) => Next::Frame(Box::new(
+                    parse_frame(&text).expect("the server sends valid frames"),
+                )),
+                Some(Ok(tungstenite::Message::Close(Some(frame)))) => {
+                    Next::Ended(Ended::Closed(u16::from(frame.code)))
+                }
+                Some(Ok(tungstenite::Message::Close(None))) => {
+                    Next::Ended(Ended::Closed(u16::from(CloseCode::Status)))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Next::Ended(Ended::Dropped),
+            };
+        }
+    }
+
     /// What comes next other than a server `ping`, within `wait`.
     pub async fn next_or_end(&mut self, wait: Duration) -> Next {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let Ok(frame) = timeout(deadline - tokio::time::Instant::now(), self.ws.next()).await
-            else {
-                return Next::Silent;
-            };
-            match frame {
-                Some(Ok(tungstenite::Message::Text(text))) => {
-                    let envelope = parse_frame(&text).expect("the server sends valid frames");
-                    if envelope.message.message_type() != MessageType::Ping {
-                        return Next::Frame(Box::new(envelope));
-                    }
-                }
-                Some(Ok(tungstenite::Message::Close(Some(frame)))) => {
-                    return Next::Ended(Ended::Closed(u16::from(frame.code)));
-                }
-                Some(Ok(tungstenite::Message::Close(None))) => {
-                    return Next::Ended(Ended::Closed(u16::from(CloseCode::Status)));
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return Next::Ended(Ended::Dropped),
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_any(left).await {
+                Next::Frame(frame) if frame.message.message_type() == MessageType::Ping => {}
+                next => return next,
             }
         }
     }
@@ -199,13 +206,13 @@ impl WsHarness {
         }
     }
 
-    /// Reads (and returns) every frame but pings until the connection ends, then how it ended.
+    /// Reads (and returns) every frame until the connection ends, then how it ended.
     pub async fn read_until_end(&mut self, wait: Duration) -> (Vec<Envelope>, Ended) {
         let deadline = tokio::time::Instant::now() + wait;
         let mut frames = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next_or_end(left).await {
+            match self.next_any(left).await {
                 Next::Frame(frame) => frames.push(*frame),
                 Next::Ended(ended) => return (frames, ended),
                 Next::Silent => panic!("the connection did not end within {wait:?}"),
@@ -217,6 +224,10 @@ impl WsHarness {
     /// other than pings came first.
     pub async fn expect_close(&mut self, wait: Duration) -> Ended {
         let (frames, ended) = self.read_until_end(wait).await;
+        let frames: Vec<_> = frames
+            .into_iter()
+            .filter(|frame| frame.message.message_type() != MessageType::Ping)
+            .collect();
         assert!(frames.is_empty(), "frames before the close: {frames:?}");
         ended
     }
