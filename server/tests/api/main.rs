@@ -8,6 +8,7 @@ mod accounts;
 mod agents;
 mod authorization;
 mod caps;
+mod chaos;
 mod connections;
 mod fuzz;
 mod health;

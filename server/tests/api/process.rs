@@ -4,14 +4,15 @@
 use std::{process::Stdio, time::Duration};
 
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::Command,
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{Child, ChildStdout, Command},
     time::timeout,
 };
 
 use crate::helpers::TestData;
 
-fn hatchery(data: &TestData) -> Command {
+/// The binary on `data`, on a free loopback port, logging JSON lines to a pipe.
+pub(crate) fn hatchery(data: &TestData) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hatchery"));
     command
         .env_clear()
@@ -48,12 +49,13 @@ async fn a_bad_config_value_stops_start_up_with_a_message_naming_the_variable() 
     );
 }
 
-#[tokio::test]
-async fn sigterm_stops_the_server_gracefully_after_it_logged_json_lines() {
-    let data = TestData::new();
-    let mut child = hatchery(&data).spawn().unwrap();
+/// Starts `command` and waits until the server logs that it listens; returns the process,
+/// the rest of its log lines and its address.
+pub(crate) async fn started(
+    mut command: Command,
+) -> (Child, Lines<BufReader<ChildStdout>>, String) {
+    let mut child = command.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-
     let addr = timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             let entry: serde_json::Value =
@@ -66,6 +68,13 @@ async fn sigterm_stops_the_server_gracefully_after_it_logged_json_lines() {
     })
     .await
     .expect("the server listens within 30 s");
+    (child, lines, addr)
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully_after_it_logged_json_lines() {
+    let data = TestData::new();
+    let (mut child, mut lines, addr) = started(hatchery(&data)).await;
     let health = reqwest::get(format!("http://{addr}/healthz"))
         .await
         .unwrap();
