@@ -1,6 +1,7 @@
 //! The frame parser against arbitrary and mutated frames (property-based): it never panics,
 //! a refusal always carries a protocol error code and a message, and whatever it accepts
 //! survives being written and read again unchanged.
+#![cfg(not(target_arch = "wasm32"))]
 
 use hatchery_shared::realtime::{ErrorCode, parse_frame};
 use proptest::prelude::*;

@@ -24,6 +24,18 @@ pub enum AccountError {
     Busy(#[from] password::Busy),
 }
 
+/// Whether `password` is one Hatchery takes: `MIN_PASSWORD_CHARS` to 1,024 characters.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let length = password.chars().count();
+    if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
+        Ok(())
+    } else {
+        Err(format!(
+            "use {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+        ))
+    }
+}
+
 /// Checks a new account's fields (an error for each bad one) and hashes its password with
 /// `hashing`, for an account with `role`.
 pub async fn validated_account(
@@ -49,12 +61,8 @@ pub async fn validated_account(
             format!("enter a name of 1 to {MAX_NAME_CHARS} characters"),
         );
     }
-    let length = body.password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
-        errors.insert(
-            "password".into(),
-            format!("use {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
-        );
+    if let Err(message) = check_password(&body.password) {
+        errors.insert("password".into(), message);
     }
     if !errors.is_empty() {
         return Err(AccountError::Invalid(errors));

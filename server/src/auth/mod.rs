@@ -22,14 +22,15 @@ use std::{
 use axum::http::{Method, header, request::Parts};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
-use hatchery_shared::api::accounts::NewAccount;
 pub use hatchery_shared::api::accounts::{AuthMode, Role};
+use hatchery_shared::api::accounts::{NewAccount, PasswordChange};
 
+use self::accounts::check_password;
 pub use self::accounts::{AccountError, FieldErrors, validated_account};
 use self::limiter::{AttemptLimiter, address_key};
 use crate::{
     realtime::{Peer, Realtime},
-    store::{NewUser, Store, StoreError, UserRow},
+    store::{NewUser, Store, StoreError, UserRow, Withdrawn},
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -131,6 +132,21 @@ pub enum AuthError {
     /// First-run setup was asked for once an account could sign in.
     #[error("this installation already has an admin; sign in instead")]
     AlreadySetUp,
+    /// The account was disabled by an admin.
+    #[error("this account is disabled; ask an admin to enable it")]
+    Disabled,
+    /// Only a browser session may do this (not an API token).
+    #[error("{0} only from a signed-in browser session, not with an API token")]
+    SessionOnly(&'static str),
+    /// An admin's own account, which they may not lock themselves out of.
+    #[error("you cannot disable your own account")]
+    OwnAccount,
+    /// No user has this id.
+    #[error("there is no user {0}")]
+    NoSuchUser(String),
+    /// Sign-up is not open on this server.
+    #[error("sign-up is closed on this server; ask an admin for an account")]
+    SignUpClosed,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -358,6 +374,9 @@ impl Auth {
             Some(user) if matches => {
                 self.inner.per_address.succeeded(by_address);
                 self.inner.per_account.clear(&account_key);
+                if user.disabled_at.is_some() {
+                    return Err(AuthError::Disabled);
+                }
                 let token = self.start_session(&user.id).await?;
                 Ok(SignedIn { user, token })
             }
@@ -392,6 +411,131 @@ impl Auth {
             .create_first_admin(&new)
             .await?
             .ok_or(AuthError::AlreadySetUp)?;
+        self.inner.per_address.succeeded(attempt);
+        Ok(user)
+    }
+
+    /// Changes the password of the signed-in `identity` (a browser session only), checking
+    /// the current one like a sign-in, and ends every other session of the account,
+    /// closing their sockets.
+    pub async fn change_password(
+        &self,
+        identity: &Identity,
+        change: PasswordChange,
+    ) -> Result<(), AuthError> {
+        let Credential::Session(session) = &identity.credential else {
+            return Err(AuthError::SessionOnly("a password can be changed"));
+        };
+        check_password(&change.new_password).map_err(|message| {
+            AuthError::Invalid(FieldErrors::from([("new_password".into(), message)]))
+        })?;
+        let user = self
+            .inner
+            .store
+            .user(&identity.user_id)
+            .await?
+            .ok_or(AuthError::Unauthenticated("sign in first"))?;
+        let key = crate::store::email_key(&user.email);
+        let attempt = self
+            .inner
+            .per_account
+            .attempt(&key, Instant::now())
+            .map_err(AuthError::TooManyFailures)?;
+        let matches = match self
+            .inner
+            .hashing
+            .verify(user.password_hash.clone(), change.current_password)
+            .await
+        {
+            Ok(matches) => matches,
+            Err(busy) => {
+                self.inner.per_account.succeeded(attempt);
+                return Err(busy.into());
+            }
+        };
+        if !matches {
+            return Err(AuthError::Invalid(FieldErrors::from([(
+                "current_password".into(),
+                "this is not your current password".into(),
+            )])));
+        }
+        self.inner.per_account.succeeded(attempt);
+        let hash = self.inner.hashing.hash(change.new_password).await?;
+        let withdrawn = self
+            .inner
+            .store
+            .set_password(&user.id, &hash, session)
+            .await?
+            .ok_or(AuthError::Unauthenticated("sign in first"))?;
+        self.close_sockets(&withdrawn);
+        Ok(())
+    }
+
+    /// Disables the account `user_id` (its sessions end, its tokens are revoked, their
+    /// sockets close) or enables it again, as the admin `by`.
+    pub async fn set_disabled(
+        &self,
+        by: &Identity,
+        user_id: &str,
+        disabled: bool,
+    ) -> Result<UserRow, AuthError> {
+        if disabled && by.user_id == user_id {
+            return Err(AuthError::OwnAccount);
+        }
+        let (user, withdrawn) = self
+            .inner
+            .store
+            .set_disabled(user_id, disabled)
+            .await?
+            .ok_or_else(|| AuthError::NoSuchUser(user_id.to_owned()))?;
+        self.close_sockets(&withdrawn);
+        Ok(user)
+    }
+
+    /// Revokes every API token of `user_id` and closes their sockets; returns how many.
+    pub async fn revoke_tokens_of(&self, user_id: &str) -> Result<usize, AuthError> {
+        if self.inner.store.user(user_id).await?.is_none() {
+            return Err(AuthError::NoSuchUser(user_id.to_owned()));
+        }
+        let tokens = self.inner.store.revoke_tokens_of(user_id).await?;
+        let revoked = tokens.len();
+        self.close_sockets(&Withdrawn {
+            sessions: Vec::new(),
+            tokens,
+        });
+        Ok(revoked)
+    }
+
+    /// Closes the sockets opened with credentials that ended (4401).
+    fn close_sockets(&self, withdrawn: &Withdrawn) {
+        let ended: HashSet<String> = withdrawn
+            .sessions
+            .iter()
+            .map(|id| Credential::Session(id.clone()).key())
+            .chain(
+                withdrawn
+                    .tokens
+                    .iter()
+                    .map(|id| Credential::Token(id.clone()).key()),
+            )
+            .collect();
+        if !ended.is_empty() {
+            self.inner
+                .realtime
+                .disconnect(|credential| ended.contains(credential));
+        }
+    }
+
+    /// Open sign-up from `address`: creates a user. Each attempt counts against the address
+    /// like a sign-in (given back when it succeeds), so that probing which emails have
+    /// accounts is as slow as guessing passwords.
+    pub async fn sign_up(&self, body: NewAccount, address: IpAddr) -> Result<UserRow, AuthError> {
+        if !self.inner.config.signup_open {
+            return Err(AuthError::SignUpClosed);
+        }
+        let attempt = self.address_attempt(address, Instant::now())?;
+        let new = self.new_account(body, Role::User).await?;
+        let user = self.inner.store.create_user(&new).await?;
         self.inner.per_address.succeeded(attempt);
         Ok(user)
     }

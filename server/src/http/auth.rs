@@ -10,7 +10,7 @@ use axum::{
     routing::{get, post},
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use hatchery_shared::api::accounts::{NewAccount, Role, SessionInfo, SignIn, User};
+use hatchery_shared::api::accounts::{NewAccount, PasswordChange, SessionInfo, SignIn, User};
 
 use super::{ApiError, AppJson, AppState};
 use crate::{
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/sign-out", post(sign_out))
         .route("/api/auth/setup", post(setup))
         .route("/api/auth/sign-up", post(sign_up))
+        .route("/api/auth/password", post(change_password))
 }
 
 /// `GET /api/auth/session`: who the caller is, whether the first-run page is due, and
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
 async fn session(
     State(auth): State<Auth>,
     State(store): State<Store>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     identity: Result<Identity, ApiError>,
@@ -44,7 +46,7 @@ async fn session(
     let jar = match (jar.get(SESSION_COOKIE), &user) {
         (Some(cookie), Some(_)) => {
             let token = cookie.value().to_owned();
-            jar.add(session_cookie(&auth, &headers, token))
+            jar.add(session_cookie(&auth, peer, &headers, token))
         }
         _ => jar,
     };
@@ -71,7 +73,7 @@ async fn sign_in(
     let signed_in = auth.sign_in(&body.email, body.password, client).await?;
     tracing::info!(user = %signed_in.user.id, "signed in");
     Ok((
-        jar.add(session_cookie(&auth, &headers, signed_in.token)),
+        jar.add(session_cookie(&auth, peer, &headers, signed_in.token)),
         Json(signed_in.user.view()),
     ))
 }
@@ -89,6 +91,18 @@ async fn sign_out(
     ))
 }
 
+/// `POST /api/auth/password {current_password, new_password}`: changes the caller's
+/// password (from a browser session); every other session of the account ends.
+async fn change_password(
+    State(auth): State<Auth>,
+    identity: Identity,
+    AppJson(body): AppJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    auth.change_password(&identity, body).await?;
+    tracing::info!(user = %identity.user_id, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/auth/setup {email, display_name, password}`: creates the first admin and
 /// signs them in; 409 once any account can sign in.
 async fn setup(
@@ -101,32 +115,27 @@ async fn setup(
     let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
     let user = auth.set_up(body, client).await?;
     tracing::info!(user = %user.id, "first admin created");
-    signed_in_as_new(&auth, &headers, jar, &user).await
+    signed_in_as_new(&auth, peer, &headers, jar, &user).await
 }
 
 /// `POST /api/auth/sign-up {email, display_name, password}`: creates a user and signs them
 /// in, when `HATCHERY_SIGNUP=open`.
 async fn sign_up(
     State(auth): State<Auth>,
-    State(store): State<Store>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
-    if !auth.config().signup_open {
-        return Err(ApiError::Forbidden(
-            "sign-up is closed on this server; ask an admin for an account".into(),
-        ));
-    }
-    let user = store
-        .create_user(&auth.new_account(body, Role::User).await?)
-        .await?;
-    signed_in_as_new(&auth, &headers, jar, &user).await
+    let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
+    let user = auth.sign_up(body, client).await?;
+    signed_in_as_new(&auth, peer, &headers, jar, &user).await
 }
 
 /// The answer to creating an account and signing into it: 201, the session cookie, the user.
 async fn signed_in_as_new(
     auth: &Auth,
+    peer: SocketAddr,
     headers: &HeaderMap,
     jar: CookieJar,
     user: &UserRow,
@@ -134,17 +143,29 @@ async fn signed_in_as_new(
     let token = auth.start_session(&user.id).await?;
     Ok((
         StatusCode::CREATED,
-        jar.add(session_cookie(auth, headers, token)),
+        jar.add(session_cookie(auth, peer, headers, token)),
         Json(user.view()),
     ))
 }
 
-/// The session cookie carrying `token`: HttpOnly, SameSite=Lax, Secure behind HTTPS, and
-/// lasting as long as the session does without use.
-fn session_cookie(auth: &Auth, headers: &HeaderMap, token: String) -> Cookie<'static> {
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+/// The session cookie carrying `token`: HttpOnly, SameSite=Lax, Secure when a trusted
+/// reverse proxy (`HATCHERY_TRUSTED_PROXIES`) says the client came over HTTPS, and lasting
+/// as long as the session does without use. What any other client says is not believed.
+fn session_cookie(
+    auth: &Auth,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    token: String,
+) -> Cookie<'static> {
+    let trusted = auth
+        .config()
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(&peer.ip()));
+    let https = trusted
+        && headers
+            .get("x-forwarded-proto")
+            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
     let max_age = time_duration(auth.config().session_ttl);
     Cookie::build((SESSION_COOKIE, token))
         .path("/")

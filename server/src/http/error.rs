@@ -101,7 +101,11 @@ impl From<AuthError> for ApiError {
                 Self::Unauthorized(err.to_string())
             }
             AuthError::CrossSite => Self::Forbidden(err.to_string()),
-            AuthError::AlreadySetUp => Self::Conflict(err.to_string()),
+            AuthError::AlreadySetUp | AuthError::OwnAccount => Self::Conflict(err.to_string()),
+            AuthError::Disabled | AuthError::SessionOnly(_) | AuthError::SignUpClosed => {
+                Self::Forbidden(err.to_string())
+            }
+            AuthError::NoSuchUser(_) => Self::NotFound(err.to_string()),
             AuthError::Busy(busy) => busy.into(),
             AuthError::Invalid(fields) => Self::Validation(fields),
             AuthError::TooManyFailures(retry_after) => Self::TooManyRequests {

@@ -14,7 +14,7 @@ use hatchery_shared::api::{
 
 use super::{ApiError, AppJson, AppState, page::PageQuery};
 use crate::{
-    auth::{Auth, Identity, TOKEN_PREFIX, secret},
+    auth::{Auth, AuthError, Credential, Identity, TOKEN_PREFIX, secret},
     store::{self, Store},
 };
 
@@ -42,11 +42,15 @@ async fn list(
 }
 
 /// `POST /api/tokens {name}`: a new token; the answer holds its secret, shown this once.
+/// Not with a token: a leaked token cannot make itself others that outlive its revocation.
 async fn create(
     identity: Identity,
     State(store): State<Store>,
     AppJson(body): AppJson<NewApiToken>,
 ) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+    if matches!(identity.credential, Credential::Token(_)) {
+        return Err(AuthError::SessionOnly("API tokens can be created").into());
+    }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation(

@@ -1,14 +1,15 @@
-//! `GET/POST /api/users`: admins list users and create accounts for them.
+//! `/api/users`: admins list users, create accounts for them, disable or enable them, and
+//! revoke their API tokens.
 
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::{Path, Query, State},
     http::StatusCode,
-    routing::get,
+    routing::{delete, get, patch},
 };
 use hatchery_shared::api::{
     Page,
-    accounts::{NewAccount, Role, User},
+    accounts::{NewAccount, Role, User, UserPatch},
 };
 
 use super::{ApiError, AppJson, AppState, page::PageQuery};
@@ -19,7 +20,10 @@ use crate::{
 
 /// Routes of user management.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/users", get(list).post(create))
+    Router::new()
+        .route("/api/users", get(list).post(create))
+        .route("/api/users/{id}", patch(update))
+        .route("/api/users/{id}/tokens", delete(revoke_tokens))
 }
 
 fn admin_only(identity: &Identity) -> Result<(), ApiError> {
@@ -59,4 +63,31 @@ async fn create(
         .await?;
     tracing::info!(user = %user.id, by = %identity.user_id, "user created");
     Ok((StatusCode::CREATED, Json(user.view())))
+}
+
+/// `PATCH /api/users/{id} {disabled}`: disables an account (its sessions end, its tokens
+/// are revoked, their sockets close) or enables it again (admins only; not their own).
+async fn update(
+    identity: Identity,
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<UserPatch>,
+) -> Result<Json<User>, ApiError> {
+    admin_only(&identity)?;
+    let user = auth.set_disabled(&identity, &id, body.disabled).await?;
+    tracing::info!(user = %id, disabled = body.disabled, by = %identity.user_id, "account changed");
+    Ok(Json(user.view()))
+}
+
+/// `DELETE /api/users/{id}/tokens`: revokes every API token of a user and closes their
+/// sockets (admins only).
+async fn revoke_tokens(
+    identity: Identity,
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&identity)?;
+    let revoked = auth.revoke_tokens_of(&id).await?;
+    tracing::info!(user = %id, revoked, by = %identity.user_id, "tokens revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

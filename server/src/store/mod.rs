@@ -38,7 +38,7 @@ pub use sessions::SessionRow;
 pub use threads::ThreadRow;
 pub use tokens::{ApiTokenRow, NewApiToken};
 pub use triggers::TriggerRow;
-pub use users::{NewUser, UserRow, email_key};
+pub use users::{NewUser, UserRow, Withdrawn, email_key};
 
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 

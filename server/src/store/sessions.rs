@@ -55,7 +55,8 @@ impl Store {
         let raw = on_pool!(self, |pool| {
             sqlx::query_as::<_, RawSession>(
                 "SELECT s.id AS session_id, s.last_seen_at, s.expires_at, \
-                        u.id, u.email, u.display_name, u.role, u.password_hash, u.created_at \
+                        u.id, u.email, u.display_name, u.role, u.password_hash, u.created_at, \
+                        u.disabled_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.id = $1 AND s.expires_at > $2",
             )

@@ -87,7 +87,8 @@ impl Store {
         let raw = on_pool!(self, |pool| {
             sqlx::query_as::<_, RawTokenUser>(
                 "SELECT t.id AS token_id, t.last_used_at, \
-                        u.id, u.email, u.display_name, u.role, u.password_hash, u.created_at \
+                        u.id, u.email, u.display_name, u.role, u.password_hash, u.created_at, \
+                        u.disabled_at \
                  FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
             )
             .bind(hash)

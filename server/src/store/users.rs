@@ -20,6 +20,8 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+    /// When an admin disabled it, if one did.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl UserRow {
@@ -31,6 +33,7 @@ impl UserRow {
             display_name: self.display_name.clone(),
             role: self.role,
             created_at: super::rfc3339(self.created_at),
+            disabled: self.disabled_at.is_some(),
         }
     }
 }
@@ -57,6 +60,7 @@ pub(super) struct RawUser {
     role: String,
     password_hash: Option<String>,
     created_at: DateTime<Utc>,
+    disabled_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<RawUser> for UserRow {
@@ -70,11 +74,22 @@ impl TryFrom<RawUser> for UserRow {
             display_name: raw.display_name,
             password_hash: raw.password_hash,
             created_at: raw.created_at,
+            disabled_at: raw.disabled_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, email, display_name, role, password_hash, created_at";
+const COLUMNS: &str = "id, email, display_name, role, password_hash, created_at, disabled_at";
+
+/// What ended when an account's credentials were withdrawn: the ids of its sessions and of
+/// its API tokens (whose sockets must close).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Withdrawn {
+    /// Sessions ended.
+    pub sessions: Vec<String>,
+    /// API tokens revoked.
+    pub tokens: Vec<String>,
+}
 
 /// How emails are compared: trimmed and lower-cased.
 pub fn email_key(email: &str) -> String {
@@ -214,4 +229,112 @@ impl Store {
         });
         raws.into_iter().map(TryInto::try_into).collect()
     }
+
+    /// Sets the password hash of `user_id` and ends every session of theirs but `keeping`,
+    /// in one transaction; returns what ended (`None` when there is no such user).
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        keeping: &str,
+    ) -> Result<Option<Withdrawn>, StoreError> {
+        let withdrawn = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let updated =
+                sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(hash)
+                    .bind(super::now())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if updated == 0 {
+                return Ok(None);
+            }
+            let sessions = sqlx::query_scalar(
+                "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING id",
+            )
+            .bind(user_id)
+            .bind(keeping)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Withdrawn {
+                sessions,
+                tokens: Vec::new(),
+            }
+        });
+        Ok(Some(withdrawn))
+    }
+
+    /// Disables `user_id` (ending their sessions and revoking their tokens in the same
+    /// transaction) or enables them again; returns the user and what ended.
+    pub async fn set_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+    ) -> Result<Option<(UserRow, Withdrawn)>, StoreError> {
+        let now = super::now();
+        let sql = format!(
+            "UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1 RETURNING {COLUMNS}"
+        );
+        let found = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let raw = sqlx::query_as::<_, RawUser>(&sql)
+                .bind(user_id)
+                .bind(disabled.then_some(now))
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let withdrawn = match (&raw, disabled) {
+                (Some(_), true) => withdraw(&mut tx, user_id, true).await?,
+                _ => Withdrawn::default(),
+            };
+            tx.commit().await?;
+            raw.map(|raw| (raw, withdrawn))
+        });
+        found
+            .map(|(raw, withdrawn)| Ok((raw.try_into()?, withdrawn)))
+            .transpose()
+    }
+
+    /// Revokes every API token of `user_id`; returns their ids.
+    pub async fn revoke_tokens_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let withdrawn = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let withdrawn = withdraw(&mut tx, user_id, false).await?;
+            tx.commit().await?;
+            withdrawn
+        });
+        Ok(withdrawn.tokens)
+    }
+}
+
+/// Deletes the API tokens of `user_id` and, with `sessions`, their sessions too.
+async fn withdraw<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    user_id: &str,
+    sessions: bool,
+) -> Result<Withdrawn, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let sessions = if sessions {
+        sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let tokens = sqlx::query_scalar("DELETE FROM api_tokens WHERE user_id = $1 RETURNING id")
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(Withdrawn { sessions, tokens })
 }

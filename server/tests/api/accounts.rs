@@ -347,14 +347,12 @@ async fn without_trusted_proxies_a_forwarded_address_does_not_escape_the_limit()
 #[tokio::test]
 async fn api_tokens_are_shown_once_and_revocation_closes_their_sockets() {
     let app = spawn_app().await;
-    let created = app
-        .call(
-            Method::POST,
-            "/api/tokens",
-            Some("alice"),
-            Some(json!({"name": "ci"})),
-        )
-        .await;
+    let cookie = app.session_cookie("alice@example.com").await;
+    let created = with_cookie(&app, Method::POST, "/api/tokens", &cookie)
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
     let created: CreatedApiToken = created.json().await.unwrap();
     assert!(created.secret.starts_with("hat_"));
@@ -394,15 +392,21 @@ async fn api_tokens_are_shown_once_and_revocation_closes_their_sockets() {
         .call(Method::GET, "/api/agents", Some(&created.secret), None)
         .await;
     assert_eq!(after.status(), 401);
-    let empty = app
+    let empty = with_cookie(&app, Method::POST, "/api/tokens", &cookie)
+        .json(&json!({"name": " "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 422);
+    let by_token = app
         .call(
             Method::POST,
             "/api/tokens",
             Some("alice"),
-            Some(json!({"name": " "})),
+            Some(json!({"name": "more"})),
         )
         .await;
-    assert_eq!(empty.status(), 422);
+    assert_eq!(by_token.status(), 403, "a token cannot make tokens");
 }
 
 #[tokio::test]
@@ -420,6 +424,194 @@ async fn signing_out_closes_the_sessions_sockets() {
         ws.expect_close(Duration::from_secs(2)).await,
         Ended::Closed(4401)
     );
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions_and_keeps_this_one() {
+    let app = spawn_app().await;
+    let here = app.session_cookie("alice@example.com").await;
+    let elsewhere = app.session_cookie("alice@example.com").await;
+    let mut elsewhere_ws = app.ws_with_cookie(&elsewhere).await;
+    elsewhere_ws.expect(MessageType::Hello).await;
+    elsewhere_ws.expect(MessageType::Subscribed).await;
+    let change = |current: &str, new: &str| {
+        with_cookie(&app, Method::POST, "/api/auth/password", &here)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+    };
+
+    let wrong = change("not my password", "a brand new password")
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    let body: Value = wrong.json().await.unwrap();
+    assert!(
+        body["error"]["fields"]["current_password"].is_string(),
+        "{body}"
+    );
+    let short = change(PASSWORD, "short").await.unwrap();
+    assert_eq!(short.status(), 422);
+
+    let changed = change(PASSWORD, "a brand new password").await.unwrap();
+    assert_eq!(changed.status(), 204);
+    assert_eq!(
+        elsewhere_ws.expect_close(Duration::from_secs(2)).await,
+        Ended::Closed(4401)
+    );
+    assert!(session_info(&app, Some(&elsewhere)).await.user.is_none());
+    assert!(
+        session_info(&app, Some(&here)).await.user.is_some(),
+        "this one stays"
+    );
+    assert_eq!(
+        app.sign_in("alice@example.com", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        app.sign_in("alice@example.com", "a brand new password")
+            .await
+            .status(),
+        200
+    );
+    let with_token = app
+        .call(
+            Method::POST,
+            "/api/auth/password",
+            Some("alice"),
+            Some(json!({"current_password": "a brand new password", "new_password": "yet another one"})),
+        )
+        .await;
+    assert_eq!(with_token.status(), 403, "not with an API token");
+}
+
+#[tokio::test]
+async fn an_admin_disables_an_account_and_revokes_tokens_closing_their_sockets() {
+    let app = spawn_app().await;
+    let bobs_session = app.session_cookie("bob@example.com").await;
+    let mut bobs_ws = app.ws("bob").await;
+
+    let by_bob = app
+        .call(
+            Method::PATCH,
+            "/api/users/alice",
+            Some("bob"),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(by_bob.status(), 403);
+    let own = app
+        .call(
+            Method::PATCH,
+            "/api/users/root",
+            Some("admin"),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(own.status(), 409, "an admin cannot lock themselves out");
+
+    let disabled = app
+        .call(
+            Method::PATCH,
+            "/api/users/bob",
+            Some("admin"),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    let bob: User = disabled.json().await.unwrap();
+    assert!(bob.disabled);
+    assert_eq!(
+        bobs_ws.expect_close(Duration::from_secs(2)).await,
+        Ended::Closed(4401)
+    );
+    assert!(session_info(&app, Some(&bobs_session)).await.user.is_none());
+    assert_eq!(
+        app.call(Method::GET, "/api/agents", Some("bob"), None)
+            .await
+            .status(),
+        401,
+        "his token is revoked"
+    );
+    let refused = app.sign_in("bob@example.com", PASSWORD).await;
+    assert_eq!(refused.status(), 403);
+    let wrong = app.sign_in("bob@example.com", "not the password").await;
+    assert_eq!(wrong.status(), 401, "a wrong password still says only that");
+
+    let enabled = app
+        .call(
+            Method::PATCH,
+            "/api/users/bob",
+            Some("admin"),
+            Some(json!({"disabled": false})),
+        )
+        .await;
+    assert_eq!(enabled.status(), 200);
+    assert_eq!(app.sign_in("bob@example.com", PASSWORD).await.status(), 200);
+
+    let mut alices_ws = app.ws("alice").await;
+    let not_admin = app
+        .call(
+            Method::DELETE,
+            "/api/users/alice/tokens",
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(not_admin.status(), 403, "only admins");
+    let revoked = app
+        .call(
+            Method::DELETE,
+            "/api/users/alice/tokens",
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        alices_ws.expect_close(Duration::from_secs(2)).await,
+        Ended::Closed(4401)
+    );
+    let missing = app
+        .call(
+            Method::DELETE,
+            "/api/users/nobody/tokens",
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn the_secure_flag_follows_only_a_trusted_proxy() {
+    let sign_in = |app: &TestApp| {
+        app.client
+            .post(app.url("/api/auth/sign-in"))
+            .header("x-forwarded-proto", "https")
+            .json(&json!({"email": "alice@example.com", "password": PASSWORD}))
+            .send()
+    };
+    let direct = spawn_app().await;
+    let response = sign_in(&direct).await.unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !cookie.contains("Secure"),
+        "any client may send the header: {cookie}"
+    );
+
+    let proxied = spawn_app_configured(|config| {
+        config.auth.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let response = sign_in(&proxied).await.unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
 }
 
 #[tokio::test]

@@ -65,16 +65,17 @@ async fn alices_trigger(app: &TestApp) -> String {
     created["trigger"]["id"].as_str().unwrap().to_owned()
 }
 
-/// Creates an API token of alice's and returns its id.
+/// Creates an API token of alice's (from her browser session) and returns its id.
 async fn alices_token(app: &TestApp) -> String {
+    let cookie = app.session_cookie("alice@example.com").await;
     let response = app
-        .call(
-            Method::POST,
-            "/api/tokens",
-            Some("alice"),
-            Some(json!({"name": "t"})),
-        )
-        .await;
+        .client
+        .post(app.url("/api/tokens"))
+        .header("cookie", cookie)
+        .json(&json!({"name": "t"}))
+        .send()
+        .await
+        .unwrap();
     let created: Value = response.json().await.unwrap();
     created["token"]["id"].as_str().unwrap().to_owned()
 }
@@ -236,11 +237,18 @@ async fn every_endpoint_answers_each_caller_as_expected() {
             [401, 404, 200, 200],
         ),
         (Method::GET, "/api/tokens", None, [401, 200, 200, 200]),
+        // Tokens are created from browser sessions, never with a token.
         (
             Method::POST,
             "/api/tokens",
             Some(json!({"name": "n"})),
-            [401, 201, 201, 201],
+            [401, 403, 403, 403],
+        ),
+        (
+            Method::PATCH,
+            "/api/users/alice",
+            Some(json!({"disabled": false})),
+            [401, 403, 403, 200],
         ),
         (
             Method::DELETE,

@@ -25,6 +25,29 @@ pub struct User {
     pub role: Role,
     /// When the account was created (RFC 3339, UTC).
     pub created_at: String,
+    /// An admin disabled the account: it cannot sign in.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// `PATCH /api/users/{id}` (admins): enable or disable an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// Disabled accounts cannot sign in; disabling one ends its sessions and revokes its
+    /// tokens (their sockets close).
+    pub disabled: bool,
+}
+
+/// `POST /api/auth/password`: change one's own password. Every other session of the
+/// account ends; the one that asked stays signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The new one.
+    pub new_password: String,
 }
 
 /// How the server decides who a request comes from.
