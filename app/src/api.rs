@@ -411,9 +411,11 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, Failure> {
     decode(status, &body)
 }
 
-/// The JSON body of a successful answer, or the [`Failure`] its error body describes.
+/// The JSON body of a successful answer (an empty one, as of a 204, reads as `null`, which
+/// `()` takes), or the [`Failure`] its error body describes.
 fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Failure> {
     if (200..300).contains(&status) {
+        let body = if body.is_empty() { b"null" } else { body };
         return serde_json::from_slice(body).map_err(|err| Failure {
             status,
             message: format!("unexpected answer from the server: {err}"),

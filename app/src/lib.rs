@@ -23,8 +23,9 @@ use crate::{
     components::layout::Layout,
     pages::{
         agent_page::AgentPage, agents::AgentsPage, chat::ChatPage, dashboard::Dashboard,
-        not_found::NotFound, run::RunPage, runs::RunsPage, setup::Setup, sign_in::SignIn,
-        tokens::TokensPage, unavailable::Unavailable, usage::UsagePage, users::UsersPage,
+        not_found::NotFound, password::PasswordPage, run::RunPage, runs::RunsPage, setup::Setup,
+        sign_in::SignIn, tokens::TokensPage, unavailable::Unavailable, usage::UsagePage,
+        users::UsersPage,
     },
     session::Session,
 };
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("agents"), ParamSegment("id")) ssr=SsrMode::Async view=AgentPage />
                     <Route path=(StaticSegment("agents"), ParamSegment("id"), StaticSegment("chat")) ssr=SsrMode::Async view=ChatPage />
                     <Route path=(StaticSegment("account"), StaticSegment("tokens")) ssr=SsrMode::Async view=TokensPage />
+                    <Route path=(StaticSegment("account"), StaticSegment("password")) ssr=SsrMode::Async view=PasswordPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) ssr=SsrMode::Async view=UsersPage />
                     <Route path=StaticSegment("runs") ssr=SsrMode::Async view=RunsPage />
                     <Route path=(StaticSegment("runs"), ParamSegment("id")) ssr=SsrMode::Async view=RunPage />

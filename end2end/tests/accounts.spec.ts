@@ -127,6 +127,27 @@ test("an admin adds a user, and an API token works until it is revoked", async (
     const grace = page.getByRole("row", { name: /grace@example\.com/ });
     await expect(grace.getByRole("cell").nth(2)).toHaveText("admin");
 
+    // Disabled, Lin cannot sign in; enabled again, she can.
+    const signInAsLin = () =>
+      fetch(`${own}/api/auth/sign-in`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: "lin@example.com", password: "another long passphrase" }),
+      });
+    await page.getByRole("row", { name: /lin@example\.com/ }).getByRole("button", { name: "Disable" }).click();
+    await expect(page.getByRole("row", { name: /lin@example\.com/ }).getByRole("cell").nth(4)).toHaveText("disabled");
+    expect((await signInAsLin()).status).toBe(403);
+    await page.getByRole("row", { name: /lin@example\.com/ }).getByRole("button", { name: "Enable" }).click();
+    await expect(page.getByRole("row", { name: /lin@example\.com/ }).getByRole("cell").nth(4)).toHaveText("active");
+    expect((await signInAsLin()).status).toBe(200);
+
+    await page.goto(`${own}/account/password`);
+    await hydrated(page);
+    await page.getByLabel("Current password").fill("correct horse battery");
+    await page.getByLabel("New password").fill("a newer horse battery");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(page.locator("main").getByRole("status")).toContainText("Password changed");
+
     await page.goto(`${own}/account/tokens`);
     await hydrated(page);
     await page.getByLabel("Token name").fill("CI");

@@ -34,6 +34,7 @@ pub fn AccountMenu() -> impl IntoView {
                             <summary>{user.display_name}</summary>
                             <div class="menu" role="menu">
                                 <A href="/account/tokens" attr:role="menuitem">"API tokens"</A>
+                                <A href="/account/password" attr:role="menuitem">"Password"</A>
                                 {admin.then(|| view! { <A href="/admin/users" attr:role="menuitem">"Users"</A> })}
                                 {(!developer).then(|| view! {
                                     <button

@@ -8,6 +8,7 @@ pub mod agents;
 pub mod chat;
 pub mod dashboard;
 pub mod not_found;
+pub mod password;
 pub mod run;
 pub mod runs;
 pub mod setup;

@@ -1,9 +1,10 @@
-//! `/admin/users`: admins see every account and create new ones.
+//! `/admin/users`: admins see every account, create new ones, disable or enable them, and
+//! revoke their API tokens.
 
 use gloo_net::http::Method;
 use hatchery_shared::api::{
     Page,
-    accounts::{NewAccount, Role, User},
+    accounts::{NewAccount, Role, User, UserPatch},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -52,6 +53,43 @@ fn Users() -> impl IntoView {
         };
         async move { api::send::<User, _>(Method::POST, "/api/users", &body).await }
     });
+    let done = RwSignal::new(None::<String>);
+    let set_disabled = Action::new(move |(id, disabled): &(String, bool)| {
+        let path = format!("/api/users/{id}");
+        let body = UserPatch {
+            disabled: *disabled,
+        };
+        async move { api::send::<User, _>(Method::PATCH, &path, &body).await }
+    });
+    Effect::new(move || match set_disabled.value().get() {
+        Some(Ok(changed)) => {
+            let verb = if changed.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            };
+            done.set(Some(format!("{} is {verb}.", changed.display_name)));
+            users.edit(|page| {
+                for user in &mut page.items {
+                    if user.id == changed.id {
+                        *user = changed.clone();
+                    }
+                }
+            });
+        }
+        Some(Err(err)) => done.set(Some(err.message)),
+        None => {}
+    });
+    let revoke_tokens = Action::new(move |user: &User| {
+        let path = format!("/api/users/{}/tokens", user.id);
+        let name = user.display_name.clone();
+        async move { api::call(Method::DELETE, &path).await.map(|()| name) }
+    });
+    Effect::new(move || match revoke_tokens.value().get() {
+        Some(Ok(name)) => done.set(Some(format!("Every API token of {name} is revoked."))),
+        Some(Err(err)) => done.set(Some(err.message)),
+        None => {}
+    });
     Effect::new(move || match create.value().get() {
         Some(Ok(user)) => {
             users.edit(|page| page.items.insert(0, user));
@@ -94,13 +132,15 @@ fn Users() -> impl IntoView {
                         <th scope="col">"Email"</th>
                         <th scope="col">"Role"</th>
                         <th scope="col">"Created"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody>
                     <Transition>
                         <For
                             each=move || users.get().and_then(Result::ok).map(|page| page.items).unwrap_or_default()
-                            key=|user| user.id.clone()
+                            key=|user| (user.id.clone(), user.disabled)
                             let:user
                         >
                             <tr>
@@ -108,11 +148,23 @@ fn Users() -> impl IntoView {
                                 <td>{user.email.clone()}</td>
                                 <td>{user.role.as_str()}</td>
                                 <td>{short_time(&user.created_at)}</td>
+                                <td>{if user.disabled { "disabled" } else { "active" }}</td>
+                                <td class="actions">
+                                    <button class="button" type="button" on:click={
+                                        let (id, disabled) = (user.id.clone(), user.disabled);
+                                        move |_| { set_disabled.dispatch((id.clone(), !disabled)); }
+                                    }>{if user.disabled { "Enable" } else { "Disable" }}</button>
+                                    <button class="button" type="button" on:click={
+                                        let user = user.clone();
+                                        move |_| { revoke_tokens.dispatch(user.clone()); }
+                                    }>"Revoke tokens"</button>
+                                </td>
                             </tr>
                         </For>
                     </Transition>
                 </tbody>
             </table>
+            {move || done.get().map(|message| view! { <p class="form-success" role="status">{message}</p> })}
             <Transition>
                 {move || users.failure().map(|message| view! {
                     <p class="form-error" role="alert">"Cannot load the users: " {message}</p>
