@@ -98,19 +98,12 @@ mod tests {
     use super::*;
 
     fn message(role: MessageRole, content: &str) -> ThreadMessage {
-        ThreadMessage {
-            id: String::new(),
-            thread_id: String::new(),
-            role,
-            content: content.into(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-            tool_name: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            cut_off: false,
-            created_at: String::new(),
-        }
+        serde_json::from_value(serde_json::json!({
+            "id": "m", "thread_id": "t", "role": role, "content": content,
+            "tool_call_id": null, "tool_name": null, "prompt_tokens": null,
+            "completion_tokens": null, "cut_off": false, "created_at": "",
+        }))
+        .expect("a message")
     }
 
     fn calling(ids: &[&str]) -> ThreadMessage {

@@ -23,6 +23,19 @@ async fn create(app: &TestApp, who: &str, body: Value) -> Agent {
 }
 
 /// The field errors of alice's refused attempt to create `body`.
+/// Alice sets the model of the agent at `path`.
+async fn set_model(app: &TestApp, path: &str, model: &str) {
+    let response = app
+        .call(
+            Method::PATCH,
+            path,
+            Some("alice"),
+            Some(json!({ "model": model })),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
 async fn refused(app: &TestApp, body: Value) -> Value {
     field_errors(
         app.call(Method::POST, "/api/agents", Some("alice"), Some(body))
@@ -266,13 +279,7 @@ async fn changes_are_published_after_commit_to_the_agent_and_its_owner() {
         .await;
     follower.expect(MessageType::Subscribed).await;
     let path = format!("/api/agents/{}", agent.id);
-    app.call(
-        Method::PATCH,
-        &path,
-        Some("alice"),
-        Some(json!({"model": "m2"})),
-    )
-    .await;
+    set_model(&app, &path, "m2").await;
     for ws in [&mut owner, &mut follower] {
         let updated = ws.expect(MessageType::AgentUpdated).await;
         let Message::AgentUpdated(updated) = updated.message else {
@@ -324,13 +331,7 @@ async fn events_of_an_agent_with_long_instructions_stay_small() {
 
     let mut owner = app.ws("alice").await;
     let path = format!("/api/agents/{}", agent.id);
-    app.call(
-        Method::PATCH,
-        &path,
-        Some("alice"),
-        Some(json!({"model": "m2"})),
-    )
-    .await;
+    set_model(&app, &path, "m2").await;
     let event = owner.expect(MessageType::AgentUpdated).await;
     assert!(
         event.to_json().len() < 16 * 1024,

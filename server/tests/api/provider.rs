@@ -25,7 +25,8 @@ fn provider(fake: &FakeLlm, timeout: Duration) -> OpenAiCompatible {
     })
 }
 
-fn request(tools: &[Tool]) -> ChatRequest {
+/// A request saying hello, offering `tools`.
+pub(crate) fn request(tools: &[Tool]) -> ChatRequest {
     ChatRequest {
         model: "test-model".into(),
         temperature: 0.2,
@@ -40,7 +41,7 @@ fn request(tools: &[Tool]) -> ChatRequest {
 }
 
 /// Reads a whole reply: the assembled reply, when each event arrived, and how it ended.
-async fn read_all(
+pub(crate) async fn read_all(
     provider: &OpenAiCompatible,
     request: ChatRequest,
 ) -> Result<(Reply, Vec<Instant>), ProviderError> {

@@ -10,17 +10,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::StreamExt;
-use hatchery_server::runner::{
-    provider::{ChatMessage, ChatRequest, OpenAiCompatible, OpenAiConfig, Provider},
-    reply::Reply,
-    tools,
-};
+use hatchery_server::runner::provider::{OpenAiCompatible, OpenAiConfig};
 use hatchery_shared::api::{agents::Tool, runs::RunStatus, threads::MessageRole};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use crate::runs::{agent_and_thread, ended, messages, posted, with_provider_at};
+use crate::{
+    provider::{read_all, request},
+    runs::{agent_and_thread, ended, messages, posted, with_provider_at},
+};
 
 /// A running `llm-katan`, killed when dropped.
 struct Katan {
@@ -81,35 +79,12 @@ impl Katan {
     }
 }
 
-fn request(tools: &[Tool]) -> ChatRequest {
-    ChatRequest {
-        model: "gpt-4o-mini".into(),
-        temperature: 0.2,
-        messages: vec![ChatMessage {
-            role: "user".into(),
-            content: Some("hello there".into()),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        }],
-        tools: tools.iter().map(|tool| tools::spec(*tool)).collect(),
-    }
-}
-
-async fn reply(provider: &OpenAiCompatible, request: ChatRequest) -> Reply {
-    let mut stream = provider.stream(request).await.unwrap();
-    let mut reply = Reply::default();
-    while let Some(event) = stream.next().await {
-        reply.apply(&event.unwrap());
-    }
-    reply
-}
-
 #[tokio::test]
 async fn its_streamed_replies_and_its_json_tool_calls_are_read() {
     let katan = Katan::start().await;
     let provider = katan.provider();
 
-    let plain = reply(&provider, request(&[])).await;
+    let (plain, _) = read_all(&provider, request(&[])).await.unwrap();
     assert!(!plain.text.is_empty(), "{plain:?}");
     assert!(plain.tool_calls().is_empty());
     assert!(
@@ -118,7 +93,7 @@ async fn its_streamed_replies_and_its_json_tool_calls_are_read() {
     );
 
     let tools = [Tool::CurrentTime, Tool::Calculator];
-    let with_tools = reply(&provider, request(&tools)).await;
+    let (with_tools, _) = read_all(&provider, request(&tools)).await.unwrap();
     let calls = with_tools.tool_calls();
     assert_eq!(calls.len(), 1, "{with_tools:?}");
     assert_eq!(calls[0].name, "current_time");
