@@ -204,6 +204,7 @@ async fn webhooks(args: &Args) {
             ("HATCHERY_AUTH", "disabled"),
             ("HATCHERY_WEBHOOK_RATE_PER_MIN", "1000000"),
             ("HATCHERY_MAX_CONCURRENT_RUNS", "64"),
+            ("HATCHERY_MAX_RUNS_PER_USER", "10000"),
         ],
     )
     .await;

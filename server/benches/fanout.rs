@@ -42,7 +42,7 @@ fn main() {
         let env = [
             ("HATCHERY_AUTH", "disabled"),
             ("HATCHERY_WS_HEARTBEAT_MS", heartbeat.as_str()),
-            ("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "1000000"),
+            ("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "100000"),
         ];
         let server = Server::start(args.flag("pin"), &env).await;
         match args.scenario.as_str() {

@@ -54,6 +54,7 @@ fn main() {
             ("HATCHERY_AUTH", "disabled"),
             ("HATCHERY_LLM_BASE_URL", provider.as_str()),
             ("HATCHERY_MAX_CONCURRENT_RUNS", "1000"),
+            ("HATCHERY_MAX_RUNS_PER_USER", "1000"),
             ("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "100000"),
         ];
         let server = Server::start(args.flag("pin"), &env).await;
