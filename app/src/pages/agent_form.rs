@@ -3,7 +3,8 @@
 
 use gloo_net::http::Method;
 use hatchery_shared::api::agents::{
-    Agent, AgentPatch, AgentStatus, DEFAULT_TEMPERATURE, NewAgent, Tool,
+    Agent, AgentPatch, AgentStatus, DEFAULT_SCHEDULE_MEMORY_RUNS, DEFAULT_TEMPERATURE, NewAgent,
+    Tool,
 };
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_navigate};
@@ -25,6 +26,7 @@ struct Fields {
     tools: RwSignal<Vec<Tool>>,
     schedule: RwSignal<String>,
     time_zone: RwSignal<String>,
+    schedule_memory_runs: RwSignal<String>,
     disabled: RwSignal<bool>,
 }
 
@@ -46,6 +48,10 @@ impl Fields {
             tools: RwSignal::new(agent.map(|agent| agent.tools.clone()).unwrap_or_default()),
             schedule: text(|agent| agent.schedule.clone().unwrap_or_default(), ""),
             time_zone: text(|agent| agent.time_zone.clone(), "UTC"),
+            schedule_memory_runs: text(
+                |agent| agent.schedule_memory_runs.to_string(),
+                &DEFAULT_SCHEDULE_MEMORY_RUNS.to_string(),
+            ),
             disabled: RwSignal::new(
                 agent.is_some_and(|agent| agent.status == AgentStatus::Disabled),
             ),
@@ -69,6 +75,23 @@ impl Fields {
             })
     }
 
+    /// How many earlier runs a scheduled run sees, or the field error to show.
+    fn schedule_memory_runs(&self) -> Result<u32, Failure> {
+        self.schedule_memory_runs
+            .get_untracked()
+            .trim()
+            .parse()
+            .map_err(|_| Failure {
+                status: 0,
+                message: "check how many runs scheduled runs remember".into(),
+                fields: [(
+                    "schedule_memory_runs".to_owned(),
+                    "enter a whole number from 0 to 100".to_owned(),
+                )]
+                .into(),
+            })
+    }
+
     fn schedule(&self) -> Option<String> {
         Some(self.schedule.get_untracked().trim().to_owned()).filter(|text| !text.is_empty())
     }
@@ -83,6 +106,7 @@ impl Fields {
             tools: self.tools.get_untracked(),
             schedule: self.schedule(),
             time_zone: Some(self.time_zone.get_untracked()),
+            schedule_memory_runs: Some(self.schedule_memory_runs()?),
             disabled: self.disabled.get_untracked(),
         })
     }
@@ -97,6 +121,7 @@ impl Fields {
             tools: Some(self.tools.get_untracked()),
             schedule: Some(self.schedule()),
             time_zone: Some(self.time_zone.get_untracked()),
+            schedule_memory_runs: Some(self.schedule_memory_runs()?),
             disabled: Some(self.disabled.get_untracked()),
         })
     }
@@ -239,6 +264,14 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                     hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
                 />
                 <TimeZoneField value=fields.time_zone failure />
+                <TextField
+                    label="Scheduled runs remember"
+                    name="schedule_memory_runs"
+                    kind="number"
+                    value=fields.schedule_memory_runs
+                    failure
+                    hint="How many earlier scheduled runs each scheduled run sees (0 to 100; 0: each starts afresh)."
+                />
                 <label class="checkbox">
                     <input
                         type="checkbox"

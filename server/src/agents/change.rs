@@ -4,7 +4,10 @@
 use chrono::Utc;
 use hatchery_shared::api::{
     FieldErrors,
-    agents::{AgentPatch, AgentStatus, DEFAULT_TEMPERATURE, MAX_NAME_CHARS, NewAgent},
+    agents::{
+        AgentPatch, AgentStatus, DEFAULT_SCHEDULE_MEMORY_RUNS, DEFAULT_TEMPERATURE, MAX_NAME_CHARS,
+        NewAgent,
+    },
 };
 
 use crate::{
@@ -14,6 +17,8 @@ use crate::{
 
 /// The longest instructions accepted, in characters.
 const MAX_INSTRUCTIONS_CHARS: usize = 100_000;
+/// The most earlier scheduled runs a scheduled run may see.
+const MAX_SCHEDULE_MEMORY_RUNS: u32 = 100;
 /// The longest model name accepted, in characters.
 const MAX_MODEL_CHARS: usize = 200;
 
@@ -31,6 +36,9 @@ pub fn new_change(new: NewAgent, default_model: &str) -> Result<AgentChange, Fie
         tools: new.tools,
         schedule: new.schedule,
         time_zone: new.time_zone.unwrap_or_else(|| "UTC".into()),
+        schedule_memory_runs: new
+            .schedule_memory_runs
+            .unwrap_or(DEFAULT_SCHEDULE_MEMORY_RUNS),
         status: if new.disabled {
             AgentStatus::Disabled
         } else {
@@ -67,6 +75,9 @@ pub fn patched(current: &AgentRow, patch: AgentPatch) -> Result<AgentChange, Fie
     }
     if let Some(time_zone) = patch.time_zone {
         change.time_zone = time_zone;
+    }
+    if let Some(runs) = patch.schedule_memory_runs {
+        change.schedule_memory_runs = runs;
     }
     match (patch.disabled, change.status) {
         (Some(true), _) => change.status = AgentStatus::Disabled,
@@ -109,6 +120,12 @@ fn checked(mut change: AgentChange) -> Result<AgentChange, FieldErrors> {
     }
     if !(0.0..=2.0).contains(&change.temperature) {
         error("temperature", "use a temperature from 0 to 2".into());
+    }
+    if change.schedule_memory_runs > MAX_SCHEDULE_MEMORY_RUNS {
+        error(
+            "schedule_memory_runs",
+            format!("use 0 to {MAX_SCHEDULE_MEMORY_RUNS} earlier runs"),
+        );
     }
     change.tools.sort_unstable();
     change.tools.dedup();

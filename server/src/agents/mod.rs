@@ -235,6 +235,7 @@ pub fn view(row: &AgentRow) -> Agent {
         schedule: change.schedule.clone(),
         schedule_description: change.schedule.as_deref().and_then(schedule::describe),
         time_zone: change.time_zone.clone(),
+        schedule_memory_runs: change.schedule_memory_runs,
         status: change.status,
         last_error: row.last_error.clone(),
         last_run_at: row.last_run_at.map(rfc3339),

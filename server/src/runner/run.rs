@@ -8,7 +8,7 @@ use std::{sync::PoisonError, time::Duration};
 use futures_util::{StreamExt, future::join_all};
 use hatchery_shared::{
     api::{
-        runs::{RunStatus, StreamChunk, StreamStep},
+        runs::{RunStatus, RunTrigger, StreamChunk, StreamStep},
         threads::{MessageRole, ThreadMessage, ToolCallView},
     },
     realtime::{Message, Topic},
@@ -167,14 +167,18 @@ impl Context<'_> {
         )
     }
 
-    /// The conversation as the model sees it: the agent's instructions, then the thread.
+    /// The conversation as the model sees it: the agent's instructions, then the thread (for
+    /// a scheduled run, its last `schedule_memory_runs` runs and this one).
     async fn request(&self) -> Result<ChatRequest, String> {
         let change = &self.agent.change;
+        // A scheduled run sees its thread's last few runs only: a rolling context.
+        let within_runs = (self.run.trigger == RunTrigger::Schedule)
+            .then_some(change.schedule_memory_runs);
         let history = self
             .runner
             .inner
             .store
-            .latest_messages(&self.run.thread_id, HISTORY_LIMIT)
+            .latest_messages(&self.run.thread_id, HISTORY_LIMIT, within_runs)
             .await
             .map_err(|err| format!("database error: {err}"))?;
         let system = [

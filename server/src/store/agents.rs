@@ -43,6 +43,8 @@ pub struct AgentChange {
     pub schedule: Option<String>,
     /// The schedule's IANA time zone.
     pub time_zone: String,
+    /// How many earlier scheduled runs a scheduled run sees of its thread.
+    pub schedule_memory_runs: u32,
     /// What it is doing.
     pub status: AgentStatus,
     /// When the schedule next fires.
@@ -71,6 +73,7 @@ pub(super) struct RawAgent {
     tools: String,
     schedule: Option<String>,
     time_zone: String,
+    schedule_memory_runs: i64,
     status: String,
     last_error: Option<String>,
     last_run_at: Option<DateTime<Utc>>,
@@ -100,6 +103,7 @@ impl TryFrom<RawAgent> for AgentRow {
                 tools,
                 schedule: raw.schedule,
                 time_zone: raw.time_zone,
+                schedule_memory_runs: u32::try_from(raw.schedule_memory_runs).unwrap_or(0),
                 status: super::parse_column("agents.status", &raw.status)?,
                 next_run_at: raw.next_run_at,
             },
@@ -112,8 +116,8 @@ impl TryFrom<RawAgent> for AgentRow {
 }
 
 pub(super) const COLUMNS: &str = "id, owner_id, name, system_instructions, task_instructions, model, \
-                       temperature, tools, schedule, time_zone, status, last_error, \
-                       last_run_at, next_run_at, created_at, updated_at";
+                       temperature, tools, schedule, time_zone, schedule_memory_runs, status, \
+                       last_error, last_run_at, next_run_at, created_at, updated_at";
 
 /// Binds the fields of an [`AgentChange`] to `$query`, in the order of the agent's columns
 /// from `name` to `next_run_at`.
@@ -128,6 +132,7 @@ macro_rules! bind_change {
             .bind(tools_json(&$change.tools))
             .bind(&$change.schedule)
             .bind(&$change.time_zone)
+            .bind(i64::from($change.schedule_memory_runs))
             .bind($change.status.as_str())
             .bind($change.next_run_at)
     };
@@ -146,9 +151,10 @@ impl Store {
     ) -> Result<AgentRow, StoreError> {
         let sql = format!(
             "INSERT INTO agents (id, owner_id, name, system_instructions, task_instructions, \
-                                 model, temperature, tools, schedule, time_zone, status, \
-                                 next_run_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
+                                 model, temperature, tools, schedule, time_zone, \
+                                 schedule_memory_runs, status, next_run_at, created_at, \
+                                 updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
              RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
@@ -212,7 +218,8 @@ impl Store {
         let sql = format!(
             "UPDATE agents SET name = $2, system_instructions = $3, task_instructions = $4, \
                     model = $5, temperature = $6, tools = $7, schedule = $8, time_zone = $9, \
-                    status = $10, next_run_at = $11, updated_at = $12 \
+                    schedule_memory_runs = $10, status = $11, next_run_at = $12, \
+                    updated_at = $13 \
              WHERE id = $1 RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {

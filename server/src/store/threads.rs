@@ -211,21 +211,35 @@ impl Store {
         Ok(deleted == 1)
     }
 
-    /// The latest `limit` messages of a thread, oldest first.
+    /// The latest `limit` messages of a thread, oldest first; with `within_runs`, only those
+    /// written since the start of the thread's latest `within_runs + 1` runs (the newest
+    /// run and as many before it).
     pub async fn latest_messages(
         &self,
         thread_id: &str,
         limit: u32,
+        within_runs: Option<u32>,
     ) -> Result<Vec<ThreadMessage>, StoreError> {
+        // With fewer runs than that, the subquery finds none and every message counts.
+        let since = if within_runs.is_some() {
+            "AND created_at >= COALESCE((SELECT created_at FROM runs WHERE thread_id = $1 \
+                                         ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET $3), \
+                                        created_at)"
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 ORDER BY id DESC LIMIT $2"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 {since} \
+             ORDER BY id DESC LIMIT $2"
         );
         let raws = on_pool!(self, |pool| {
-            sqlx::query_as::<_, RawMessage>(&sql)
+            let mut query = sqlx::query_as::<_, RawMessage>(&sql)
                 .bind(thread_id)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
+                .bind(i64::from(limit));
+            if let Some(runs) = within_runs {
+                query = query.bind(i64::from(runs));
+            }
+            query.fetch_all(pool).await?
         });
         let mut messages = raws
             .into_iter()

@@ -118,10 +118,11 @@ async fn bad_fields_are_named_and_nothing_is_created() {
             "temperature": 2.5,
             "schedule": "61 * * * *",
             "time_zone": "Mars/Olympus",
+            "schedule_memory_runs": 101,
         }),
     )
     .await;
-    for field in ["name", "temperature", "time_zone"] {
+    for field in ["name", "temperature", "time_zone", "schedule_memory_runs"] {
         assert!(fields[field].is_string(), "{field}: {fields}");
     }
     let fields = refused(&app, json!({"name": "x", "schedule": "every day"})).await;

@@ -6,18 +6,24 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, Utc};
-use hatchery_server::{config::Config, scheduler::Clock};
+use hatchery_server::{
+    config::Config,
+    runner::provider::OpenAiConfig,
+    scheduler::Clock,
+    store::RunEnd,
+};
 use hatchery_shared::api::{
     Page,
     agents::{AgentSchedule, SchedulePreview},
-    runs::{Run, RunTrigger},
+    runs::{Run, RunStatus, RunTrigger},
     threads::{Thread, ThreadKind, ThreadMessage},
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    TestApp, TestData, spawn_app_configured, spawn_app_on, spawn_app_on_configured,
+use crate::{
+    fake_llm::{FakeLlm, Scripted},
+    helpers::{TestApp, TestData, spawn_app_configured, spawn_app_on, spawn_app_on_configured},
 };
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -69,6 +75,55 @@ async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) ->
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_scheduled_run_sees_only_its_thread_s_last_runs() {
+    let fake = FakeLlm::start(vec![Scripted::tokens(&["Done"], Duration::ZERO)]).await;
+    let base_url = fake.base_url.clone();
+    let app = starting_at("2026-11-24T10:59:58Z", move |config| {
+        config.runner.provider = Some(OpenAiConfig {
+            base_url,
+            api_key: None,
+            timeout: Duration::from_secs(5),
+        });
+    })
+    .await;
+    let body = json!({
+        "name": "Reporter", "schedule": "* * * * *", "task_instructions": "Report",
+        "schedule_memory_runs": 1,
+    });
+    let id = create_agent(&app, body).await;
+    assert_eq!(agent(&app, &id).await["schedule_memory_runs"], 1);
+    // Three earlier scheduled runs in the agent's scheduled thread.
+    let thread = app.store.scheduled_thread(&id).await.unwrap().unwrap();
+    for n in 0..3 {
+        let run = app
+            .stored_run(&id, &thread.id, RunTrigger::Schedule, "m", &format!("earlier {n}"))
+            .await;
+        let end = RunEnd {
+            status: RunStatus::Succeeded,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost_micros: 0,
+            error: None,
+        };
+        app.store.finish_run(&run.id, &end).await.unwrap();
+    }
+
+    eventually("the scheduled run's model call", async || {
+        fake.received().into_iter().next()
+    })
+    .await;
+    let sent = fake.received()[0].1["messages"].clone();
+    let asked: Vec<&str> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|message| message["role"] == "user")
+        .map(|message| message["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(asked, ["earlier 2", "Report"], "the last run before it, and its own");
 }
 
 #[tokio::test]

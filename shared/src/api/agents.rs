@@ -55,6 +55,10 @@ pub struct Agent {
     pub schedule_description: Option<String>,
     /// The IANA time zone the schedule is read in, such as `Europe/Paris`.
     pub time_zone: String,
+    /// How many earlier scheduled runs a scheduled run sees of its thread (0: each starts
+    /// afresh): a rolling context, so that a schedule's cost does not grow run after run.
+    #[serde(default = "default_schedule_memory_runs")]
+    pub schedule_memory_runs: u32,
     /// What it is doing.
     pub status: AgentStatus,
     /// Why the last run failed, if it did.
@@ -104,6 +108,9 @@ pub struct NewAgent {
     /// The schedule's IANA time zone (default `UTC`).
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Earlier scheduled runs a scheduled run sees, 0–100 (default 10).
+    #[serde(default)]
+    pub schedule_memory_runs: Option<u32>,
     /// Create it disabled (default false).
     #[serde(default)]
     pub disabled: bool,
@@ -142,6 +149,9 @@ pub struct AgentPatch {
     /// A new time zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// How many earlier scheduled runs a scheduled run sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_memory_runs: Option<u32>,
     /// Turn the agent off (`true`) or back on (`false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
@@ -161,6 +171,12 @@ pub struct AgentDeleted {
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// The temperature a new agent gets when none is given.
 pub const DEFAULT_TEMPERATURE: f64 = 0.7;
+/// How many earlier scheduled runs a new agent's scheduled runs see.
+pub const DEFAULT_SCHEDULE_MEMORY_RUNS: u32 = 10;
+
+fn default_schedule_memory_runs() -> u32 {
+    DEFAULT_SCHEDULE_MEMORY_RUNS
+}
 /// The longest agent name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
