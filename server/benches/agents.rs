@@ -148,6 +148,7 @@ async fn seed(database: &DatabaseConfig, count: u64) -> (String, Vec<String>) {
                         tools: vec![Tool::CurrentTime, Tool::HttpRequest],
                         schedule: (n % 10 == 0).then(|| "0 9 * * 1-5".into()),
                         time_zone: "Europe/Paris".into(),
+                        schedule_memory_runs: 10,
                         status: AgentStatus::Idle,
                         next_run_at: None,
                     };

@@ -188,6 +188,7 @@ fn change(name: String, schedule: Option<(&str, Schedule)>) -> AgentChange {
         tools: Vec::new(),
         schedule: schedule.map(|(expression, _)| expression.to_owned()),
         time_zone: "Europe/Paris".into(),
+        schedule_memory_runs: 10,
         status: AgentStatus::Idle,
         next_run_at,
     }

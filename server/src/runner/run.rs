@@ -172,8 +172,8 @@ impl Context<'_> {
     async fn request(&self) -> Result<ChatRequest, String> {
         let change = &self.agent.change;
         // A scheduled run sees its thread's last few runs only: a rolling context.
-        let within_runs = (self.run.trigger == RunTrigger::Schedule)
-            .then_some(change.schedule_memory_runs);
+        let within_runs =
+            (self.run.trigger == RunTrigger::Schedule).then_some(change.schedule_memory_runs);
         let history = self
             .runner
             .inner

@@ -789,7 +789,7 @@ async fn the_latest_messages_are_the_ones_a_step_sends() {
         })
         .collect();
     app.store.store_messages(&thread, &rows).await.unwrap();
-    let latest = app.store.latest_messages(&thread, 3).await.unwrap();
+    let latest = app.store.latest_messages(&thread, 3, None).await.unwrap();
     let contents: Vec<_> = latest.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(
         contents,

@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, Utc};
 use hatchery_server::{
-    config::Config,
-    runner::provider::OpenAiConfig,
-    scheduler::Clock,
-    store::RunEnd,
+    config::Config, runner::provider::OpenAiConfig, scheduler::Clock, store::RunEnd,
 };
 use hatchery_shared::api::{
     Page,
@@ -99,7 +96,13 @@ async fn a_scheduled_run_sees_only_its_thread_s_last_runs() {
     let thread = app.store.scheduled_thread(&id).await.unwrap().unwrap();
     for n in 0..3 {
         let run = app
-            .stored_run(&id, &thread.id, RunTrigger::Schedule, "m", &format!("earlier {n}"))
+            .stored_run(
+                &id,
+                &thread.id,
+                RunTrigger::Schedule,
+                "m",
+                &format!("earlier {n}"),
+            )
             .await;
         let end = RunEnd {
             status: RunStatus::Succeeded,
@@ -123,7 +126,11 @@ async fn a_scheduled_run_sees_only_its_thread_s_last_runs() {
         .filter(|message| message["role"] == "user")
         .map(|message| message["content"].as_str().unwrap())
         .collect();
-    assert_eq!(asked, ["earlier 2", "Report"], "the last run before it, and its own");
+    assert_eq!(
+        asked,
+        ["earlier 2", "Report"],
+        "the last run before it, and its own"
+    );
 }
 
 #[tokio::test]
