@@ -265,7 +265,7 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                 />
                 <TimeZoneField value=fields.time_zone failure />
                 <TextField
-                    label="Scheduled runs remember"
+                    label="Earlier runs remembered"
                     name="schedule_memory_runs"
                     kind="number"
                     value=fields.schedule_memory_runs
