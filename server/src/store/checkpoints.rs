@@ -5,8 +5,8 @@
 //! off on its connections and runs a passive checkpoint in a background task instead, a
 //! second after commits happen; a passive checkpoint never blocks readers or writers. With
 //! no commits the task sleeps. After each checkpoint the log's size on disk is published as
-//! a gauge, and a log that grew past 256 MiB anyway (readers kept the passive checkpoints
-//! from finishing) is emptied with a truncating one. The task is supervised: if it ever
+//! a gauge, and a log past 32 MiB that a passive checkpoint could not copy whole (readers
+//! held it back) is emptied with a truncating one. The task is supervised: if it ever
 //! fails, it is started again.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -22,11 +22,12 @@ const AFTER_COMMIT: Duration = Duration::from_secs(1);
 /// The largest log SQLite keeps on disk after a checkpoint has emptied it, in bytes.
 pub const LOG_SIZE_LIMIT: &str = "33554432";
 
-/// The log size past which a truncating checkpoint runs, in bytes. It waits for readers
-/// and holds writers up, so it is kept for a log that passive checkpoints no longer keep
-/// short: under a steady 500 writes a second the log passes 32 MiB between passive
-/// checkpoints, and truncating there tripled the tail latency of webhook intake.
-const TRUNCATE_ABOVE: u64 = 256 << 20;
+/// The log size past which a truncating checkpoint runs, in bytes, when the passive one
+/// could not copy the whole log (readers held it back). A truncating checkpoint waits for
+/// readers and holds writers up, so it is not run while passive ones keep up: under a
+/// steady 500 writes a second the log passes 32 MiB between them, and truncating there
+/// tripled the tail latency of webhook intake.
+const TRUNCATE_ABOVE: u64 = 32 << 20;
 
 /// How long the supervisor waits before starting a failed checkpoint task again.
 const RESTART_AFTER: Duration = Duration::from_secs(1);
@@ -89,9 +90,9 @@ impl Commits {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(AFTER_COMMIT) => {}
             }
-            checkpoint(&pool, "PASSIVE").await;
+            let kept_up = checkpoint(&pool, "PASSIVE").await;
             let mut size = log_size(&log).await;
-            if size > TRUNCATE_ABOVE {
+            if size > TRUNCATE_ABOVE && !kept_up {
                 tracing::warn!(
                     bytes = size,
                     "the write-ahead log is over its limit; truncating it"
@@ -104,12 +105,19 @@ impl Commits {
     }
 }
 
-async fn checkpoint(pool: &SqlitePool, mode: &str) {
-    if let Err(err) = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
-        .execute(pool)
+/// Runs a checkpoint; returns whether it copied every frame of the log into the database
+/// (so that the next write starts the log over).
+async fn checkpoint(pool: &SqlitePool, mode: &str) -> bool {
+    // (whether it was blocked, frames in the log, frames copied)
+    match sqlx::query_as::<_, (i64, i64, i64)>(&format!("PRAGMA wal_checkpoint({mode})"))
+        .fetch_one(pool)
         .await
     {
-        tracing::warn!(error = %err, mode, "cannot checkpoint the write-ahead log");
+        Ok((blocked, frames, copied)) => blocked == 0 && copied >= frames,
+        Err(err) => {
+            tracing::warn!(error = %err, mode, "cannot checkpoint the write-ahead log");
+            false
+        }
     }
 }
 
