@@ -52,26 +52,10 @@ impl Commits {
         tasks: &TaskTracker,
         stop: CancellationToken,
     ) {
-        tasks.spawn(async move {
-            loop {
-                let checkpoints = tokio::spawn(self.clone().run(
-                    pool.clone(),
-                    log.clone(),
-                    log_bytes.clone(),
-                    stop.clone(),
-                ));
-                match checkpoints.await {
-                    Ok(()) => return,
-                    Err(err) => {
-                        tracing::error!(error = %err, "the checkpoint task failed; starting it again");
-                    }
-                }
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(RESTART_AFTER) => {}
-                }
-            }
-        });
+        tasks.spawn(supervise(stop.clone(), move || {
+            self.clone()
+                .run(pool.clone(), log.clone(), log_bytes.clone(), stop.clone())
+        }));
     }
 
     async fn run(
@@ -105,6 +89,26 @@ impl Commits {
     }
 }
 
+/// Runs the task `start` makes until it returns or `stop` is cancelled; when the task
+/// panics, logs it and makes a new one a moment later.
+async fn supervise<F>(stop: CancellationToken, start: impl Fn() -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(start()).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::error!(error = %err, "the checkpoint task failed; starting it again");
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(RESTART_AFTER) => {}
+        }
+    }
+}
+
 /// Runs a checkpoint; returns whether it copied every frame of the log into the database
 /// (so that the next write starts the log over).
 async fn checkpoint(pool: &SqlitePool, mode: &str) -> bool {
@@ -126,4 +130,40 @@ async fn log_size(log: &PathBuf) -> u64 {
     tokio::fs::metadata(log)
         .await
         .map_or(0, |metadata| metadata.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_panics_is_started_again_until_it_ends() {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let counted = starts.clone();
+        supervise(CancellationToken::new(), move || {
+            let start = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(start >= 2, "the task breaks on its first two starts");
+            }
+        })
+        .await;
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_ends_the_supervision_of_a_failing_task() {
+        let stop = CancellationToken::new();
+        let starts = Arc::new(AtomicUsize::new(0));
+        let counted = starts.clone();
+        let supervised = tokio::spawn(supervise(stop.clone(), move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { panic!("the task always breaks") }
+        }));
+        tokio::time::sleep(RESTART_AFTER * 3 / 2).await;
+        stop.cancel();
+        supervised.await.unwrap();
+        assert_eq!(starts.load(Ordering::SeqCst), 2);
+    }
 }
