@@ -168,3 +168,58 @@ test("an admin adds a user, and an API token works until it is revoked", async (
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test("open sign-up creates an account and signs into it; a taken email needs its own password", async ({
+  page,
+  consoleErrors,
+}) => {
+  test.setTimeout(60_000);
+  const ownPort = port + 4;
+  const own = `http://127.0.0.1:${ownPort}`;
+  const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-signup-"));
+  const server = startServer(ownPort, dataDir, { HATCHERY_SIGNUP: "open" });
+  try {
+    await waitUntilReady(ownPort);
+    const setup = await fetch(`${own}/api/auth/setup`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: "grace@example.com", display_name: "Grace", password: "correct horse battery" }),
+    });
+    expect(setup.status).toBe(201);
+
+    const createAccount = async (email: string, password: string) => {
+      await page.goto(`${own}/sign-in`);
+      await hydrated(page);
+      await page.getByRole("button", { name: "No account yet? Create one" }).click();
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Name").fill("Someone");
+      await page.getByLabel("Password").fill(password);
+      await page.getByRole("button", { name: "Create account" }).click();
+    };
+
+    await createAccount("lin@example.com", "another long passphrase");
+    await expect(page).toHaveURL(`${own}/`);
+    const menu = page.getByTestId("account-menu");
+    await expect(menu).toContainText("Someone");
+    await menu.locator("summary").click();
+    await menu.getByRole("menuitem", { name: "Sign out" }).click();
+    await expect(page).toHaveURL(`${own}/sign-in`);
+
+    // Grace's email with another password: nothing is created, and the page says so.
+    await createAccount("grace@example.com", "not graces password");
+    await expect(page.getByRole("alert")).toContainText("already has an account");
+    await expect(page).toHaveURL(`${own}/sign-in`);
+    const grace = await fetch(`${own}/api/auth/sign-in`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: "grace@example.com", password: "correct horse battery" }),
+    });
+    expect(grace.status).toBe(200);
+    expect((await grace.json()).display_name).toBe("Grace");
+
+    dropExpected(consoleErrors, [401]);
+  } finally {
+    server.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,5 @@
-//! The sign-in page, which also creates an account when sign-up is open.
+//! The sign-in page, which also creates an account when sign-up is open (and then signs
+//! into it).
 
 use gloo_net::http::Method;
 use hatchery_shared::api::accounts::{NewAccount, SignIn as SignInBody, User};
@@ -22,21 +23,33 @@ pub fn SignIn() -> impl IntoView {
     let failure = RwSignal::new(None);
 
     let submit = Action::new(move |_: &()| async move {
-        if signing_up.get_untracked() {
-            let body = NewAccount {
-                email: email.get_untracked(),
-                display_name: display_name.get_untracked(),
-                password: password.get_untracked(),
-                role: None,
-            };
-            api::send::<User, _>(Method::POST, "/api/auth/sign-up", &body).await
-        } else {
-            let body = SignInBody {
-                email: email.get_untracked(),
-                password: password.get_untracked(),
-            };
-            api::send::<User, _>(Method::POST, "/api/auth/sign-in", &body).await
+        let credentials = SignInBody {
+            email: email.get_untracked(),
+            password: password.get_untracked(),
+        };
+        if !signing_up.get_untracked() {
+            return api::send::<User, _>(Method::POST, "/api/auth/sign-in", &credentials).await;
         }
+        // Sign-up answers the same whether or not the email had an account; signing in
+        // tells the person (and only with the account's own password) which it was.
+        let body = NewAccount {
+            email: credentials.email.clone(),
+            display_name: display_name.get_untracked(),
+            password: credentials.password.clone(),
+            role: None,
+        };
+        api::send::<(), _>(Method::POST, "/api/auth/sign-up", &body).await?;
+        api::send::<User, _>(Method::POST, "/api/auth/sign-in", &credentials)
+            .await
+            .map_err(|failure| match failure.status {
+                401 => api::Failure {
+                    message: "This email already has an account, and this is not its \
+                              password. Sign in with it instead."
+                        .into(),
+                    ..failure
+                },
+                _ => failure,
+            })
     });
     let pending = submit.pending();
     Effect::new(move || match submit.value().get() {

@@ -526,18 +526,25 @@ impl Auth {
         }
     }
 
-    /// Open sign-up from `address`: creates a user. Each attempt counts against the address
-    /// like a sign-in (given back when it succeeds), so that probing which emails have
-    /// accounts is as slow as guessing passwords.
-    pub async fn sign_up(&self, body: NewAccount, address: IpAddr) -> Result<UserRow, AuthError> {
+    /// Open sign-up from `address`: creates a user unless the email already has an account,
+    /// and answers the same either way, so that sign-up does not tell anyone which emails
+    /// have accounts. The password is hashed in both cases (the answer takes as long), and
+    /// every attempt counts against the address like a failed sign-in. Whoever signs up then
+    /// signs in: with a taken email, only the account's own password does that.
+    pub async fn sign_up(&self, body: NewAccount, address: IpAddr) -> Result<(), AuthError> {
         if !self.inner.config.signup_open {
             return Err(AuthError::SignUpClosed);
         }
-        let attempt = self.address_attempt(address, Instant::now())?;
+        self.address_attempt(address, Instant::now())?;
         let new = self.new_account(body, Role::User).await?;
-        let user = self.inner.store.create_user(&new).await?;
-        self.inner.per_address.succeeded(attempt);
-        Ok(user)
+        match self.inner.store.create_user(&new).await {
+            Ok(user) => {
+                tracing::info!(user = %user.id, "account created by sign-up");
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// A new account with `role`, its fields checked and its password hashed, ready to store.

@@ -118,18 +118,18 @@ async fn setup(
     signed_in_as_new(&auth, peer, &headers, jar, &user).await
 }
 
-/// `POST /api/auth/sign-up {email, display_name, password}`: creates a user and signs them
-/// in, when `HATCHERY_SIGNUP=open`.
+/// `POST /api/auth/sign-up {email, display_name, password}`, when `HATCHERY_SIGNUP=open`:
+/// 202 with no body whether it created the account or the email already had one (so the
+/// answer reveals nothing); the client signs in next.
 async fn sign_up(
     State(auth): State<Auth>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    jar: CookieJar,
     AppJson(body): AppJson<NewAccount>,
-) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
+) -> Result<StatusCode, ApiError> {
     let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
-    let user = auth.sign_up(body, client).await?;
-    signed_in_as_new(&auth, peer, &headers, jar, &user).await
+    auth.sign_up(body, client).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// The answer to creating an account and signing into it: 201, the session cookie, the user.

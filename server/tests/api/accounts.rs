@@ -680,17 +680,72 @@ async fn admins_create_users_and_sign_up_is_closed_by_default() {
 }
 
 #[tokio::test]
-async fn open_sign_up_creates_a_user_and_signs_them_in() {
+async fn open_sign_up_creates_a_user_who_then_signs_in() {
     let app = spawn_app_configured(|config| config.auth.signup_open = true).await;
     let dave = json!({"email": "dave@example.com", "display_name": "Dave", "password": PASSWORD, "role": "admin"});
     let response = app
         .call(Method::POST, "/api/auth/sign-up", None, Some(dave))
         .await;
-    assert_eq!(response.status(), 201);
-    let cookie = session_cookie_of(&response).unwrap();
-    let user: User = response.json().await.unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(session_cookie_of(&response).is_none());
+    let signed_in = app.sign_in("dave@example.com", PASSWORD).await;
+    assert_eq!(signed_in.status(), 200);
+    let cookie = session_cookie_of(&signed_in).unwrap();
+    let user: User = signed_in.json().await.unwrap();
     assert_eq!(user.role.as_str(), "user", "sign-up never makes an admin");
     assert!(session_info(&app, Some(&cookie)).await.signup_open);
+}
+
+#[tokio::test]
+async fn open_sign_up_does_not_reveal_which_emails_have_accounts() {
+    let app = spawn_app_configured(|config| config.auth.signup_open = true).await;
+    let sign_up = |email: &str| json!({"email": email, "display_name": "Mallory", "password": "a new password of mine"});
+    let taken = app
+        .call(
+            Method::POST,
+            "/api/auth/sign-up",
+            None,
+            Some(sign_up("ALICE@example.com")),
+        )
+        .await;
+    let free = app
+        .call(
+            Method::POST,
+            "/api/auth/sign-up",
+            None,
+            Some(sign_up("mallory@example.com")),
+        )
+        .await;
+    assert_eq!(taken.status(), free.status());
+    assert_eq!(
+        taken.headers().get("set-cookie"),
+        free.headers().get("set-cookie")
+    );
+    assert_eq!(taken.bytes().await.unwrap(), free.bytes().await.unwrap());
+
+    // The taken account is unchanged: its own password signs in, the new one does not.
+    assert_eq!(
+        app.sign_in("alice@example.com", "a new password of mine")
+            .await
+            .status(),
+        401
+    );
+    let alice: User = app
+        .sign_in("alice@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (alice.id.as_str(), alice.display_name.as_str()),
+        ("alice", "alice")
+    );
+    assert_eq!(
+        app.sign_in("mallory@example.com", "a new password of mine")
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
