@@ -76,11 +76,18 @@ ensure_python_tools() {
   touch "$venv/.installed"
 }
 
+# The server's allocator (jemalloc) is C, built by make with the C compiler.
+ensure_c_build_tools() {
+  command -v make >/dev/null && command -v cc >/dev/null && return
+  apt_install build-essential
+}
+
 ensure_chromium() {
   command -v chromium >/dev/null && return
   apt_install chromium
 }
 
+ensure_c_build_tools
 ensure_wasm_target
 ensure_wasm_bindgen
 ensure_cargo_leptos

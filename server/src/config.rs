@@ -99,6 +99,8 @@ struct Settings {
     ws_history_topic_bytes: Option<u64>,
     #[arg(long, env = "HATCHERY_WS_HISTORY_TOTAL_BYTES", value_parser = number::<1024, 68_719_476_736>)]
     ws_history_total_bytes: Option<u64>,
+    #[arg(long, env = "HATCHERY_WS_HISTORY_SECS", value_parser = number::<1, 86_400>)]
+    ws_history_secs: Option<u64>,
     #[arg(long, env = "HATCHERY_MAX_CONNECTIONS", value_parser = number::<1, 10_000_000>)]
     max_connections: Option<u64>,
     #[arg(long, env = "HATCHERY_HEADER_TIMEOUT_SECS", value_parser = number::<1, 3600>)]
@@ -270,6 +272,9 @@ impl Settings {
         }
         if let Some(bytes) = self.ws_history_total_bytes {
             realtime.history.total_bytes = to_usize(bytes);
+        }
+        if let Some(secs) = self.ws_history_secs {
+            realtime.history.max_age = Duration::from_secs(secs);
         }
         if self.auth == AuthMode::Disabled && !self.addr.ip().is_loopback() {
             return Err(ConfigError {

@@ -129,7 +129,8 @@ impl std::fmt::Debug for Realtime {
     }
 }
 
-/// How often topics without subscribers or history are forgotten.
+/// The longest time between two sweeps, which forget events past their age and topics
+/// without subscribers or history. Short history ages are swept four times per age.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 impl Realtime {
@@ -158,7 +159,10 @@ impl Realtime {
         };
         let sweeper = realtime.clone();
         realtime.inner.tasks.spawn(async move {
-            let mut every = tokio::time::interval(SWEEP_EVERY);
+            let mut every = tokio::time::interval(
+                (sweeper.inner.config.history.max_age / 4)
+                    .clamp(Duration::from_millis(250), SWEEP_EVERY),
+            );
             loop {
                 tokio::select! {
                     () = sweeper.inner.shutdown.cancelled() => break,

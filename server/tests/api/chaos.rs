@@ -1,8 +1,9 @@
-//! A bounded chaos run against the real binary on loopback: for a few seconds, while a
+//! The real binary's memory, on loopback. A bounded chaos run: for a few seconds, while a
 //! publisher publishes, clients connect and subscribe and never read, send garbage, ping
 //! with huge request ids without reading, cut their connection in the middle of a frame,
-//! and come and go. Well-behaved readers must see every event in order, and the server's
-//! resident memory must stay under [`MEMORY_BOUND_MIB`]. It stops by itself.
+//! and come and go; well-behaved readers must see every event in order, and the server's
+//! resident memory must stay under [`MEMORY_BOUND_MIB`]. And memory that history held is
+//! given back to the system once the history expires. Both stop by themselves.
 
 use std::{
     sync::{
@@ -235,4 +236,95 @@ async fn under_chaos_readers_miss_nothing_and_memory_stays_bounded() {
         .await
         .unwrap();
     assert!(health.status().is_success());
+}
+
+/// The history's size in bytes, from `/metrics`.
+async fn history_bytes(client: &reqwest::Client, addr: &str) -> u64 {
+    let metrics = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("hatchery_realtime_history_bytes "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the history's size is in /metrics")
+}
+
+#[tokio::test]
+async fn memory_held_by_history_goes_back_to_the_system_when_it_expires() {
+    if std::env::var_os("HATCHERY_TEST_POSTGRES").is_some() {
+        return; // The binary runs on its own SQLite file: once is enough.
+    }
+    let data = TestData::new();
+    let mut command = hatchery(&data);
+    command
+        .env("HATCHERY_AUTH", "disabled")
+        .env("HATCHERY_WS_HISTORY_SECS", "5");
+    let (child, mut lines, addr) = started(command).await;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let pid = child.id().unwrap();
+    let client = reqwest::Client::new();
+    let publish = |topic: String, text: String| {
+        let client = client.clone();
+        let url = format!("http://{addr}/api/topics/{topic}/events");
+        async move {
+            let published = client
+                .post(url)
+                .json(&json!({"type": "notice", "data": {"level": "info", "text": text}}))
+                .send()
+                .await
+                .unwrap();
+            assert!(published.status().is_success(), "{}", published.status());
+        }
+    };
+    publish("ops".into(), "warm-up".into()).await;
+    let before = resident_kib(pid);
+
+    // About 48 MiB of history: 40 KiB events, 12 to each of 100 topics, two at a time.
+    let mut publishing = JoinSet::new();
+    for n in 0..1_200 {
+        if publishing.len() >= 2 {
+            publishing.join_next().await.unwrap().unwrap();
+        }
+        publishing.spawn(publish(
+            format!("thread:t{}", n % 100),
+            format!("{n} {}", "h".repeat(40 << 10)),
+        ));
+    }
+    while let Some(done) = publishing.join_next().await {
+        done.unwrap();
+    }
+    let held = history_bytes(&client, &addr).await;
+    let peak = resident_kib(pid);
+    assert!(held > 40 << 20, "the history held {held} bytes");
+
+    let gone = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if history_bytes(&client, &addr).await == 0 && resident_kib(pid) < before + 16 * 1024 {
+                return;
+            }
+        }
+    })
+    .await;
+    let after = resident_kib(pid);
+    eprintln!(
+        "history: resident memory {} MiB before, {} MiB holding {} MiB of history, {} MiB \
+         after it expired",
+        before / 1024,
+        peak / 1024,
+        held >> 20,
+        after / 1024
+    );
+    assert!(
+        gone.is_ok(),
+        "the memory was not given back: {} MiB before, {} MiB after",
+        before / 1024,
+        after / 1024
+    );
 }
