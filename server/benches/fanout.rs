@@ -1,12 +1,18 @@
 //! Load generator for the real-time hub: real WebSocket clients against the real `hatchery`
-//! binary, publishing through its REST API.
+//! binary, publishing through its REST API; and the same generator against the floor, a
+//! bare broadcast server that re-sends each frame a client sends to every socket
+//! (`../shared/tools/wsfloor`, built on first use), so that the two are measured side by
+//! side.
 //!
 //! ```text
-//! cargo bench -p hatchery-server --bench fanout -- fanout  [--subs 1000] [--secs 10] [--publishers 32] [--window 200] [--pin]
-//! cargo bench -p hatchery-server --bench fanout -- latency [--subs 100] [--rate 1000] [--secs 10] [--pin]
-//! cargo bench -p hatchery-server --bench fanout -- idle    [--conns 10000] [--secs 30] [--pin]
+//! cargo bench -p hatchery-server --bench fanout -- fanout  [--subs 1000] [--secs 10] [--publishers 256] [--window 300] [--pin] [--floor]
+//! cargo bench -p hatchery-server --bench fanout -- latency [--subs 100] [--rate 1000] [--secs 10] [--pin] [--floor]
+//! cargo bench -p hatchery-server --bench fanout -- idle    [--conns 10000] [--secs 30] [--pin] [--floor]
+//! cargo bench -p hatchery-server --bench fanout -- compare [--runs 3] [--secs 10] [--pin]
 //! ```
 //! `--pin` runs the server on core 1 and this generator on core 0, one runtime thread each.
+//! `--floor` runs a scenario against the floor instead of Hatchery; `compare` runs every
+//! scenario against both, one after the other, and prints the medians and their ratios.
 //! Latency is measured from a timestamp the publisher writes into each event's payload.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
@@ -15,18 +21,30 @@ mod support;
 
 use std::{
     cell::{Cell, RefCell},
+    path::PathBuf,
+    process::Stdio,
     rc::Rc,
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use hdrhistogram::Histogram;
-use support::{Args, Server, cpu_seconds, pin};
-use tokio::task::LocalSet;
-use tokio_tungstenite::tungstenite::{Message, protocol::WebSocketConfig};
+use support::{Args, Server, cpu_seconds, pin, rss_kib};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpStream,
+    process::{Child, Command},
+    task::LocalSet,
+};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, protocol::WebSocketConfig},
+};
 
 /// Payload filler so that each event's `data` is about 100 bytes.
 const FILL: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij";
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 fn main() {
     let args = Args::parse("fanout");
@@ -38,44 +56,235 @@ fn main() {
         .build()
         .expect("a runtime");
     LocalSet::new().block_on(&runtime, async move {
-        let heartbeat = args.number("heartbeat-ms", 25_000).to_string();
-        let env = [
-            ("HATCHERY_AUTH", "disabled"),
-            ("HATCHERY_WS_HEARTBEAT_MS", heartbeat.as_str()),
-            ("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "100000"),
-        ];
-        let server = Server::start(args.flag("pin"), &env).await;
+        let kind = if args.flag("floor") {
+            Kind::Floor
+        } else {
+            Kind::Hatchery
+        };
+        let pinned = args.flag("pin");
+        let heartbeat = args.number("heartbeat-ms", 25_000);
+        let secs = args.number("secs", 10);
         match args.scenario.as_str() {
             "fanout" => {
-                fanout(
-                    &server,
-                    args.number("subs", 1000),
-                    args.number("secs", 10),
-                    args.number("publishers", 32),
-                    args.number("window", 200),
-                )
-                .await;
+                let target = Target::start(kind, pinned, heartbeat).await;
+                let scenario = Fanout {
+                    subs: args.number("subs", 1000),
+                    secs,
+                    publishers: args.number("publishers", 256),
+                    window: args.number("window", 300),
+                };
+                scenario.run(&target).await.print(&target, &scenario);
             }
             "latency" => {
-                latency(
-                    &server,
-                    args.number("subs", 100),
-                    args.number("rate", 1000),
-                    args.number("secs", 10),
-                )
-                .await;
+                let target = Target::start(kind, pinned, heartbeat).await;
+                let scenario = Latency {
+                    subs: args.number("subs", 100),
+                    rate: args.number("rate", 1000),
+                    secs,
+                };
+                scenario.run(&target).await.print(&target, &scenario);
             }
             "idle" => {
-                idle(
-                    &server,
-                    args.number("conns", 10_000),
-                    args.number("secs", 30),
-                )
-                .await
+                let target = Target::start(kind, pinned, heartbeat).await;
+                let scenario = Idle {
+                    conns: args.number("conns", 10_000),
+                    secs: args.number("secs", 30),
+                };
+                scenario.run(&target).await.print(&target, &scenario);
             }
-            other => eprintln!("unknown scenario {other:?}: fanout, latency or idle"),
+            "compare" => compare(args.number("runs", 3), secs, pinned).await,
+            other => eprintln!("unknown scenario {other:?}: fanout, latency, idle or compare"),
         }
     });
+}
+
+/// Which server a scenario runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The `hatchery` binary: subscribers follow `ops`, publishes go through REST.
+    Hatchery,
+    /// The floor: every socket gets every frame, published over a socket of its own.
+    Floor,
+}
+
+/// A running server under test.
+enum Target {
+    Hatchery(Server),
+    Floor { child: Child, addr: String },
+}
+
+impl Target {
+    /// Starts a fresh server of `kind` (on core 1 when `pinned`, one runtime thread).
+    async fn start(kind: Kind, pinned: bool, heartbeat_ms: u64) -> Self {
+        match kind {
+            Kind::Hatchery => {
+                let heartbeat = heartbeat_ms.to_string();
+                let env = [
+                    ("HATCHERY_AUTH", "disabled"),
+                    ("HATCHERY_WS_HEARTBEAT_MS", heartbeat.as_str()),
+                    ("HATCHERY_WS_MAX_CONNECTIONS_PER_USER", "100000"),
+                ];
+                Self::Hatchery(Server::start(pinned, &env).await)
+            }
+            Kind::Floor => {
+                let mut child = Command::new(floor_binary())
+                    .args(["--addr", "127.0.0.1:0", "--threads", "1"])
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .expect("the floor server starts");
+                if pinned {
+                    pin(child.id().expect("a pid"), 1);
+                }
+                let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+                let addr = loop {
+                    let line = lines.next_line().await.ok().flatten().expect("it listens");
+                    if let Some(addr) = line.strip_prefix("wsfloor: listening on ") {
+                        break addr.to_owned();
+                    }
+                };
+                tokio::task::spawn_local(async move {
+                    while let Ok(Some(_)) = lines.next_line().await {}
+                });
+                Self::Floor { child, addr }
+            }
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Self::Hatchery(_) => Kind::Hatchery,
+            Self::Floor { .. } => Kind::Floor,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self.kind() {
+            Kind::Hatchery => "hatchery",
+            Kind::Floor => "floor",
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Self::Hatchery(server) => server.pid(),
+            Self::Floor { child, .. } => child.id().expect("the floor runs"),
+        }
+    }
+
+    fn ws_url(&self) -> String {
+        match self {
+            Self::Hatchery(server) => format!("ws://{}/api/ws", server.addr),
+            Self::Floor { addr, .. } => format!("ws://{addr}/"),
+        }
+    }
+
+    /// Opens a socket that receives the topic's events once this returns (with
+    /// `subscribe`; otherwise one that only stays connected).
+    async fn join(&self, subscribe: bool) -> Socket {
+        let config = WebSocketConfig::default().read_buffer_size(4 << 10);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(self.ws_url(), Some(config), false)
+                .await
+                .expect("a WebSocket connection");
+        match self.kind() {
+            Kind::Hatchery if subscribe => {
+                let subscribe = r#"{"v":1,"type":"subscribe","data":{"topics":[{"topic":"ops"}]}}"#;
+                ws.send(Message::Text(subscribe.into()))
+                    .await
+                    .expect("subscribe");
+                // hello, subscribed (own topic), subscribed (ops)
+                for _ in 0..3 {
+                    ws.next().await.expect("a reply").expect("a frame");
+                }
+            }
+            Kind::Hatchery => {}
+            // Broadcasts reach the socket once it has said it is ready.
+            Kind::Floor => {
+                ws.next().await.expect("ready").expect("a frame");
+            }
+        }
+        ws
+    }
+
+    /// What publishes: `count` REST clients for Hatchery, one socket for the floor (so that
+    /// its frames keep their order, the floor having no sequence numbers of its own).
+    async fn publishers(&self, count: u64) -> Vec<Publisher> {
+        match self {
+            Self::Hatchery(server) => (0..count)
+                .map(|_| Publisher::Rest {
+                    client: reqwest::Client::new(),
+                    url: format!("http://{}/api/topics/ops/events", server.addr),
+                })
+                .collect(),
+            Self::Floor { .. } => {
+                let (sink, mut stream) = self.join(true).await.split();
+                // The floor sends the publisher its own frames too: read and drop them.
+                tokio::task::spawn_local(async move { while stream.next().await.is_some() {} });
+                vec![Publisher::Socket { sink, seq: 0 }]
+            }
+        }
+    }
+}
+
+/// The floor's binary, built from `../shared/tools/wsfloor` into `target/wsfloor`.
+fn floor_binary() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let source = root.join("../shared/tools/wsfloor/Cargo.toml");
+    let target = root.join("target/wsfloor");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&source)
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(built, "cannot build the floor from {}", source.display());
+    target.join("release/wsfloor")
+}
+
+/// One publishing client.
+enum Publisher {
+    /// `POST /api/topics/ops/events` (Hatchery numbers the events).
+    Rest {
+        client: reqwest::Client,
+        url: String,
+    },
+    /// A text frame on a socket, numbered here.
+    Socket {
+        sink: SplitSink<Socket, Message>,
+        seq: u64,
+    },
+}
+
+impl Publisher {
+    /// Publishes one notice stamped with the current time.
+    async fn publish(&mut self, start: Instant) {
+        let notice = format!(
+            r#""type":"notice","data":{{"level":"info","text":"t={} {FILL}"}}"#,
+            micros(start)
+        );
+        match self {
+            Self::Rest { client, url } => {
+                let response = client
+                    .post(url.as_str())
+                    .header("content-type", "application/json")
+                    .body(format!("{{{notice}}}"))
+                    .send()
+                    .await
+                    .expect("the publish request completes");
+                assert_eq!(response.status(), 202, "publish refused");
+            }
+            Self::Socket { sink, seq } => {
+                *seq += 1;
+                let frame = format!(r#"{{{notice},"seq":{seq}}}"#);
+                sink.send(Message::Text(frame.into()))
+                    .await
+                    .expect("the publish frame is sent");
+            }
+        }
+    }
 }
 
 /// What all subscribers saw, shared by their tasks (one thread).
@@ -97,40 +306,18 @@ fn micros(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Opens `count` sockets (subscribed to `topic` when given) and reads them in tasks.
-async fn connect(
-    server: &Server,
-    count: u64,
-    topic: Option<&str>,
-    tally: &Rc<Tally>,
-    start: Instant,
-) {
-    let url = format!("ws://{}/api/ws", server.addr);
-    let config = WebSocketConfig::default().read_buffer_size(4 << 10);
+/// Opens `count` sockets (subscribed with `subscribe`) and reads them in tasks.
+async fn connect(target: &Target, count: u64, subscribe: bool, tally: &Rc<Tally>, start: Instant) {
     for index in 0..count {
         let index = usize::try_from(index).expect("a count that fits memory");
         tally.last_seqs.borrow_mut().push(0);
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
-            .await
-            .expect("a WebSocket connection");
-        if let Some(topic) = topic {
-            let subscribe = format!(
-                r#"{{"v":1,"type":"subscribe","data":{{"topics":[{{"topic":"{topic}"}}]}}}}"#
-            );
-            ws.send(Message::Text(subscribe.into()))
-                .await
-                .expect("subscribe");
-            // hello, subscribed (own topic), subscribed (topic)
-            for _ in 0..3 {
-                ws.next().await.expect("a reply").expect("a frame");
-            }
-        }
+        let mut ws = target.join(subscribe).await;
         let tally = tally.clone();
         tokio::task::spawn_local(async move {
             let mut last_seq = 0;
             while let Some(Ok(frame)) = ws.next().await {
                 let Message::Text(text) = frame else { continue };
-                if text.starts_with(r#"{"v":1,"type":"ping""#) {
+                if text.len() < 160 && text.contains(r#""type":"ping""#) {
                     let _ = ws
                         .send(Message::Text(r#"{"v":1,"type":"pong"}"#.into()))
                         .await;
@@ -157,17 +344,13 @@ async fn connect(
     }
 }
 
-/// The publisher's timestamp: serde writes a notice's text at a fixed offset, so look there
-/// first (the generator must stay cheaper than the server it measures).
+/// The publisher's timestamp: the notice's text starts with it.
 fn sent_at(text: &str) -> Option<u64> {
-    const TEXT_AT: usize = r#"{"v":1,"type":"notice","data":{"level":"info","text":"t="#.len();
-    if text.get(TEXT_AT - 2..TEXT_AT) == Some("t=") {
-        return number_after(text, TEXT_AT);
-    }
-    number_after(text, text.find("t=")? + 2)
+    const MARKER: &str = r#""text":"t="#;
+    number_after(text, text.find(MARKER)? + MARKER.len())
 }
 
-/// The frame's `seq`, which serde writes near its end.
+/// The frame's `seq`, which comes after the payload.
 fn seq_of(text: &str) -> Option<u64> {
     const MARKER: &str = r#""seq":"#;
     number_after(text, text.rfind(MARKER)? + MARKER.len())
@@ -183,37 +366,15 @@ fn number_after(text: &str, at: usize) -> Option<u64> {
     text.get(at..at + end)?.parse().ok()
 }
 
-/// Publishes one notice stamped with the current time.
-async fn publish(client: &reqwest::Client, url: &str, start: Instant) {
-    let body = format!(
-        r#"{{"type":"notice","data":{{"level":"info","text":"t={} {FILL}"}}}}"#,
-        micros(start)
-    );
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("the publish request completes");
-    assert_eq!(response.status(), 202, "publish refused");
-}
-
 fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
 
-fn report_latency(tally: &Tally) {
-    if let Some(histogram) = tally.latency_us.borrow().as_ref() {
-        let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
-        println!(
-            "latency ms: p50 {:.3}  p99 {:.3}  p999 {:.3}  max {:.3}",
-            ms(0.5),
-            ms(0.99),
-            ms(0.999),
-            histogram.max() as f64 / 1000.0
-        );
-    }
+/// The latency quantile `q` in milliseconds.
+fn latency_ms(tally: &Tally, q: f64) -> f64 {
+    tally.latency_us.borrow().as_ref().map_or(0.0, |histogram| {
+        histogram.value_at_quantile(q) as f64 / 1000.0
+    })
 }
 
 /// Waits until `expected` deliveries arrived or nothing moved for two seconds.
@@ -230,111 +391,335 @@ async fn drain(tally: &Tally, expected: u64) {
 }
 
 /// One topic, `subs` subscribers, publishes as fast as the server delivers them from
-/// `publishers` concurrent HTTP clients, with at most `window` publishes not yet received
-/// by the slowest subscriber (under each connection's queue limit of 500 frames, so a
-/// generator that falls behind slows the publishers instead of being cut off).
-async fn fanout(server: &Server, subs: u64, secs: u64, publishers: u64, window: u64) {
-    let start = Instant::now();
-    let tally = Rc::new(Tally::default());
-    connect(server, subs, Some("ops"), &tally, start).await;
-    *tally.latency_us.borrow_mut() = Some(new_histogram());
-    let url = format!("http://{}/api/topics/ops/events", server.addr);
-    let published = Rc::new(Cell::new(0u64));
-    let (cpu_before, own_before, measure_from) = (
-        server.cpu_seconds(),
-        cpu_seconds(std::process::id()),
-        Instant::now(),
-    );
-    let deadline = measure_from + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for _ in 0..publishers {
-        let (tally, published, url) = (tally.clone(), published.clone(), url.clone());
-        tasks.push(tokio::task::spawn_local(async move {
-            let client = reqwest::Client::new();
-            while Instant::now() < deadline {
-                let slowest = tally.last_seqs.borrow().iter().copied().min().unwrap_or(0);
-                if published.get() >= slowest + window {
-                    let caught_up = tally.caught_up.notified();
-                    tally.waiting.set(true);
-                    caught_up.await;
-                    continue;
+/// `publishers` concurrent HTTP clients (one socket for the floor), with at most `window`
+/// publishes not yet received by the slowest subscriber (under each connection's queue
+/// limit of 500 frames, so a generator that falls behind slows the publishers instead of
+/// being cut off).
+struct Fanout {
+    subs: u64,
+    secs: u64,
+    publishers: u64,
+    window: u64,
+}
+
+/// What [`Fanout`] measured.
+struct FanoutResult {
+    published: u64,
+    elapsed: f64,
+    delivered: u64,
+    expected: u64,
+    gaps: u64,
+    closed: u64,
+    server_cpu: f64,
+    generator_cpu: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl FanoutResult {
+    fn per_second(&self) -> f64 {
+        self.delivered as f64 / self.elapsed
+    }
+
+    fn cpu_us_per_delivery(&self) -> f64 {
+        self.server_cpu * 1e6 / self.delivered.max(1) as f64
+    }
+
+    fn print(&self, target: &Target, scenario: &Fanout) {
+        println!(
+            "fanout ({}): {} subscribers, {} publishes in {:.1} s",
+            target.name(),
+            scenario.subs,
+            self.published,
+            self.elapsed
+        );
+        println!(
+            "deliveries/s: {:.0}  loss: {} of {}  gaps: {}  closed: {}  server CPU: {:.2} s ({:.3} µs/delivery)  generator CPU: {:.2} s",
+            self.per_second(),
+            self.expected.saturating_sub(self.delivered),
+            self.expected,
+            self.gaps,
+            self.closed,
+            self.server_cpu,
+            self.cpu_us_per_delivery(),
+            self.generator_cpu,
+        );
+        println!("latency ms: p50 {:.3}  p99 {:.3}", self.p50_ms, self.p99_ms);
+    }
+}
+
+impl Fanout {
+    async fn run(&self, target: &Target) -> FanoutResult {
+        let start = Instant::now();
+        let tally = Rc::new(Tally::default());
+        connect(target, self.subs, true, &tally, start).await;
+        *tally.latency_us.borrow_mut() = Some(new_histogram());
+        let published = Rc::new(Cell::new(0u64));
+        let (cpu_before, own_before, measure_from) = (
+            cpu_seconds(target.pid()),
+            cpu_seconds(std::process::id()),
+            Instant::now(),
+        );
+        let deadline = measure_from + Duration::from_secs(self.secs);
+        let window = self.window;
+        let mut tasks = Vec::new();
+        for mut publisher in target.publishers(self.publishers).await {
+            let (tally, published) = (tally.clone(), published.clone());
+            tasks.push(tokio::task::spawn_local(async move {
+                while Instant::now() < deadline {
+                    let slowest = tally.last_seqs.borrow().iter().copied().min().unwrap_or(0);
+                    if published.get() >= slowest + window {
+                        let caught_up = tally.caught_up.notified();
+                        tally.waiting.set(true);
+                        caught_up.await;
+                        continue;
+                    }
+                    published.set(published.get() + 1);
+                    publisher.publish(start).await;
                 }
-                published.set(published.get() + 1);
-                publish(&client, &url, start).await;
-            }
-        }));
+            }));
+        }
+        for publisher in tasks {
+            publisher.await.expect("a publisher");
+        }
+        drain(&tally, published.get() * self.subs).await;
+        FanoutResult {
+            published: published.get(),
+            elapsed: measure_from.elapsed().as_secs_f64(),
+            delivered: tally.delivered.get(),
+            expected: published.get() * self.subs,
+            gaps: tally.gaps.get(),
+            closed: tally.closed.get(),
+            server_cpu: cpu_seconds(target.pid()) - cpu_before,
+            generator_cpu: cpu_seconds(std::process::id()) - own_before,
+            p50_ms: latency_ms(&tally, 0.5),
+            p99_ms: latency_ms(&tally, 0.99),
+        }
     }
-    for publisher in tasks {
-        publisher.await.expect("a publisher");
-    }
-    drain(&tally, published.get() * subs).await;
-    let elapsed = measure_from.elapsed().as_secs_f64();
-    let cpu = server.cpu_seconds() - cpu_before;
-    let own = cpu_seconds(std::process::id()) - own_before;
-    let delivered = tally.delivered.get();
-    let expected = published.get() * subs;
-    println!(
-        "fanout: {subs} subscribers, {} publishes in {elapsed:.1} s",
-        published.get()
-    );
-    println!(
-        "deliveries/s: {:.0}  loss: {} of {expected}  gaps: {}  closed: {}  server CPU: {cpu:.2} s ({:.3} µs/delivery)  generator CPU: {own:.2} s",
-        delivered as f64 / elapsed,
-        expected.saturating_sub(delivered),
-        tally.gaps.get(),
-        tally.closed.get(),
-        cpu * 1e6 / delivered.max(1) as f64,
-    );
-    report_latency(&tally);
 }
 
 /// `rate` publishes per second to `subs` subscribers: delivery latency.
-async fn latency(server: &Server, subs: u64, rate: u64, secs: u64) {
-    let start = Instant::now();
-    let tally = Rc::new(Tally::default());
-    connect(server, subs, Some("ops"), &tally, start).await;
-    *tally.latency_us.borrow_mut() = Some(new_histogram());
-    let url = Rc::new(format!("http://{}/api/topics/ops/events", server.addr));
-    let client = reqwest::Client::new();
-    let mut ticks =
-        tokio::time::interval(Duration::from_secs(1) / u32::try_from(rate).unwrap_or(1000));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let total = rate * secs;
-    for _ in 0..total {
-        ticks.tick().await;
-        let (client, url) = (client.clone(), url.clone());
-        tokio::task::spawn_local(async move { publish(&client, &url, start).await });
+struct Latency {
+    subs: u64,
+    rate: u64,
+    secs: u64,
+}
+
+/// What [`Latency`] measured.
+struct LatencyResult {
+    delivered: u64,
+    expected: u64,
+    gaps: u64,
+    closed: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+}
+
+impl LatencyResult {
+    fn print(&self, target: &Target, scenario: &Latency) {
+        println!(
+            "latency ({}): {} subscribers, {} publishes/s for {} s",
+            target.name(),
+            scenario.subs,
+            scenario.rate,
+            scenario.secs
+        );
+        println!(
+            "delivered: {} of {}  gaps: {}  closed: {}",
+            self.delivered, self.expected, self.gaps, self.closed
+        );
+        println!(
+            "latency ms: p50 {:.3}  p99 {:.3}  p999 {:.3}",
+            self.p50_ms, self.p99_ms, self.p999_ms
+        );
     }
-    drain(&tally, total * subs).await;
-    println!("latency: {subs} subscribers, {rate} publishes/s for {secs} s");
-    println!(
-        "delivered: {} of {}  gaps: {}  closed: {}",
-        tally.delivered.get(),
-        total * subs,
-        tally.gaps.get(),
-        tally.closed.get()
-    );
-    report_latency(&tally);
+}
+
+impl Latency {
+    async fn run(&self, target: &Target) -> LatencyResult {
+        let start = Instant::now();
+        let tally = Rc::new(Tally::default());
+        connect(target, self.subs, true, &tally, start).await;
+        *tally.latency_us.borrow_mut() = Some(new_histogram());
+        let mut publishers = target.publishers(1).await;
+        let mut publisher = publishers.pop().expect("a publisher");
+        let mut ticks = tokio::time::interval(
+            Duration::from_secs(1) / u32::try_from(self.rate).unwrap_or(1000),
+        );
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let total = self.rate * self.secs;
+        for _ in 0..total {
+            ticks.tick().await;
+            match &mut publisher {
+                // Requests overlap, as independent publishers' would.
+                Publisher::Rest { client, url } => {
+                    let mut one = Publisher::Rest {
+                        client: client.clone(),
+                        url: url.clone(),
+                    };
+                    tokio::task::spawn_local(async move { one.publish(start).await });
+                }
+                Publisher::Socket { .. } => publisher.publish(start).await,
+            }
+        }
+        drain(&tally, total * self.subs).await;
+        LatencyResult {
+            delivered: tally.delivered.get(),
+            expected: total * self.subs,
+            gaps: tally.gaps.get(),
+            closed: tally.closed.get(),
+            p50_ms: latency_ms(&tally, 0.5),
+            p99_ms: latency_ms(&tally, 0.99),
+            p999_ms: latency_ms(&tally, 0.999),
+        }
+    }
 }
 
 /// `conns` idle connections held for `secs` seconds: memory per connection, and whether
 /// heartbeats kept every one open.
-async fn idle(server: &Server, conns: u64, secs: u64) {
-    let start = Instant::now();
-    let tally = Rc::new(Tally::default());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = server.rss_kib();
-    connect(server, conns, None, &tally, start).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = server.rss_kib();
+struct Idle {
+    conns: u64,
+    secs: u64,
+}
+
+/// What [`Idle`] measured.
+struct IdleResult {
+    before_kib: u64,
+    after_kib: u64,
+    closed: u64,
+    end_kib: u64,
+}
+
+impl IdleResult {
+    fn kib_per_connection(&self, scenario: &Idle) -> f64 {
+        self.after_kib.saturating_sub(self.before_kib) as f64 / scenario.conns as f64
+    }
+
+    fn print(&self, target: &Target, scenario: &Idle) {
+        println!(
+            "idle ({}): {} connections, server RSS {} KiB -> {} KiB: {:.2} KiB per connection",
+            target.name(),
+            scenario.conns,
+            self.before_kib,
+            self.after_kib,
+            self.kib_per_connection(scenario)
+        );
+        println!(
+            "after {} s: {} of {} connections closed, server RSS {} KiB",
+            scenario.secs, self.closed, scenario.conns, self.end_kib
+        );
+    }
+}
+
+impl Idle {
+    async fn run(&self, target: &Target) -> IdleResult {
+        let start = Instant::now();
+        let tally = Rc::new(Tally::default());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before_kib = rss_kib(target.pid());
+        connect(target, self.conns, false, &tally, start).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after_kib = rss_kib(target.pid());
+        tokio::time::sleep(Duration::from_secs(self.secs)).await;
+        IdleResult {
+            before_kib,
+            after_kib,
+            closed: tally.closed.get(),
+            end_kib: rss_kib(target.pid()),
+        }
+    }
+}
+
+/// The median of `values`.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Every scenario `runs` times against the floor and then Hatchery (a fresh server each),
+/// then a table of the medians and Hatchery's ratio to the floor.
+async fn compare(runs: u64, secs: u64, pinned: bool) {
+    let fanout_1000 = Fanout {
+        subs: 1000,
+        secs,
+        publishers: 256,
+        window: 300,
+    };
+    let fanout_100 = Fanout {
+        subs: 100,
+        ..fanout_1000
+    };
+    let latency = Latency {
+        subs: 100,
+        rate: 1000,
+        secs,
+    };
+    let idle = Idle {
+        conns: 10_000,
+        secs: 5,
+    };
+    // Per server kind, per figure: the value of each run.
+    let mut figures: Vec<[Vec<f64>; 8]> = vec![Default::default(), Default::default()];
+    for run in 1..=runs {
+        for (index, kind) in [Kind::Floor, Kind::Hatchery].into_iter().enumerate() {
+            let row = &mut figures[index];
+            let target = Target::start(kind, pinned, 25_000).await;
+            let big = fanout_1000.run(&target).await;
+            big.print(&target, &fanout_1000);
+            drop(target);
+            let target = Target::start(kind, pinned, 25_000).await;
+            let small = fanout_100.run(&target).await;
+            small.print(&target, &fanout_100);
+            drop(target);
+            let target = Target::start(kind, pinned, 25_000).await;
+            let timed = latency.run(&target).await;
+            timed.print(&target, &latency);
+            drop(target);
+            let target = Target::start(kind, pinned, 5_000).await;
+            let held = idle.run(&target).await;
+            held.print(&target, &idle);
+            drop(target);
+            let values = [
+                big.per_second(),
+                big.cpu_us_per_delivery(),
+                big.generator_cpu / big.elapsed,
+                small.per_second(),
+                small.cpu_us_per_delivery(),
+                timed.p50_ms,
+                timed.p99_ms,
+                held.kib_per_connection(&idle),
+            ];
+            for (figure, value) in row.iter_mut().zip(values) {
+                figure.push(value);
+            }
+            println!("-- run {run} of {runs} done for {kind:?}");
+        }
+    }
+    let labels = [
+        "fan-out 1,000 subs: deliveries/s",
+        "fan-out 1,000 subs: server CPU µs/delivery",
+        "fan-out 1,000 subs: generator CPU (cores)",
+        "fan-out 100 subs: deliveries/s",
+        "fan-out 100 subs: server CPU µs/delivery",
+        "1,000/s × 100 subs: p50 ms",
+        "1,000/s × 100 subs: p99 ms",
+        "10,000 idle: KiB per connection",
+    ];
     println!(
-        "idle: {conns} connections, server RSS {before} KiB -> {after} KiB: {:.2} KiB per connection",
-        (after.saturating_sub(before)) as f64 / conns as f64
+        "\nmedians of {runs} runs{}:",
+        if pinned { ", pinned" } else { "" }
     );
-    tokio::time::sleep(Duration::from_secs(secs)).await;
     println!(
-        "after {secs} s: {} of {conns} connections closed, server RSS {} KiB",
-        tally.closed.get(),
-        server.rss_kib()
+        "{:<44} {:>12} {:>12} {:>8}",
+        "", "floor", "hatchery", "ratio"
     );
+    for (figure, label) in labels.iter().enumerate() {
+        let floor = median(figures[0][figure].clone());
+        let hatchery = median(figures[1][figure].clone());
+        println!(
+            "{label:<44} {floor:>12.3} {hatchery:>12.3} {:>8.2}",
+            hatchery / floor
+        );
+    }
 }

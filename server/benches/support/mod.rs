@@ -94,7 +94,10 @@ impl Server {
 
     /// Like [`Server::start`], on an existing data directory.
     pub async fn start_in(data: tempfile::TempDir, pin_core: bool, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hatchery"))
+        // `HATCHERY_BENCH_BINARY` names another build to measure (say, the one before a change).
+        let binary = std::env::var_os("HATCHERY_BENCH_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_hatchery").into());
+        let mut child = Command::new(binary)
             .env("HATCHERY_ADDR", "127.0.0.1:0")
             .env("HATCHERY_DATA_DIR", data.path())
             .env("HATCHERY_WORKER_THREADS", "1")
@@ -164,21 +167,20 @@ impl Server {
         self.child.id().expect("the server runs")
     }
 
-    /// Resident memory of the server, in KiB.
-    pub fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-
     /// CPU seconds the server has used (user + system).
     pub fn cpu_seconds(&self) -> f64 {
         cpu_seconds(self.pid())
     }
+}
+
+/// Resident memory of process `pid`, in KiB, from `/proc/{pid}/status`.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// CPU seconds process `pid` has used (user + system), from `/proc/{pid}/stat`.
