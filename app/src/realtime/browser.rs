@@ -250,7 +250,7 @@ impl Core {
             return;
         };
         self.next_req.set(self.next_req.get() + 1);
-        let mut envelope = Envelope::new(message, String::new(), now_ms() as u64);
+        let mut envelope = Envelope::new(message, String::new(), Some(now_ms() as u64));
         envelope.req = Some(format!("c{}", self.next_req.get()));
         let text = envelope.to_json();
         self.log(Direction::Out, Some(&envelope), text.len());

@@ -181,7 +181,7 @@ mod tests {
                 text: seq.to_string(),
             }),
             String::new(),
-            0,
+            None,
         );
         envelope.topic = Some(Topic::parse(topic).unwrap());
         envelope.seq = Some(seq);

@@ -41,14 +41,15 @@ pub(super) async fn serve(mut socket: WebSocket, peer: Peer, realtime: Realtime)
         realtime: realtime.clone(),
     };
     tracing::debug!(conn, %user, "connected");
-    session.greet().await;
-
     let (mut sink, stream) = socket.split();
+    Box::pin(session.greet()).await;
+
     let reader = realtime.inner.tasks.spawn(read(stream, session));
     let ending = write(&mut sink, &outbox, &realtime).await;
     let reason = match ending {
         Ending::Close(code) => {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_frame(code))).await;
+            let closed = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_frame(code)));
+            let _ = Box::pin(closed).await;
             code.name()
         }
         Ending::ClientGone => "client",
@@ -62,9 +63,7 @@ pub(super) async fn serve(mut socket: WebSocket, peer: Peer, realtime: Realtime)
         }
     };
     tracing::debug!(conn, reason, "disconnected");
-    realtime
-        .close_connection(conn, &user, topics.into_iter(), reason)
-        .await;
+    Box::pin(realtime.close_connection(conn, &user, topics.into_iter(), reason)).await;
 }
 
 /// Sends queued frames until the connection ends; returns how it ended.
@@ -78,7 +77,8 @@ async fn write(
     tokio::pin!(shutdown);
     let closing = outbox.closing();
     tokio::pin!(closing);
-    let mut batch = Vec::with_capacity(64);
+    // Grown by the batches that come (an idle connection's stays small).
+    let mut batch = Vec::new();
     loop {
         let ending = tokio::select! {
             biased;
@@ -120,7 +120,7 @@ async fn read(mut stream: SplitStream<WebSocket>, mut session: Session) -> Sessi
             inbound = stream.next(), if may_read => {
                 idle.as_mut().reset(Instant::now() + idle_limit);
                 match inbound {
-                    Some(Ok(WsMessage::Text(text))) => session.handle(&text).await,
+                    Some(Ok(WsMessage::Text(text))) => Box::pin(session.handle(&text)).await,
                     Some(Ok(WsMessage::Binary(_))) => session.reply_error(
                         ErrorCode::BadJson,
                         "binary frames are not part of the protocol; send JSON text".into(),

@@ -182,11 +182,9 @@ impl Broker for MemoryBroker {
         let channel_ref = self.channel(topic);
         let mut channel = lock(&channel_ref);
         channel.seq += 1;
-        let mut envelope = frame::envelope(message);
-        envelope.topic = Some(topic.clone());
-        envelope.seq = Some(channel.seq);
+        let envelope = frame::event(topic, channel.seq, message);
         let text = Utf8Bytes::from(envelope.to_json());
-        tracing::debug!(id = %envelope.id, %topic, r#type = envelope.message.message_type().as_str(), seq = channel.seq, "publish");
+        tracing::debug!(%topic, epoch = %channel.epoch, seq = channel.seq, r#type = envelope.message.message_type().as_str(), "publish");
 
         let mut overflowed = 0;
         for (_, outbox) in &channel.subscribers {

@@ -90,10 +90,15 @@ impl Outbox {
             self.writer.wake();
             return false;
         }
+        // The writer was woken by the push that made the queue non-empty, and it takes the
+        // whole queue when it runs: later pushes need not wake it again.
+        let was_empty = queue.frames.is_empty();
         queue.bytes += frame.len();
         queue.frames.push_back(frame.clone());
         drop(queue);
-        self.writer.wake();
+        if was_empty {
+            self.writer.wake();
+        }
         true
     }
 
@@ -111,7 +116,10 @@ impl Outbox {
     /// Whether the queue is at most half full, so that the client's next request may be
     /// read and answered.
     pub fn has_room(&self) -> bool {
-        let queue = self.lock();
+        self.half_empty(&self.lock())
+    }
+
+    fn half_empty(&self, queue: &Queue) -> bool {
         queue.frames.len() <= self.limits.frames / 2 && queue.bytes <= self.limits.bytes / 2
     }
 
@@ -160,10 +168,14 @@ impl Outbox {
             if queue.frames.is_empty() {
                 return Poll::Pending;
             }
+            // Only a reader held back by a full queue waits to be woken.
+            let reader_waits = !self.half_empty(&queue);
             batch.extend(queue.frames.drain(..));
             queue.bytes = 0;
             drop(queue);
-            self.reader.wake();
+            if reader_waits {
+                self.reader.wake();
+            }
             Poll::Ready(None)
         })
         .await

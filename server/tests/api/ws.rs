@@ -103,7 +103,7 @@ impl WsHarness {
     pub async fn send(&mut self, message: Message) -> String {
         self.next_req += 1;
         let req = format!("r{}", self.next_req);
-        let mut envelope = Envelope::new(message, String::new(), 0);
+        let mut envelope = Envelope::new(message, String::new(), None);
         envelope.req = Some(req.clone());
         self.send_raw(envelope.to_json()).await;
         req

@@ -22,12 +22,14 @@ pub struct Envelope {
     /// The topic, on topic events and on replies about one topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<Topic>,
-    /// The frame's UUIDv7, its trace id (set by the sender; clients may leave it empty).
+    /// The frame's UUIDv7, its trace id, on the server's replies (empty on topic events,
+    /// which `topic`, the epoch and `seq` identify, and where clients leave it empty).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
-    /// Milliseconds since the Unix epoch, UTC, when the frame was made.
-    #[serde(default)]
-    pub ts: u64,
+    /// Milliseconds since the Unix epoch, UTC, when the frame was made; on replies, not on
+    /// topic events (whose payloads carry the times that matter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<u64>,
     /// The per-topic sequence number of a topic event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
@@ -38,7 +40,7 @@ pub struct Envelope {
 
 impl Envelope {
     /// A frame around `message` with no topic, seq or req; `id` and `ts` as given.
-    pub fn new(message: Message, id: String, ts: u64) -> Self {
+    pub fn new(message: Message, id: String, ts: Option<u64>) -> Self {
         Self {
             v: PROTOCOL_VERSION,
             message,
@@ -78,7 +80,7 @@ struct RawFrame<'a> {
     #[serde(default)]
     id: String,
     #[serde(default)]
-    ts: u64,
+    ts: Option<u64>,
     #[serde(default)]
     seq: Option<u64>,
     #[serde(default)]
@@ -155,7 +157,7 @@ mod tests {
                 text: "hi".into(),
             }),
             "0192".into(),
-            1_719_958_453_123,
+            Some(1_719_958_453_123),
         );
         frame.topic = Some(Topic::parse("user:7").unwrap());
         frame.seq = Some(17);
@@ -167,6 +169,18 @@ mod tests {
             r#"{"v":1,"type":"notice","data":{"level":"info","text":"hi"},"topic":"user:7","id":"0192","ts":1719958453123,"seq":17}"#
         );
         assert_eq!(parse_frame(&json).unwrap(), frame);
+    }
+
+    #[test]
+    fn a_topic_event_without_id_or_time_parses() {
+        let frame = parse_frame(
+            r#"{"v":1,"type":"notice","data":{"level":"info","text":"hi"},"topic":"ops","seq":3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (frame.id.as_str(), frame.ts, frame.seq),
+            ("", None, Some(3))
+        );
     }
 
     #[test]
