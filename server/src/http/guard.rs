@@ -10,17 +10,19 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{ApiError, AppState};
-use crate::auth::origin;
+use super::ApiError;
+use crate::{auth::origin, realtime::Realtime};
 
 /// Refuses, with 403 and before anything else runs, a request addressed to another name,
-/// or a change whose `Origin` is another site.
+/// or a change whose `Origin` is another site. It takes only the hub (whose settings hold
+/// the allowed origins): extracting the whole application state would clone it on every
+/// request.
 pub async fn addressed_here(
-    State(state): State<AppState>,
+    State(realtime): State<Realtime>,
     request: Request,
     next: Next,
 ) -> Response {
-    let allowed = &state.realtime.config().allowed_origins;
+    let allowed = &realtime.config().allowed_origins;
     let headers = request.headers();
     let host = headers
         .get(header::HOST)

@@ -73,19 +73,13 @@ async fn write(
     realtime: &Realtime,
 ) -> Ending {
     // Made once, not per batch: registering a waiter on a token takes its lock.
-    let shutdown = realtime.inner.shutdown.clone().cancelled_owned();
-    tokio::pin!(shutdown);
     let closing = outbox.closing();
     tokio::pin!(closing);
     // Grown by the batches that come (an idle connection's stays small).
     let mut batch = Vec::new();
     loop {
-        let ending = tokio::select! {
-            biased;
-            () = &mut shutdown => Some(Ending::Close(CloseCode::GoingAway)),
-            ending = outbox.next_batch(&mut batch) => ending,
-        };
-        if let Some(ending) = ending {
+        // Shutting down closes every queue too (see `Realtime::shutdown`).
+        if let Some(ending) = outbox.next_batch(&mut batch).await {
             return ending;
         }
         tokio::select! {

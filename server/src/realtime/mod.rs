@@ -220,6 +220,11 @@ impl Realtime {
     /// tasks and the hub's own to finish.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.shutdown.cancel();
+        // Each connection's writer hears it from its own queue, so that it waits on nothing
+        // else while it runs.
+        for open in self.connections().values() {
+            open.outbox.close(CloseCode::GoingAway);
+        }
         self.inner.tasks.close();
         if tokio::time::timeout(grace, self.inner.tasks.wait())
             .await
@@ -295,13 +300,20 @@ impl Realtime {
         }
         let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let outbox = Arc::new(Outbox::new(self.inner.config.queue));
-        self.connections().insert(
-            conn,
-            Open {
-                outbox: outbox.clone(),
-                credential: peer.credential.clone(),
-            },
-        );
+        {
+            let mut connections = self.connections();
+            connections.insert(
+                conn,
+                Open {
+                    outbox: outbox.clone(),
+                    credential: peer.credential.clone(),
+                },
+            );
+            // Opened while the hub shuts down, after it closed the others (see `shutdown`).
+            if self.inner.shutdown.is_cancelled() {
+                outbox.close(CloseCode::GoingAway);
+            }
+        }
         self.inner.metrics.connections.inc();
         self.inner.metrics.connections_opened.inc();
         Some((conn, outbox))
