@@ -114,6 +114,11 @@ async fn only_the_listed_ports_are_reached() {
     assert!(send(get_request(&url), &config).await.is_ok());
 }
 
+/// The JSON answer to `request`.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A proxy that counts the connections made to it and refuses every request.
 async fn counting_proxy() -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -170,44 +175,28 @@ async fn the_tool_never_goes_through_a_proxy_named_in_the_environment() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
     let client = reqwest::Client::new();
-    let agent: Value = client
-        .post(format!("http://{addr}/api/agents"))
-        .json(&json!({
-            "name": "fetcher",
-            "tools": ["http_request"],
-            "task_instructions": "Fetch the page.",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let posted: Value = client
-        .post(format!(
-            "http://{addr}/api/agents/{}/run",
-            agent["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agent = json_of(
+        client
+            .post(format!("http://{addr}/api/agents"))
+            .json(&json!({
+                "name": "fetcher",
+                "tools": ["http_request"],
+                "task_instructions": "Fetch the page.",
+            })),
+    )
+    .await;
+    let posted = json_of(client.post(format!(
+        "http://{addr}/api/agents/{}/run",
+        agent["id"].as_str().unwrap()
+    )))
+    .await;
     let run_url = format!(
         "http://{addr}/api/runs/{}",
         posted["run"]["id"].as_str().unwrap()
     );
     let run = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            let run: Value = client
-                .get(&run_url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let run = json_of(client.get(&run_url)).await;
             if !matches!(run["status"].as_str(), Some("queued" | "running")) {
                 return run;
             }
