@@ -28,8 +28,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Buffer for reading from a socket: small, because it is zero-filled on every read and held
-/// by every connection.
-const READ_BUFFER_BYTES: usize = 4 << 10;
+/// by every connection, idle or not. Clients send small frames (subscribe, ping); a larger
+/// one (up to `max_frame_bytes`) grows it for as long as it takes to read.
+const READ_BUFFER_BYTES: usize = 1 << 10;
 
 /// `GET /api/ws`: authenticates and checks the origin before upgrading; a refused client
 /// still gets the upgrade, then an immediate close (4401 or 4403) it can read.

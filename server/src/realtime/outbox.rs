@@ -8,7 +8,6 @@
 //! so a client that sends without reading is held back by its own socket.
 
 use std::{
-    collections::VecDeque,
     sync::{Mutex, PoisonError},
     task::Poll,
 };
@@ -52,7 +51,9 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct Queue {
-    frames: VecDeque<Utf8Bytes>,
+    /// Oldest first. The writer takes it whole by swapping in its own emptied batch, so
+    /// that frames are neither moved nor copied between the two.
+    frames: Vec<Utf8Bytes>,
     bytes: usize,
     /// Set once: how the connection ends. Nothing is queued after it.
     ending: Option<Ending>,
@@ -94,7 +95,7 @@ impl Outbox {
         // whole queue when it runs: later pushes need not wake it again.
         let was_empty = queue.frames.is_empty();
         queue.bytes += frame.len();
-        queue.frames.push_back(frame.clone());
+        queue.frames.push(frame.clone());
         drop(queue);
         if was_empty {
             self.writer.wake();
@@ -155,9 +156,11 @@ impl Outbox {
         self.end(Ending::Close(code));
     }
 
-    /// Waits until there is something to do: moves every queued frame into `batch`
-    /// (returning `None`), or returns how the connection ends. Cancel-safe; one writer.
+    /// Waits until there is something to do: hands every queued frame over in `batch`,
+    /// which must be empty (returning `None`), or returns how the connection ends.
+    /// Cancel-safe; one writer.
     pub async fn next_batch(&self, batch: &mut Vec<Utf8Bytes>) -> Option<Ending> {
+        debug_assert!(batch.is_empty(), "the last batch was written");
         std::future::poll_fn(|cx| {
             // Register before looking, so that a push between the look and the wait wakes us.
             self.writer.register(cx.waker());
@@ -170,7 +173,7 @@ impl Outbox {
             }
             // Only a reader held back by a full queue waits to be woken.
             let reader_waits = !self.half_empty(&queue);
-            batch.extend(queue.frames.drain(..));
+            std::mem::swap(&mut queue.frames, batch);
             queue.bytes = 0;
             drop(queue);
             if reader_waits {
