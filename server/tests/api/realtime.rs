@@ -49,6 +49,21 @@ async fn hello_comes_first_and_the_users_own_topic_is_subscribed() {
 }
 
 #[tokio::test]
+async fn topic_events_are_compact_and_replies_carry_a_trace_id_and_time() {
+    let app = spawn_app().await;
+    let mut ws = app.ws_with(Some("alice"), None).await;
+    ws.expect(MessageType::Hello).await;
+    let subscribed = ws.expect(MessageType::Subscribed).await;
+    app.publish_notice("admin", "user:alice", "compact").await;
+    let event = ws.expect(MessageType::Notice).await;
+
+    assert!(!subscribed.id.is_empty() && subscribed.ts.is_some());
+    assert_eq!((event.id.as_str(), event.ts), ("", None));
+    assert_eq!(event.topic.unwrap().as_str(), "user:alice");
+    assert_eq!(event.seq, Some(1));
+}
+
+#[tokio::test]
 async fn a_socket_without_identity_is_closed_with_4401_and_nothing_else() {
     let app = spawn_app().await;
     for token in [None, Some("forged")] {
