@@ -22,8 +22,8 @@ pub struct Envelope {
     /// The topic, on topic events and on replies about one topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<Topic>,
-    /// The frame's UUIDv7, its trace id, on the server's replies (empty on topic events,
-    /// which `topic`, the epoch and `seq` identify, and where clients leave it empty).
+    /// The frame's UUIDv7, its trace id: set on the server's replies; empty on topic events
+    /// (which `topic`, the epoch and `seq` identify) and, optionally, on clients' frames.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// Milliseconds since the Unix epoch, UTC, when the frame was made; on replies, not on
