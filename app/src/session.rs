@@ -11,6 +11,10 @@ use crate::{
     realtime::{WsClient, use_ws_client},
 };
 
+/// Where the server says who the caller is. The server answers it before it renders a page,
+/// so that the session is known from the first render, there and while the page hydrates.
+pub const SESSION_PATH: &str = "/api/auth/session";
+
 /// The tab's session: what the server said about the caller, once it answered.
 #[derive(Debug, Clone, Copy)]
 pub struct Session {
@@ -38,7 +42,7 @@ impl Session {
     /// [`WsClient`], which it reconnects when the caller changes.
     pub fn provide() -> Self {
         let session = Self {
-            info: api::load(|| "/api/auth/session".to_owned()),
+            info: api::load(|| SESSION_PATH.to_owned()),
             ws: StoredValue::new(use_ws_client()),
         };
         provide_context(session);
@@ -52,7 +56,8 @@ impl Session {
         self.ws.with_value(WsClient::restart);
     }
 
-    /// Where the caller stands (tracked; read it inside `<Suspense>` or `<Transition>`).
+    /// Where the caller stands (tracked; known from the first render of a page the server
+    /// sent, see [`SESSION_PATH`]).
     pub fn access(&self) -> Access {
         match self.info.get() {
             None => Access::Loading,
@@ -121,19 +126,17 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
         Access::SignedOut => Some("/sign-in"),
         _ => None,
     });
-    let loading = || view! { <p class="muted" aria-busy="true">"Loading…"</p> };
-    // The page is built once per change of access, so that its resources are created once.
+    // The page is built once per change of access, so that its loads are created once. The
+    // session is known from the first render (see `SESSION_PATH`): no `<Suspense>` waits for
+    // it here, since one would build the page while checking its children and could throw
+    // the page away with the loads it started.
     let access = Memo::new(move |_| session.access());
-    view! {
-        <Transition fallback=loading>
-            {move || match access.get() {
-                Access::SignedIn(_) => children().into_any(),
-                Access::Failed(message) => view! {
-                    <p class="form-error" role="alert">{message}</p>
-                }
-                .into_any(),
-                _ => loading().into_any(),
-            }}
-        </Transition>
+    move || match access.get() {
+        Access::SignedIn(_) => children().into_any(),
+        Access::Failed(message) => view! {
+            <p class="form-error" role="alert">{message}</p>
+        }
+        .into_any(),
+        _ => view! { <p class="muted" aria-busy="true">"Loading…"</p> }.into_any(),
     }
 }

@@ -28,14 +28,28 @@ pub fn RunPage() -> impl IntoView {
     }
 }
 
-/// Loads the run `id`, then shows it.
+/// Loads the run `id` and then its agent, and shows them. Both loads are made here, outside
+/// the `<Transition>`s that read them, as every load is: one made by a component built inside
+/// a `<Transition>` may be thrown away, on the server, while the page waits for it.
 #[component]
 fn LoadedRun(id: String) -> impl IntoView {
     let run = api::load::<Run>(move || format!("/api/runs/{id}"));
+    let agent = api::load_with(
+        move || run.with(|run| run.as_ref()?.as_ref().ok().map(|run| run.agent_id.clone())),
+        |agent_id: Option<String>| {
+            let agent = agent_id.map(|id| api::get::<Agent>(&format!("/api/agents/{id}")));
+            async move {
+                match agent {
+                    Some(agent) => agent.await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        },
+    );
     view! {
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the run…"</p> }>
             {move || run.get().map(|loaded| match loaded {
-                Ok(loaded) => view! { <RunDetails loaded /> }.into_any(),
+                Ok(loaded) => view! { <RunDetails loaded agent /> }.into_any(),
                 Err(err) => view! {
                     <h1>"Run"</h1>
                     <p class="form-error" role="alert">"Cannot load the run: " {err.message}</p>
@@ -46,9 +60,9 @@ fn LoadedRun(id: String) -> impl IntoView {
     }
 }
 
-/// The run as `loaded`, then kept current by its agent's topic.
+/// The run as `loaded`, then kept current by its agent's topic, with the name of its `agent`.
 #[component]
-fn RunDetails(loaded: Run) -> impl IntoView {
+fn RunDetails(loaded: Run, agent: api::Load<Option<Agent>>) -> impl IntoView {
     let id = loaded.id.clone();
     let agent_id = loaded.agent_id.clone();
     let thread = format!("/agents/{agent_id}/chat?thread={}", loaded.thread_id);
@@ -80,9 +94,8 @@ fn RunDetails(loaded: Run) -> impl IntoView {
         },
     );
 
-    let agent = api::load::<Agent>(move || format!("/api/agents/{agent_id}"));
     let agent_name = move || match agent.get() {
-        Some(Ok(agent)) => agent.name,
+        Some(Ok(Some(agent))) => agent.name,
         _ => "Agent".to_owned(),
     };
 

@@ -12,14 +12,15 @@ use std::{
 use axum::{
     Router,
     body::{Body, to_bytes},
-    extract::{ConnectInfo, Request},
-    http::{StatusCode, header, request::Parts},
+    extract::{ConnectInfo, Request, State},
+    http::{Extensions, HeaderMap, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use hatchery_app::{
     App,
     api::{PAGE_DATA_ID, ServerApi},
+    session::SESSION_PATH,
     shell,
 };
 use leptos::{
@@ -51,6 +52,7 @@ const CREDENTIALS: [header::HeaderName; 3] = [
 /// Pages read their data through `api`.
 pub fn router(state: &AppState, api: Router) -> Router<AppState> {
     let routes = generate_route_list(App);
+    let session_api = api.clone();
     let provide_api = move || {
         provide_context(server_api(api.clone()));
         forbid_other_scripts();
@@ -60,6 +62,7 @@ pub fn router(state: &AppState, api: Router) -> Router<AppState> {
             let options = state.leptos.clone();
             move || shell(options.clone())
         })
+        .route_layer(middleware::from_fn_with_state(session_api, ask_who_calls))
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             provide_api,
             shell,
@@ -146,53 +149,90 @@ async fn send_answers_with_page(mut request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(html))
 }
 
+/// Asks the API who the caller is before a page renders, so that the session is known from
+/// the first render on (answered from the page's answers). A page behind sign-in is then
+/// built once, where it stays: were it built only once the session came, inside a
+/// `<Suspense>` waiting for it, Leptos could build it during a check of that `<Suspense>`'s
+/// children and throw it away with the loads it had started, and the page would wait for
+/// them forever.
+async fn ask_who_calls(State(api): State<Router>, request: Request, next: Next) -> Response {
+    if let Some(answers) = request.extensions().get::<PageAnswers>() {
+        let caller = Caller::of(request.headers(), request.extensions());
+        ask(&api, answers, &caller, SESSION_PATH.to_owned()).await;
+    }
+    next.run(request).await
+}
+
 /// The REST API as the page being rendered calls it: each `GET` goes through `api` in this
-/// process, with the credentials (cookies, `Authorization`) and the address of the request
-/// for the page. A path asked for twice while rendering gets the first answer again.
+/// process, as the caller of the page (see [`ask`]).
 fn server_api(api: Router) -> ServerApi {
     let page_request = use_context::<Parts>();
     let answers = page_request
         .as_ref()
         .and_then(|parts| parts.extensions.get::<PageAnswers>().cloned())
         .unwrap_or_default();
+    let caller = page_request
+        .as_ref()
+        .map(|parts| Caller::of(&parts.headers, &parts.extensions))
+        .unwrap_or_default();
     ServerApi::new(move |path| {
-        let request = api_request(&path, page_request.as_ref());
-        let (api, answers) = (api.clone(), answers.clone());
-        Box::pin(async move {
-            if let Some((status, body)) = answers.get(&path) {
-                return (status, body.into_bytes());
-            }
-            let Some(request) = request else {
-                return (StatusCode::BAD_REQUEST.as_u16(), Vec::new());
-            };
-            let response = match api.oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            let status = response.status().as_u16();
-            let Ok(body) = to_bytes(response.into_body(), MAX_BODY_BYTES).await else {
-                return (StatusCode::BAD_GATEWAY.as_u16(), Vec::new());
-            };
-            if let Ok(text) = std::str::from_utf8(&body) {
-                answers.keep(path, status, text.to_owned());
-            }
-            (status, body.to_vec())
-        })
+        let (api, answers, caller) = (api.clone(), answers.clone(), caller.clone());
+        Box::pin(async move { ask(&api, &answers, &caller, path).await })
     })
 }
 
-/// `GET path` as the caller of `page_request`; `None` if `path` is not a valid URI.
-fn api_request(path: &str, page_request: Option<&Parts>) -> Option<Request> {
-    let mut request = Request::get(path).body(Body::empty()).ok()?;
-    if let Some(page_request) = page_request {
+/// `GET path` through `api` as `caller`. A path asked for twice while rendering a page gets
+/// the first answer again.
+async fn ask(api: &Router, answers: &PageAnswers, caller: &Caller, path: String) -> (u16, Vec<u8>) {
+    if let Some((status, body)) = answers.get(&path) {
+        return (status, body.into_bytes());
+    }
+    let Some(request) = caller.request(&path) else {
+        return (StatusCode::BAD_REQUEST.as_u16(), Vec::new());
+    };
+    let response = match api.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status().as_u16();
+    let Ok(body) = to_bytes(response.into_body(), MAX_BODY_BYTES).await else {
+        return (StatusCode::BAD_GATEWAY.as_u16(), Vec::new());
+    };
+    if let Ok(text) = std::str::from_utf8(&body) {
+        answers.keep(path, status, text.to_owned());
+    }
+    (status, body.to_vec())
+}
+
+/// Who asked for a page: the request headers that say so (cookies, `Authorization`, the
+/// request id) and the client's address, passed on to the API.
+#[derive(Clone, Default)]
+struct Caller {
+    headers: HeaderMap,
+    peer: Option<ConnectInfo<SocketAddr>>,
+}
+
+impl Caller {
+    fn of(headers: &HeaderMap, extensions: &Extensions) -> Self {
+        let mut credentials = HeaderMap::new();
         for name in CREDENTIALS {
-            if let Some(value) = page_request.headers.get(&name) {
-                request.headers_mut().insert(name, value.clone());
+            if let Some(value) = headers.get(&name) {
+                credentials.insert(name, value.clone());
             }
         }
-        if let Some(peer) = page_request.extensions.get::<ConnectInfo<SocketAddr>>() {
-            request.extensions_mut().insert(*peer);
+        Self {
+            headers: credentials,
+            peer: extensions.get::<ConnectInfo<SocketAddr>>().copied(),
         }
     }
-    Some(request)
+
+    /// `GET path` as this caller; `None` if `path` is not a valid URI.
+    fn request(&self, path: &str) -> Option<Request> {
+        let mut request = Request::get(path).body(Body::empty()).ok()?;
+        *request.headers_mut() = self.headers.clone();
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(peer);
+        }
+        Some(request)
+    }
 }

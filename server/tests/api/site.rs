@@ -1,6 +1,9 @@
 //! The server-rendered site: pages with the layout, and the HTML 404 page.
 
-use reqwest::StatusCode;
+use std::time::Duration;
+
+use hatchery_shared::api::runs::RunTrigger;
+use reqwest::{Method, StatusCode};
 
 use crate::helpers::spawn_app;
 
@@ -101,4 +104,57 @@ async fn pages_allow_only_their_own_scripts_and_no_framing() {
     );
     let api = app.get("/api/agents").await;
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+}
+
+/// Every page arrives whole, with its data: none of many renders in a row is left waiting
+/// for data that came, or shows a part still loading.
+#[tokio::test]
+async fn every_page_arrives_whole_every_time() {
+    let app = spawn_app().await;
+    let (agent, thread) = app.agent_with_thread("admin", "rendered").await;
+    let run = app
+        .stored_run(&agent, &thread, RunTrigger::Chat, "m", "hello")
+        .await;
+    let pages = [
+        "/".to_owned(),
+        "/agents".to_owned(),
+        format!("/agents/{agent}"),
+        format!("/agents/{agent}?tab=schedule"),
+        format!("/agents/{agent}?tab=triggers"),
+        format!("/agents/{agent}?tab=runs"),
+        format!("/agents/{agent}/chat?thread={thread}"),
+        "/runs".to_owned(),
+        format!("/runs/{}", run.id),
+        "/usage".to_owned(),
+        "/account/tokens".to_owned(),
+        "/admin/users".to_owned(),
+    ];
+
+    let mut unfinished = Vec::new();
+    for _ in 0..100 {
+        for page in &pages {
+            let render = async {
+                let response = app.call(Method::GET, page, Some("admin"), None).await;
+                (response.status(), response.text().await.unwrap())
+            };
+            match tokio::time::timeout(Duration::from_secs(5), render).await {
+                Ok((status, html)) => {
+                    assert_eq!(status, StatusCode::OK, "{page}");
+                    assert!(
+                        html.contains("</body></html>"),
+                        "{page} is cut short: {html}"
+                    );
+                    assert!(
+                        !html.contains("aria-busy"),
+                        "{page} is still loading: {html}"
+                    );
+                }
+                Err(_) => unfinished.push(page.as_str()),
+            }
+        }
+    }
+    assert!(
+        unfinished.is_empty(),
+        "renders that never finished: {unfinished:?}"
+    );
 }
