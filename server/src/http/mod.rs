@@ -24,6 +24,7 @@ mod tokens;
 mod triggers;
 mod usage;
 mod users;
+mod ws_upgrade;
 
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::{Router, routing::any};

@@ -3,7 +3,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, WebSocketUpgrade},
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::Response,
     routing::get,
@@ -14,7 +14,7 @@ use hatchery_shared::realtime::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, AppJson, AppState};
+use super::{ApiError, AppJson, AppState, ws_upgrade::WsUpgrade};
 use crate::{
     auth::{Identity, origin},
     realtime::Realtime,
@@ -23,27 +23,18 @@ use crate::{
 /// Routes of the hub.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/ws", get(upgrade))
+        .route("/api/ws", get(upgrade).connect(upgrade))
         .route("/api/topics/{topic}/events", get(history).post(publish))
 }
 
-/// Buffer for reading from a socket: small, because it is zero-filled on every read and held
-/// by every connection, idle or not. Clients send small frames (subscribe, ping); a larger
-/// one (up to `max_frame_bytes`) grows it for as long as it takes to read.
-const READ_BUFFER_BYTES: usize = 1 << 10;
-
-/// `GET /api/ws`: authenticates and checks the origin before upgrading; a refused client
+/// `GET /api/ws` (`CONNECT` over HTTP/2): authenticates and checks the origin before upgrading; a refused client
 /// still gets the upgrade, then an immediate close (4401 or 4403) it can read.
 async fn upgrade(
-    ws: WebSocketUpgrade,
+    ws: WsUpgrade,
     State(realtime): State<Realtime>,
     headers: HeaderMap,
     identity: Result<Identity, ApiError>,
 ) -> Response {
-    let ws = ws
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(realtime.config().max_frame_bytes)
-        .max_frame_size(realtime.config().max_frame_bytes);
     let refusal = match (
         &identity,
         origin::same_origin(&headers, &realtime.config().allowed_origins),

@@ -1,18 +1,33 @@
-//! One WebSocket connection: a writer (the connection's task) that sends queued frames in
-//! batches and closes with the right code, and a reader task that handles the client's
-//! frames and the heartbeat. The reader is only woken when the socket has data, so a busy
-//! writer never pays for polling the read side; it stops reading while the connection's
-//! queue is over half full, so a client that does not read cannot make it grow.
+//! One WebSocket connection: a writer (the connection's task) that writes the queued frames,
+//! already encoded, with one vectored write per batch and closes with the right code, and a
+//! reader task that reads the client's frames (with tungstenite) and handles them and the
+//! heartbeat. The reader is only woken when the socket has data, so a busy writer never
+//! pays for polling the read side; it stops reading while the connection's queue is over
+//! half full, so a client that does not read cannot make it grow.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    io::{self, IoSlice},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures_util::{Sink, SinkExt, StreamExt, stream::SplitStream};
+use futures_util::StreamExt;
 use hatchery_shared::realtime::{
     CloseCode, Empty, ErrorBody, ErrorCode, Hello, Message, SubscribeError, SubscribeErrorCode,
     SubscribeTopic, Topic, Unsubscribed, parse_frame,
 };
-use tokio::time::Instant;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf},
+    time::Instant,
+};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::{
+    Message as WsMessage,
+    protocol::{Role, WebSocketConfig},
+};
 
 use super::{
     Peer, Realtime,
@@ -20,19 +35,38 @@ use super::{
     frame,
     outbox::{Ending, Outbox},
     policy,
+    wire::WireFrame,
 };
 
 /// How long a close frame may take to reach a client before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Buffer for reading from a socket: small, because it is zero-filled on every read and held
+/// by every connection, idle or not. Clients send small frames (subscribe, ping); a larger
+/// one (up to `max_frame_bytes`) grows it for as long as it takes to read.
+const READ_BUFFER_BYTES: usize = 1 << 10;
+
+/// The most frames one vectored write hands to the kernel.
+const FRAMES_PER_WRITE: usize = 64;
+
+/// A socket's byte stream, as the HTTP server hands it over after the handshake.
+pub trait Socket: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Socket for S {}
+
 /// Serves an upgraded socket until either side closes it or the server shuts down.
-pub(super) async fn serve(mut socket: WebSocket, peer: Peer, realtime: Realtime) {
+pub(super) async fn serve(mut socket: impl Socket, peer: Peer, realtime: Realtime) {
     let Some((conn, outbox)) = realtime.open_connection(&peer) else {
         tracing::info!(user = %peer.user_id, "too many connections for this user");
         close_at_once(&mut socket, CloseCode::TooManyConnections).await;
         return;
     };
     let user = peer.user_id.clone();
+    let config = realtime.config();
+    let reading = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(Some(config.max_frame_bytes))
+        .max_frame_size(Some(config.max_frame_bytes));
     let mut session = Session {
         conn,
         outbox: outbox.clone(),
@@ -41,17 +75,19 @@ pub(super) async fn serve(mut socket: WebSocket, peer: Peer, realtime: Realtime)
         realtime: realtime.clone(),
     };
     tracing::debug!(conn, %user, "connected");
-    let (mut sink, stream) = socket.split();
+    let (read_half, mut write_half) = tokio::io::split(socket);
+    let client = ClientSide {
+        socket: read_half,
+        outbox: outbox.clone(),
+        written: Vec::new(),
+    };
+    let stream = WebSocketStream::from_raw_socket(client, Role::Server, Some(reading)).await;
     Box::pin(session.greet()).await;
 
     let reader = realtime.inner.tasks.spawn(read(stream, session));
-    let ending = write(&mut sink, &outbox, &realtime).await;
+    let ending = write(&mut write_half, &outbox, &realtime).await;
     let reason = match ending {
-        Ending::Close(code) => {
-            let closed = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_frame(code)));
-            let _ = Box::pin(closed).await;
-            code.name()
-        }
+        Ending::Close(code) => code.name(),
         Ending::ClientGone => "client",
     };
     outbox.end(ending);
@@ -66,9 +102,10 @@ pub(super) async fn serve(mut socket: WebSocket, peer: Peer, realtime: Realtime)
     Box::pin(realtime.close_connection(conn, &user, topics.into_iter(), reason)).await;
 }
 
-/// Sends queued frames until the connection ends; returns how it ended.
+/// Sends queued frames until the connection ends, then the close frame if it ends with a
+/// code; returns how it ended.
 async fn write(
-    sink: &mut (impl Sink<WsMessage, Error = axum::Error> + Unpin),
+    socket: &mut (impl AsyncWrite + Unpin),
     outbox: &Outbox,
     realtime: &Realtime,
 ) -> Ending {
@@ -77,25 +114,92 @@ async fn write(
     tokio::pin!(closing);
     // Grown by the batches that come (an idle connection's stays small).
     let mut batch = Vec::new();
+    // The rest of a frame whose writing was interrupted: it goes out before the close frame,
+    // or the client would read the close frame as part of it.
+    let mut unfinished = None;
     loop {
         // Shutting down closes every queue too (see `Realtime::shutdown`).
         if let Some(ending) = outbox.next_batch(&mut batch).await {
+            if let Ending::Close(code) = ending {
+                Box::pin(close(socket, code, unfinished)).await;
+            }
             return ending;
         }
+        let mut written = 0;
         tokio::select! {
             biased;
-            written = write_batch(sink, &mut batch, realtime) => if written.is_err() {
-                return Ending::ClientGone;
+            // Boxed: its slices would otherwise make every idle connection's task larger.
+            result = Box::pin(write_batch(socket, &batch, &mut written, realtime)) => {
+                batch.clear();
+                if result.is_err() {
+                    return Ending::ClientGone;
+                }
             },
             // A writer stuck on a client that stopped reading is interrupted here.
-            () = &mut closing => batch.clear(),
+            () = &mut closing => {
+                unfinished = rest_of_frame(&batch, written);
+                batch.clear();
+            }
         }
     }
 }
 
+/// What is left to write of the frame that `written` bytes into `frames` cut, if any.
+fn rest_of_frame(frames: &[WireFrame], written: usize) -> Option<WireFrame> {
+    let mut start = 0;
+    for frame in frames {
+        let end = start + frame.wire_len();
+        if written < end {
+            return (written > start).then(|| frame.after(written - start));
+        }
+        start = end;
+    }
+    None
+}
+
+/// Writes a batch of frames, adding the bytes to `written` as they go, and counts it.
+async fn write_batch(
+    socket: &mut (impl AsyncWrite + Unpin),
+    batch: &[WireFrame],
+    written: &mut usize,
+    realtime: &Realtime,
+) -> io::Result<()> {
+    write_frames(socket, batch, written).await?;
+    let metrics = &realtime.inner.metrics;
+    metrics.frames_sent.inc_by(batch.len() as u64);
+    metrics.bytes_sent.inc_by(*written as u64);
+    Ok(())
+}
+
+/// Writes `frames` in order, in as few vectored writes as the kernel takes, then flushes;
+/// adds the bytes to `written` as they are written.
+async fn write_frames(
+    socket: &mut (impl AsyncWrite + Unpin),
+    frames: &[WireFrame],
+    written: &mut usize,
+) -> io::Result<()> {
+    for chunk in frames.chunks(FRAMES_PER_WRITE) {
+        let mut slices: [IoSlice<'_>; FRAMES_PER_WRITE] =
+            std::array::from_fn(|i| IoSlice::new(chunk.get(i).map_or(&[], WireFrame::as_bytes)));
+        let mut unwritten = &mut slices[..chunk.len()];
+        while !unwritten.is_empty() {
+            let bytes = socket.write_vectored(unwritten).await?;
+            if bytes == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            *written += bytes;
+            IoSlice::advance_slices(&mut unwritten, bytes);
+        }
+    }
+    socket.flush().await
+}
+
 /// Handles the client's frames and the heartbeat until the connection ends; returns the
 /// session (with its topics, for the clean-up).
-async fn read(mut stream: SplitStream<WebSocket>, mut session: Session) -> Session {
+async fn read<S: Socket>(
+    mut stream: WebSocketStream<ClientSide<ReadHalf<S>>>,
+    mut session: Session,
+) -> Session {
     let outbox = session.outbox.clone();
     let config = session.realtime.config().clone();
     let idle_limit = config.heartbeat + config.idle_grace;
@@ -120,9 +224,9 @@ async fn read(mut stream: SplitStream<WebSocket>, mut session: Session) -> Sessi
                         "binary frames are not part of the protocol; send JSON text".into(),
                         None,
                     ),
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {}
                     Some(Ok(WsMessage::Close(_))) | None => outbox.end(Ending::ClientGone),
-                    Some(Err(err)) if too_large(&err) => outbox.close(CloseCode::TooLarge),
+                    Some(Err(tungstenite::Error::Capacity(_))) => outbox.close(CloseCode::TooLarge),
                     Some(Err(_)) => outbox.end(Ending::ClientGone),
                 }
             }
@@ -133,47 +237,71 @@ async fn read(mut stream: SplitStream<WebSocket>, mut session: Session) -> Sessi
     session
 }
 
-/// The close frame for `code`, its name as the reason.
-fn close_frame(code: CloseCode) -> WsMessage {
-    WsMessage::Close(Some(CloseFrame {
-        code: code.code(),
-        reason: Utf8Bytes::from_static(code.name()),
-    }))
-}
-
 /// Closes a socket that is refused before anything else is sent on it.
-pub(super) async fn close_at_once(socket: &mut WebSocket, code: CloseCode) {
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_frame(code))).await;
+pub(super) async fn close_at_once(socket: &mut (impl AsyncWrite + Unpin), code: CloseCode) {
+    close(socket, code, None).await;
 }
 
-/// Writes every frame of the batch, then flushes once.
-async fn write_batch(
-    sink: &mut (impl Sink<WsMessage, Error = axum::Error> + Unpin),
-    batch: &mut Vec<Utf8Bytes>,
-    realtime: &Realtime,
-) -> Result<(), axum::Error> {
-    let frames = batch.len() as u64;
-    let mut bytes = 0;
-    for frame in batch.drain(..) {
-        bytes += frame.len() as u64;
-        sink.feed(WsMessage::Text(frame)).await?;
+/// Sends the rest of an `unfinished` frame, then the close frame for `code`, and ends the
+/// stream, waiting at most [`CLOSE_TIMEOUT`] for the client to take them.
+async fn close(
+    socket: &mut (impl AsyncWrite + Unpin),
+    code: CloseCode,
+    unfinished: Option<WireFrame>,
+) {
+    let frames: Vec<WireFrame> = unfinished
+        .into_iter()
+        .chain([WireFrame::close(code)])
+        .collect();
+    let close = async {
+        write_frames(socket, &frames, &mut 0).await?;
+        socket.shutdown().await
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
+}
+
+/// The socket as tungstenite sees it: it reads the client's frames from the socket, and
+/// what it writes (its answer to a ping, the echo of a close) goes into the connection's
+/// queue as encoded frames, in order with everything else the writer sends.
+struct ClientSide<R> {
+    socket: R,
+    outbox: Arc<Outbox>,
+    /// Bytes tungstenite wrote since its last flush.
+    written: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for ClientSide<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().socket).poll_read(cx, buf)
     }
-    sink.flush().await?;
-    realtime.inner.metrics.frames_sent.inc_by(frames);
-    realtime.inner.metrics.bytes_sent.inc_by(bytes);
-    Ok(())
 }
 
-/// Whether a read failed because the client's frame was over the size limit.
-fn too_large(err: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(err) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
-            return true;
+impl<R: Unpin> AsyncWrite for ClientSide<R> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().written.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.written.is_empty() {
+            let frames = std::mem::take(&mut this.written);
+            this.outbox.push(&WireFrame::encoded(frames.into()));
         }
-        source = err.source();
+        Poll::Ready(Ok(()))
     }
-    false
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
 }
 
 /// Why a subscribe frame is refused as a whole.
@@ -224,7 +352,7 @@ impl Session {
             r#type = envelope.message.message_type().as_str(),
             "send"
         );
-        if !self.outbox.push(&envelope.to_json().into()) {
+        if !self.outbox.push(&WireFrame::text(envelope.to_json())) {
             self.realtime.inner.metrics.slow_consumer_closes.inc();
         }
     }
@@ -378,5 +506,33 @@ impl Session {
             Topic::parse(name).ok(),
             req,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_write_leaves_the_rest_of_the_frame_it_cut() {
+        let frames = [
+            WireFrame::text("abc".into()),
+            WireFrame::text("defg".into()),
+        ];
+        let (first, second) = (frames[0].as_bytes(), frames[1].as_bytes());
+
+        assert_eq!(rest_of_frame(&frames, 0), None, "nothing was started");
+        assert_eq!(rest_of_frame(&frames, 2).unwrap().as_bytes(), &first[2..]);
+        assert_eq!(
+            rest_of_frame(&frames, first.len()),
+            None,
+            "a frame ended there"
+        );
+        let cut = first.len() + 1;
+        assert_eq!(
+            rest_of_frame(&frames, cut).unwrap().as_bytes(),
+            &second[1..]
+        );
+        assert_eq!(rest_of_frame(&frames, first.len() + second.len()), None);
     }
 }

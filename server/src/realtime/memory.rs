@@ -11,7 +11,6 @@ use std::{
     time::Instant,
 };
 
-use axum::extract::ws::Utf8Bytes;
 use hatchery_shared::realtime::{
     Envelope, Message, Published, StreamPosition, Subscribed, Topic, TopicEvents,
 };
@@ -21,6 +20,7 @@ use super::{
     frame,
     metrics::RealtimeMetrics,
     outbox::Outbox,
+    wire::WireFrame,
 };
 
 /// The in-memory broker.
@@ -51,9 +51,9 @@ struct Channel {
 struct Stored {
     seq: u64,
     at: Instant,
-    /// The event as sent; the history endpoint parses it back (a rare read, so the event
-    /// is kept once, serialised).
-    frame: Utf8Bytes,
+    /// The event as sent, encoded; the history endpoint parses it back (a rare read, so the
+    /// event is kept once, as it goes on the wire).
+    frame: WireFrame,
 }
 
 /// Room kept for the `subscribed` reply when checking whether a replay fits.
@@ -145,15 +145,15 @@ impl Channel {
 
     fn forget_oldest(&mut self, metrics: &RealtimeMetrics) {
         if let Some(oldest) = self.history.pop_front() {
-            self.bytes -= oldest.frame.len();
-            metrics.history_bytes.sub(oldest.frame.len() as i64);
+            self.bytes -= oldest.frame.wire_len();
+            metrics.history_bytes.sub(oldest.frame.wire_len() as i64);
             metrics.history_events.dec();
         }
     }
 
     fn keep(&mut self, stored: Stored, metrics: &RealtimeMetrics) {
-        self.bytes += stored.frame.len();
-        metrics.history_bytes.add(stored.frame.len() as i64);
+        self.bytes += stored.frame.wire_len();
+        metrics.history_bytes.add(stored.frame.wire_len() as i64);
         metrics.history_events.inc();
         self.history.push_back(stored);
     }
@@ -183,7 +183,7 @@ impl Broker for MemoryBroker {
         let mut channel = lock(&channel_ref);
         channel.seq += 1;
         let envelope = frame::event(topic, channel.seq, message);
-        let text = Utf8Bytes::from(envelope.to_json());
+        let text = WireFrame::text(envelope.to_json());
         tracing::debug!(%topic, epoch = %channel.epoch, seq = channel.seq, r#type = envelope.message.message_type().as_str(), "publish");
 
         let mut overflowed = 0;
@@ -226,13 +226,13 @@ impl Broker for MemoryBroker {
         let channel = self.channel(topic);
         let mut channel = lock(&channel);
         channel.forget_old(self.limits, &self.metrics);
-        let (recovery, replay): (Recovery, Vec<Utf8Bytes>) = match since {
+        let (recovery, replay): (Recovery, Vec<WireFrame>) = match since {
             None => (Recovery::NotAsked, Vec::new()),
             Some(since) => match channel.events_after(since) {
                 Some(events) => {
-                    let replay: Vec<Utf8Bytes> =
+                    let replay: Vec<WireFrame> =
                         events.map(|stored| stored.frame.clone()).collect();
-                    let bytes = replay.iter().map(|frame| frame.len()).sum::<usize>();
+                    let bytes = replay.iter().map(WireFrame::wire_len).sum::<usize>();
                     // A replay the connection's queue cannot take is not started: the client
                     // refetches instead of being closed, reconnecting and asking again.
                     if outbox.would_fit(replay.len() + 1, bytes + SUBSCRIBED_FRAME_BYTES) {
@@ -254,7 +254,7 @@ impl Broker for MemoryBroker {
         }));
         reply.topic = Some(topic.clone());
         reply.req = req.map(str::to_owned);
-        outbox.push(&reply.to_json().into());
+        outbox.push(&WireFrame::text(reply.to_json()));
         for event in &replay {
             outbox.push(event);
         }
@@ -280,7 +280,7 @@ impl Broker for MemoryBroker {
         let (recovered, events, has_more) = match channel.events_after(since) {
             Some(events) => {
                 let mut events = events.filter_map(|stored| {
-                    hatchery_shared::realtime::parse_frame(&stored.frame).ok()
+                    hatchery_shared::realtime::parse_frame(stored.frame.text_payload()?).ok()
                 });
                 let page: Vec<Envelope> = events.by_ref().take(limit).collect();
                 (true, page, events.next().is_some())

@@ -52,7 +52,10 @@ impl RealtimeMetrics {
                 &["code"],
             )?,
             frames_sent: IntCounter::new("hatchery_ws_frames_sent_total", "Frames written")?,
-            bytes_sent: IntCounter::new("hatchery_ws_bytes_sent_total", "Bytes of frames written")?,
+            bytes_sent: IntCounter::new(
+                "hatchery_ws_bytes_sent_total",
+                "Bytes written to sockets, frame headers included",
+            )?,
             publishes: IntCounter::new("hatchery_realtime_publishes_total", "Events published")?,
             recoveries: IntCounterVec::new(
                 Opts::new(

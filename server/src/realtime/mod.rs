@@ -7,11 +7,14 @@
 
 pub mod broker;
 mod connection;
+
+pub use connection::Socket;
 mod frame;
 mod memory;
 pub mod metrics;
 pub mod outbox;
 mod policy;
+pub mod wire;
 
 use std::{
     collections::HashMap,
@@ -23,7 +26,6 @@ use std::{
     time::Duration,
 };
 
-use axum::extract::ws::WebSocket;
 use hatchery_shared::realtime::{
     CloseCode, Message, Published, StreamPosition, SubscribeErrorCode, Topic, TopicEvents,
 };
@@ -236,7 +238,7 @@ impl Realtime {
 
     /// Serves a socket upgraded for `peer` until either side closes it or the hub shuts
     /// down; the hub tracks the returned future's work.
-    pub fn serve(&self, socket: WebSocket, peer: Peer) -> impl Future<Output = ()> + use<> {
+    pub fn serve<S: Socket>(&self, socket: S, peer: Peer) -> impl Future<Output = ()> + use<S> {
         self.inner
             .tasks
             .track_future(connection::serve(socket, peer, self.clone()))
@@ -244,11 +246,11 @@ impl Realtime {
 
     /// Closes a socket upgraded for a client that was refused, with `code` and nothing
     /// else (a browser cannot read a refused handshake's status, but it reads a close code).
-    pub fn refuse(
+    pub fn refuse<S: Socket>(
         &self,
-        mut socket: WebSocket,
+        mut socket: S,
         code: CloseCode,
-    ) -> impl Future<Output = ()> + use<> {
+    ) -> impl Future<Output = ()> + use<S> {
         tracing::info!(code = code.code(), "WebSocket refused");
         self.inner.tasks.track_future(async move {
             connection::close_at_once(&mut socket, code).await;

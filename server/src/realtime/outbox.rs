@@ -12,17 +12,18 @@ use std::{
     task::Poll,
 };
 
-use axum::extract::ws::Utf8Bytes;
 use futures_util::task::AtomicWaker;
 use hatchery_shared::realtime::CloseCode;
 use tokio_util::sync::CancellationToken;
+
+use super::wire::WireFrame;
 
 /// The most a queue may hold before its connection counts as a slow consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueLimits {
     /// Frames waiting to be written.
     pub frames: usize,
-    /// Bytes waiting to be written.
+    /// Bytes waiting to be written (as they go on the wire, frame headers included).
     pub bytes: usize,
 }
 
@@ -53,7 +54,7 @@ pub struct Outbox {
 struct Queue {
     /// Oldest first. The writer takes it whole by swapping in its own emptied batch, so
     /// that frames are neither moved nor copied between the two.
-    frames: Vec<Utf8Bytes>,
+    frames: Vec<WireFrame>,
     bytes: usize,
     /// Set once: how the connection ends. Nothing is queued after it.
     ending: Option<Ending>,
@@ -77,12 +78,12 @@ impl Outbox {
 
     /// Queues a frame: a live event, a reply or a replayed event. Returns false when it did
     /// not fit: the connection is then closing as a slow consumer and its queue is dropped.
-    pub fn push(&self, frame: &Utf8Bytes) -> bool {
+    pub fn push(&self, frame: &WireFrame) -> bool {
         let mut queue = self.lock();
         if queue.ending.is_some() {
             return true;
         }
-        if !self.fits(&queue, 1, frame.len()) {
+        if !self.fits(&queue, 1, frame.wire_len()) {
             queue.frames.clear();
             queue.bytes = 0;
             queue.ending = Some(Ending::Close(CloseCode::SlowConsumer));
@@ -94,7 +95,7 @@ impl Outbox {
         // The writer was woken by the push that made the queue non-empty, and it takes the
         // whole queue when it runs: later pushes need not wake it again.
         let was_empty = queue.frames.is_empty();
-        queue.bytes += frame.len();
+        queue.bytes += frame.wire_len();
         queue.frames.push(frame.clone());
         drop(queue);
         if was_empty {
@@ -159,7 +160,7 @@ impl Outbox {
     /// Waits until there is something to do: hands every queued frame over in `batch`,
     /// which must be empty (returning `None`), or returns how the connection ends.
     /// Cancel-safe; one writer.
-    pub async fn next_batch(&self, batch: &mut Vec<Utf8Bytes>) -> Option<Ending> {
+    pub async fn next_batch(&self, batch: &mut Vec<WireFrame>) -> Option<Ending> {
         debug_assert!(batch.is_empty(), "the last batch was written");
         std::future::poll_fn(|cx| {
             // Register before looking, so that a push between the look and the wait wakes us.
@@ -199,33 +200,38 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    /// A frame of `text`: its header is two bytes.
+    fn frame(text: &str) -> WireFrame {
+        WireFrame::text(text.to_owned())
+    }
+
     const LIMITS: QueueLimits = QueueLimits {
         frames: 3,
-        bytes: 10,
+        bytes: 16,
     };
 
     #[tokio::test]
     async fn frames_come_out_in_order_in_one_batch() {
         let outbox = Outbox::new(LIMITS);
-        assert!(outbox.push(&"hello".into()));
-        assert!(outbox.push(&"a".into()));
-        assert!(outbox.push(&"b".into()));
+        assert!(outbox.push(&frame("hello")));
+        assert!(outbox.push(&frame("a")));
+        assert!(outbox.push(&frame("b")));
 
         let mut batch = Vec::new();
         assert_eq!(outbox.next_batch(&mut batch).await, None);
 
-        assert_eq!(batch, ["hello", "a", "b"].map(Utf8Bytes::from));
+        assert_eq!(batch, ["hello", "a", "b"].map(frame));
         assert_eq!(outbox.depth(), 0);
     }
 
     #[tokio::test]
     async fn too_many_frames_make_a_slow_consumer() {
         let outbox = Outbox::new(LIMITS);
-        for frame in ["1", "2", "3"] {
-            assert!(outbox.push(&frame.into()));
+        for text in ["1", "2", "3"] {
+            assert!(outbox.push(&frame(text)));
         }
 
-        assert!(!outbox.push(&"4".into()));
+        assert!(!outbox.push(&frame("4")));
 
         assert_eq!(
             outbox.next_batch(&mut Vec::new()).await,
@@ -238,9 +244,9 @@ mod tests {
     #[tokio::test]
     async fn too_many_bytes_make_a_slow_consumer() {
         let outbox = Outbox::new(LIMITS);
-        assert!(outbox.push(&"123456".into()));
+        assert!(outbox.push(&frame("123456789")));
 
-        assert!(!outbox.push(&"12345".into()));
+        assert!(!outbox.push(&frame("12345")));
 
         assert_eq!(
             outbox.next_batch(&mut Vec::new()).await,
@@ -251,11 +257,11 @@ mod tests {
     #[tokio::test]
     async fn replies_count_against_the_limits_and_hold_back_the_reader() {
         let outbox = std::sync::Arc::new(Outbox::new(LIMITS));
-        assert!(outbox.push(&"pong".into()));
+        assert!(outbox.push(&frame("pong")));
         assert!(outbox.has_room());
-        assert!(outbox.push(&"pong".into()));
+        assert!(outbox.push(&frame("pong")));
         assert!(!outbox.has_room(), "more than half full");
-        assert!(!outbox.would_fit(1, 3));
+        assert!(!outbox.would_fit(1, 5));
         let reader = {
             let outbox = outbox.clone();
             tokio::spawn(async move { outbox.room().await })
@@ -266,10 +272,10 @@ mod tests {
         outbox.next_batch(&mut Vec::new()).await;
 
         reader.await.unwrap();
-        assert!(outbox.push(&"pong".into()));
-        assert!(outbox.push(&"pong".into()));
+        assert!(outbox.push(&frame("pong")));
+        assert!(outbox.push(&frame("pong")));
         assert!(
-            !outbox.push(&"pong".into()),
+            !outbox.push(&frame("pong")),
             "a reply that does not fit closes too"
         );
         assert_eq!(
@@ -282,14 +288,14 @@ mod tests {
     async fn draining_makes_room_again() {
         let outbox = Outbox::new(LIMITS);
         for _ in 0..10 {
-            assert!(outbox.push(&"123".into()));
-            assert!(outbox.push(&"456".into()));
+            assert!(outbox.push(&frame("123")));
+            assert!(outbox.push(&frame("456")));
             outbox.next_batch(&mut Vec::new()).await;
         }
-        assert!(outbox.push(&"789".into()));
+        assert!(outbox.push(&frame("789")));
         let mut batch = Vec::new();
         assert_eq!(outbox.next_batch(&mut batch).await, None, "still open");
-        assert_eq!(batch, [Utf8Bytes::from("789")]);
+        assert_eq!(batch, [frame("789")]);
     }
 
     #[tokio::test]
@@ -305,9 +311,9 @@ mod tests {
         };
         tokio::task::yield_now().await;
 
-        outbox.push(&"late".into());
+        outbox.push(&frame("late"));
 
-        assert_eq!(writer.await.unwrap(), [Utf8Bytes::from("late")]);
+        assert_eq!(writer.await.unwrap(), [frame("late")]);
     }
 
     #[tokio::test]

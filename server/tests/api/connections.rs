@@ -1,13 +1,16 @@
 //! The HTTP server's own limits, over raw sockets: a client that sends its headers too
 //! slowly is disconnected, a request whose body does not arrive in time is answered 408,
-//! and connections beyond the limit wait until one closes.
+//! connections beyond the limit wait until one closes, and a WebSocket opens over HTTP/2.
 
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
+use hatchery_shared::realtime::{Envelope, Message, Subscribe, SubscribeTopic, parse_frame};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
+use tokio_tungstenite::tungstenite;
 
 use crate::helpers::{TestApp, spawn_app_configured};
 
@@ -92,4 +95,86 @@ async fn connections_beyond_the_limit_wait_for_one_to_close() {
         .await
         .expect("served once one closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Reads text frames from `ws` until one of type `kind` arrives.
+async fn next_of<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, kind: &str) -> Envelope
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let read = async {
+        while let Some(frame) = ws.next().await {
+            if let tungstenite::Message::Text(text) = frame.expect("a frame") {
+                let envelope = parse_frame(&text).expect("a protocol frame");
+                if envelope.message.message_type().as_str() == kind {
+                    return envelope;
+                }
+            }
+        }
+        panic!("the socket ended before a {kind} frame");
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("the frame arrives")
+}
+
+#[tokio::test]
+async fn a_websocket_opens_over_http2_and_carries_replies_and_events() {
+    let app = crate::helpers::spawn_app().await;
+    let io = hyper_util::rt::TokioIo::new(connect(&app).await);
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+            .await
+            .expect("an HTTP/2 connection");
+    tokio::spawn(connection);
+    let request = axum::http::Request::builder()
+        .method(axum::http::Method::CONNECT)
+        .uri(format!("http://{}/api/ws", app.addr))
+        .version(axum::http::Version::HTTP_2)
+        .header("sec-websocket-version", "13")
+        .header("authorization", format!("Bearer {}", app.bearer("admin")))
+        .extension(hyper::ext::Protocol::from_static("websocket"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+
+    let response = sender.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), 200);
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .expect("the stream is open");
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        hyper_util::rt::TokioIo::new(upgraded),
+        tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+
+    next_of(&mut ws, "hello").await;
+    next_of(&mut ws, "subscribed").await;
+    let mut subscribe = Envelope::new(
+        Message::Subscribe(Subscribe {
+            topics: vec![SubscribeTopic {
+                topic: "ops".into(),
+                since: None,
+            }],
+        }),
+        String::new(),
+        None,
+    );
+    subscribe.req = Some("s1".into());
+    ws.send(tungstenite::Message::Text(subscribe.to_json().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut ws, "subscribed").await.req.as_deref(),
+        Some("s1")
+    );
+    assert_eq!(
+        app.publish_notice("admin", "ops", "over h2").await.status(),
+        202
+    );
+    let Message::Notice(notice) = next_of(&mut ws, "notice").await.message else {
+        unreachable!("next_of returns a notice");
+    };
+    assert_eq!(notice.text, "over h2");
 }
