@@ -128,8 +128,7 @@ async fn write(
         let mut written = 0;
         tokio::select! {
             biased;
-            // Boxed: its slices would otherwise make every idle connection's task larger.
-            result = Box::pin(write_batch(socket, &batch, &mut written, realtime)) => {
+            result = write_batch(socket, &batch, &mut written, realtime) => {
                 batch.clear();
                 if result.is_err() {
                     return Ending::ClientGone;
