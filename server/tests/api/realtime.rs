@@ -724,3 +724,54 @@ async fn a_user_over_the_connection_limit_is_closed_with_4429_until_one_closes()
     let mut again = app.ws_with(Some("alice"), None).await;
     again.expect(MessageType::Hello).await;
 }
+
+#[tokio::test]
+async fn a_websocket_ping_gets_its_pong_in_order_with_the_other_frames() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+
+    let app = spawn_app().await;
+    let mut request = format!("ws://{}/api/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", app.bearer("alice")).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    ws.send(tungstenite::Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+
+    // The server greets first; its answer to the ping comes through the same queue.
+    let mut texts = 0;
+    let pong = tokio::time::timeout(WAIT, async {
+        while let Some(frame) = ws.next().await {
+            match frame.expect("a frame") {
+                tungstenite::Message::Pong(payload) => return payload,
+                tungstenite::Message::Text(_) => texts += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        panic!("the socket ended before the pong");
+    })
+    .await
+    .expect("the pong arrives");
+    assert_eq!(pong.as_ref(), b"are you there");
+    ws.send(tungstenite::Message::Text(
+        r#"{"v":1,"type":"ping","req":"after"}"#.into(),
+    ))
+    .await
+    .unwrap();
+    let reply = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        reply.to_text().unwrap().contains(r#""req":"after""#),
+        "{reply:?}"
+    );
+    assert!(texts <= 2, "hello and subscribed at most before the pong");
+}
