@@ -178,3 +178,40 @@ async fn a_websocket_opens_over_http2_and_carries_replies_and_events() {
     };
     assert_eq!(notice.text, "over h2");
 }
+
+#[tokio::test]
+async fn a_request_to_the_websocket_that_is_not_a_handshake_is_a_400_saying_why() {
+    let app = crate::helpers::spawn_app().await;
+    let cases = [
+        (vec![], "Connection header"),
+        (
+            vec![("connection", "upgrade"), ("upgrade", "websocket")],
+            "Sec-WebSocket-Key",
+        ),
+        (
+            vec![
+                ("connection", "keep-alive, Upgrade"),
+                ("upgrade", "websocket"),
+                ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                ("sec-websocket-version", "8"),
+            ],
+            "Sec-WebSocket-Version",
+        ),
+    ];
+    for (headers, why) in cases {
+        let mut request = app
+            .client
+            .get(app.url("/api/ws"))
+            .bearer_auth(app.bearer("alice"));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{why}");
+        let body = response.text().await.unwrap();
+        assert!(
+            body.contains("not a WebSocket request") && body.contains(why),
+            "{body}"
+        );
+    }
+}
