@@ -33,7 +33,7 @@ use super::{
     Peer, Realtime,
     broker::{Broker, ConnId, Recovery, Subscription},
     frame,
-    outbox::{Ending, Outbox},
+    outbox::{Batch, Ending, Outbox},
     policy,
     wire::WireFrame,
 };
@@ -113,7 +113,7 @@ async fn write(
     let closing = outbox.closing();
     tokio::pin!(closing);
     // Grown by the batches that come (an idle connection's stays small).
-    let mut batch = Vec::new();
+    let mut batch = Batch::default();
     // The rest of a frame whose writing was interrupted: it goes out before the close frame,
     // or the client would read the close frame as part of it.
     let mut unfinished = None;
@@ -128,16 +128,16 @@ async fn write(
         let mut written = 0;
         tokio::select! {
             biased;
-            result = write_batch(socket, &batch, &mut written, realtime) => {
-                batch.clear();
+            result = write_batch(socket, &batch.frames, &mut written, realtime) => {
+                batch.frames.clear();
                 if result.is_err() {
                     return Ending::ClientGone;
                 }
             },
             // A writer stuck on a client that stopped reading is interrupted here.
             () = &mut closing => {
-                unfinished = rest_of_frame(&batch, written);
-                batch.clear();
+                unfinished = rest_of_frame(&batch.frames, written);
+                batch.frames.clear();
             }
         }
     }

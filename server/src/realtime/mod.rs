@@ -7,6 +7,7 @@
 
 pub mod broker;
 mod connection;
+pub mod feed;
 
 pub use connection::Socket;
 mod frame;
@@ -33,6 +34,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::{
     broker::{Broker, ConnId, HistoryLimits},
+    feed::FeedLimits,
     memory::MemoryBroker,
     metrics::RealtimeMetrics,
     outbox::{Outbox, QueueLimits},
@@ -60,7 +62,8 @@ pub struct RealtimeConfig {
     pub idle_grace: Duration,
     /// Topics per connection (256).
     pub max_topics: usize,
-    /// Each connection's outbound queue (500 frames or 1 MiB).
+    /// Each connection's outbound queue of replies and replays, and how far behind a topic's
+    /// newest event it may fall (500 frames or 1 MiB); more closes it with 4409.
     pub queue: QueueLimits,
     /// History kept: per topic 1,000 events, 512 KiB (`HATCHERY_WS_HISTORY_TOPIC_BYTES`) and
     /// 5 minutes; 64 MiB across topics (`HATCHERY_WS_HISTORY_TOTAL_BYTES`).
@@ -145,7 +148,11 @@ impl Realtime {
         store: Store,
     ) -> prometheus::Result<Self> {
         let metrics = RealtimeMetrics::register(registry)?;
-        let broker = MemoryBroker::new(config.history, Arc::new(metrics.clone()));
+        let limits = FeedLimits {
+            history: config.history,
+            lag: config.queue,
+        };
+        let broker = MemoryBroker::new(limits, Arc::new(metrics.clone()));
         let realtime = Self {
             inner: Arc::new(Inner {
                 config,
@@ -207,11 +214,12 @@ impl Realtime {
     /// Brings gauges that are computed rather than counted up to date (call before reading
     /// the metrics).
     pub fn refresh_gauges(&self) {
-        let depth: usize = self
+        let queued: usize = self
             .connections()
             .values()
             .map(|open| open.outbox.depth())
             .sum();
+        let depth = (queued as u64).saturating_add(self.inner.broker.unsent());
         self.inner
             .metrics
             .queue_depth

@@ -1,11 +1,14 @@
-//! A connection's outbound queue: bounded in frames and bytes, filled by publishers and by
-//! replies without waiting, drained in batches by the connection's single writer.
+//! A connection's outbound queue: replies and replays, bounded in frames and bytes, filled
+//! without waiting, and the cursors of the topics it follows, drained in batches by the
+//! connection's single writer.
 //!
-//! Every frame counts against the limits, events and replies alike. One that does not fit
-//! marks the connection as a slow consumer (close 4409) instead of waiting or growing: one
-//! slow socket never slows a publisher or other sockets. The connection's reader reads the
-//! client's next request only while the queue is at most half full ([`Outbox::has_room`]),
-//! so a client that sends without reading is held back by its own socket.
+//! Every queued frame counts against the limits. One that does not fit marks the connection
+//! as a slow consumer (close 4409) instead of waiting or growing: one slow socket never slows
+//! a publisher or other sockets. Live events are not queued: the writer reads them from each
+//! followed topic's [feed](super::feed), which holds them once for every follower. The
+//! connection's reader reads the client's next request only while the queue is at most half
+//! full ([`Outbox::has_room`]), so a client that sends without reading is held back by its
+//! own socket.
 
 use std::{
     sync::{Mutex, PoisonError},
@@ -16,7 +19,10 @@ use futures_util::task::AtomicWaker;
 use hatchery_shared::realtime::CloseCode;
 use tokio_util::sync::CancellationToken;
 
-use super::wire::WireFrame;
+use super::{
+    feed::{Cursor, Read},
+    wire::WireFrame,
+};
 
 /// The most a queue may hold before its connection counts as a slow consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +58,38 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct Queue {
-    /// Oldest first. The writer takes it whole by swapping in its own emptied batch, so
-    /// that frames are neither moved nor copied between the two.
-    frames: Vec<WireFrame>,
+    /// Oldest first. The writer takes it whole by swapping in its own emptied list.
+    items: Vec<Queued>,
+    /// The frames among `items`.
+    frames: usize,
     bytes: usize,
     /// Set once: how the connection ends. Nothing is queued after it.
     ending: Option<Ending>,
 }
+
+/// Something for the writer, in the order it must act on them.
+#[derive(Debug)]
+enum Queued {
+    /// A frame to send.
+    Frame(WireFrame),
+    /// From here on, also send the live events of a topic (after the `subscribed` reply
+    /// and any replay queued before it).
+    Follow(Cursor),
+}
+
+/// The writer's side of a connection: what it sends next, and where it reads live events.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The frames to write now, in order; the writer clears it once they are written.
+    pub frames: Vec<WireFrame>,
+    /// The queue as last taken, kept to swap with the next one.
+    taken: Vec<Queued>,
+    /// The topics followed.
+    cursors: Vec<Cursor>,
+}
+
+/// The most frames one batch takes from the feeds; the writer comes back for the rest.
+const MAX_BATCH_FRAMES: usize = 1024;
 
 impl Outbox {
     /// An empty queue with these limits.
@@ -84,7 +115,8 @@ impl Outbox {
             return true;
         }
         if !self.fits(&queue, 1, frame.wire_len()) {
-            queue.frames.clear();
+            queue.items.clear();
+            queue.frames = 0;
             queue.bytes = 0;
             queue.ending = Some(Ending::Close(CloseCode::SlowConsumer));
             drop(queue);
@@ -94,9 +126,10 @@ impl Outbox {
         }
         // The writer was woken by the push that made the queue non-empty, and it takes the
         // whole queue when it runs: later pushes need not wake it again.
-        let was_empty = queue.frames.is_empty();
+        let was_empty = queue.items.is_empty();
+        queue.frames += 1;
         queue.bytes += frame.wire_len();
-        queue.frames.push(frame.clone());
+        queue.items.push(Queued::Frame(frame.clone()));
         drop(queue);
         if was_empty {
             self.writer.wake();
@@ -104,9 +137,28 @@ impl Outbox {
         true
     }
 
+    /// Has the writer read the live events of a topic from `cursor`, once it has sent what
+    /// is queued before.
+    pub fn follow(&self, cursor: Cursor) {
+        let mut queue = self.lock();
+        if queue.ending.is_some() {
+            return;
+        }
+        let was_empty = queue.items.is_empty();
+        queue.items.push(Queued::Follow(cursor));
+        drop(queue);
+        if was_empty {
+            self.writer.wake();
+        }
+    }
+
+    /// Wakes the writer: a topic it waits on has a new event.
+    pub fn wake(&self) {
+        self.writer.wake();
+    }
+
     fn fits(&self, queue: &Queue, frames: usize, bytes: usize) -> bool {
-        queue.frames.len() + frames <= self.limits.frames
-            && queue.bytes + bytes <= self.limits.bytes
+        queue.frames + frames <= self.limits.frames && queue.bytes + bytes <= self.limits.bytes
     }
 
     /// Whether `frames` frames of `bytes` bytes in all would fit now (a replay checks this
@@ -122,7 +174,7 @@ impl Outbox {
     }
 
     fn half_empty(&self, queue: &Queue) -> bool {
-        queue.frames.len() <= self.limits.frames / 2 && queue.bytes <= self.limits.bytes / 2
+        queue.frames <= self.limits.frames / 2 && queue.bytes <= self.limits.bytes / 2
     }
 
     /// Completes once the queue [has room](Self::has_room) again, or the connection ends.
@@ -157,32 +209,72 @@ impl Outbox {
         self.end(Ending::Close(code));
     }
 
-    /// Waits until there is something to do: hands every queued frame over in `batch`,
-    /// which must be empty (returning `None`), or returns how the connection ends.
-    /// Cancel-safe; one writer.
-    pub async fn next_batch(&self, batch: &mut Vec<WireFrame>) -> Option<Ending> {
-        debug_assert!(batch.is_empty(), "the last batch was written");
-        std::future::poll_fn(|cx| {
-            // Register before looking, so that a push between the look and the wait wakes us.
-            self.writer.register(cx.waker());
-            let mut queue = self.lock();
-            if let Some(ending) = queue.ending {
-                return Poll::Ready(Some(ending));
+    /// Waits until there is something to send: puts every queued frame, then the new events
+    /// of the topics followed, in `batch.frames` (which must be empty) and returns `None`;
+    /// or returns how the connection ends. One writer.
+    ///
+    /// The writer lets every other task that is ready run before it looks (it yields), so
+    /// that what they publish goes out in the same write: under load each write carries
+    /// many events, and each costs a system call and a packet.
+    pub async fn next_batch(&self, batch: &mut Batch) -> Option<Ending> {
+        debug_assert!(batch.frames.is_empty(), "the last batch was written");
+        loop {
+            tokio::task::yield_now().await;
+            if let Poll::Ready(taken) =
+                std::future::poll_fn(|cx| Poll::Ready(self.take(cx, batch))).await
+            {
+                return taken;
             }
-            if queue.frames.is_empty() {
-                return Poll::Pending;
+            // Nothing yet, and the writer's waker is registered: sleep until it is woken.
+            let mut slept = false;
+            std::future::poll_fn(|_| {
+                if std::mem::replace(&mut slept, true) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+
+    /// Moves every queued frame, then the new events of the topics followed, to
+    /// `batch.frames`: ready unless there was nothing, or with how the connection ends.
+    fn take(&self, cx: &mut std::task::Context<'_>, batch: &mut Batch) -> Poll<Option<Ending>> {
+        // Register before looking, so that a push or an event between the look and the wait
+        // wakes us.
+        self.writer.register(cx.waker());
+        let mut queue = self.lock();
+        if let Some(ending) = queue.ending {
+            return Poll::Ready(Some(ending));
+        }
+        // Only a reader held back by a full queue waits to be woken.
+        let reader_waits = !self.half_empty(&queue);
+        std::mem::swap(&mut queue.items, &mut batch.taken);
+        queue.frames = 0;
+        queue.bytes = 0;
+        drop(queue);
+        if reader_waits {
+            self.reader.wake();
+        }
+        let Batch {
+            frames,
+            taken,
+            cursors,
+        } = batch;
+        for item in taken.drain(..) {
+            match item {
+                Queued::Frame(frame) => frames.push(frame),
+                Queued::Follow(cursor) => cursors.push(cursor),
             }
-            // Only a reader held back by a full queue waits to be woken.
-            let reader_waits = !self.half_empty(&queue);
-            std::mem::swap(&mut queue.frames, batch);
-            queue.bytes = 0;
-            drop(queue);
-            if reader_waits {
-                self.reader.wake();
-            }
+        }
+        // A replaced subscription's cursor finds itself gone here.
+        cursors.retain(|cursor| cursor.read(frames, MAX_BATCH_FRAMES) != Read::Gone);
+        if frames.is_empty() {
+            Poll::Pending
+        } else {
             Poll::Ready(None)
-        })
-        .await
+        }
     }
 
     /// Completes once the connection must close (and at once on every later poll).
@@ -190,9 +282,9 @@ impl Outbox {
         self.closing.cancelled()
     }
 
-    /// How many frames wait to be written.
+    /// How many frames wait in the queue (live events wait in their feeds).
     pub fn depth(&self) -> usize {
-        self.lock().frames.len()
+        self.lock().frames
     }
 }
 
@@ -217,10 +309,10 @@ mod tests {
         assert!(outbox.push(&frame("a")));
         assert!(outbox.push(&frame("b")));
 
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         assert_eq!(outbox.next_batch(&mut batch).await, None);
 
-        assert_eq!(batch, ["hello", "a", "b"].map(frame));
+        assert_eq!(batch.frames, ["hello", "a", "b"].map(frame));
         assert_eq!(outbox.depth(), 0);
     }
 
@@ -234,7 +326,7 @@ mod tests {
         assert!(!outbox.push(&frame("4")));
 
         assert_eq!(
-            outbox.next_batch(&mut Vec::new()).await,
+            outbox.next_batch(&mut Batch::default()).await,
             Some(Ending::Close(CloseCode::SlowConsumer))
         );
         assert_eq!(outbox.depth(), 0, "the queue is dropped");
@@ -249,7 +341,7 @@ mod tests {
         assert!(!outbox.push(&frame("12345")));
 
         assert_eq!(
-            outbox.next_batch(&mut Vec::new()).await,
+            outbox.next_batch(&mut Batch::default()).await,
             Some(Ending::Close(CloseCode::SlowConsumer))
         );
     }
@@ -269,7 +361,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!reader.is_finished());
 
-        outbox.next_batch(&mut Vec::new()).await;
+        outbox.next_batch(&mut Batch::default()).await;
 
         reader.await.unwrap();
         assert!(outbox.push(&frame("pong")));
@@ -279,7 +371,7 @@ mod tests {
             "a reply that does not fit closes too"
         );
         assert_eq!(
-            outbox.next_batch(&mut Vec::new()).await,
+            outbox.next_batch(&mut Batch::default()).await,
             Some(Ending::Close(CloseCode::SlowConsumer))
         );
     }
@@ -290,12 +382,12 @@ mod tests {
         for _ in 0..10 {
             assert!(outbox.push(&frame("123")));
             assert!(outbox.push(&frame("456")));
-            outbox.next_batch(&mut Vec::new()).await;
+            outbox.next_batch(&mut Batch::default()).await;
         }
         assert!(outbox.push(&frame("789")));
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         assert_eq!(outbox.next_batch(&mut batch).await, None, "still open");
-        assert_eq!(batch, [frame("789")]);
+        assert_eq!(batch.frames, [frame("789")]);
     }
 
     #[tokio::test]
@@ -304,9 +396,9 @@ mod tests {
         let writer = {
             let outbox = outbox.clone();
             tokio::spawn(async move {
-                let mut batch = Vec::new();
+                let mut batch = Batch::default();
                 outbox.next_batch(&mut batch).await;
-                batch
+                batch.frames
             })
         };
         tokio::task::yield_now().await;
@@ -322,7 +414,7 @@ mod tests {
         outbox.close(CloseCode::HeartbeatTimeout);
         outbox.end(Ending::ClientGone);
         assert_eq!(
-            outbox.next_batch(&mut Vec::new()).await,
+            outbox.next_batch(&mut Batch::default()).await,
             Some(Ending::Close(CloseCode::HeartbeatTimeout))
         );
     }
