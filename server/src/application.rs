@@ -12,7 +12,7 @@ use crate::{
     agents::Agents,
     auth::Auth,
     config::Config,
-    http::{self, AppState},
+    http::{self, AppState, Parts},
     realtime::Realtime,
     runner::{AgentTouched, Runner},
     scheduler::{Scheduler, SchedulerConfig},
@@ -113,7 +113,7 @@ impl Application {
         let webhooks = Webhooks::new(config.webhooks.clone(), &key, store.clone(), runner.clone());
         Ok(Self {
             listener,
-            state: AppState {
+            state: AppState::new(Parts {
                 store,
                 realtime,
                 auth,
@@ -122,7 +122,7 @@ impl Application {
                 webhooks,
                 metrics,
                 leptos,
-            },
+            }),
             shutdown_grace: config.shutdown_grace,
             scheduler,
             scheduler_config: config.scheduler.clone(),

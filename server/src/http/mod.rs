@@ -38,7 +38,7 @@ use tracing::Level;
 
 pub use error::ApiError;
 pub use json::AppJson;
-pub use state::AppState;
+pub use state::{AppState, Parts};
 
 /// Builds the whole HTTP application: API routes, the site, and the shared layers.
 pub fn router(state: AppState) -> Router {

@@ -1,5 +1,7 @@
 //! The state every handler can reach: the services, the metrics and the site's settings.
 
+use std::{ops::Deref, sync::Arc};
+
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -8,10 +10,14 @@ use crate::{
     webhooks::Webhooks,
 };
 
-/// What every handler can reach. Cheap to clone; handlers take the parts they need
-/// through `State<…>` thanks to [`FromRef`].
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// What every handler can reach: the [`Parts`] behind one shared pointer, since axum clones
+/// the state for every request. Handlers take the parts they need through `State<…>`
+/// thanks to [`FromRef`].
+#[derive(Clone)]
+pub struct AppState(Arc<Parts>);
+
+/// The parts of the [`AppState`].
+pub struct Parts {
     /// The database.
     pub store: Store,
     /// The real-time hub.
@@ -28,4 +34,41 @@ pub struct AppState {
     pub metrics: prometheus::Registry,
     /// Where the site's files are and what the bundle is called.
     pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    /// The state made of these parts.
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// Lets handlers take each part by type, as `State<Store>` and the like.
+macro_rules! parts_by_type {
+    ($($field:ident: $part:ty),* $(,)?) => {
+        $(impl FromRef<AppState> for $part {
+            fn from_ref(state: &AppState) -> Self {
+                state.$field.clone()
+            }
+        })*
+    };
+}
+
+parts_by_type! {
+    store: Store,
+    realtime: Realtime,
+    auth: Auth,
+    runner: Runner,
+    agents: Agents,
+    webhooks: Webhooks,
+    metrics: prometheus::Registry,
+    leptos: LeptosOptions,
 }
