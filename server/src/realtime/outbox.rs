@@ -86,6 +86,8 @@ pub struct Batch {
     taken: Vec<Queued>,
     /// The topics followed.
     cursors: Vec<Cursor>,
+    /// The last batch held more than one frame.
+    under_load: bool,
 }
 
 /// The most frames one batch takes from the feeds; the writer comes back for the rest.
@@ -213,16 +215,20 @@ impl Outbox {
     /// of the topics followed, in `batch.frames` (which must be empty) and returns `None`;
     /// or returns how the connection ends. One writer.
     ///
-    /// The writer lets every other task that is ready run before it looks (it yields), so
-    /// that what they publish goes out in the same write: under load each write carries
-    /// many events, and each costs a system call and a packet.
+    /// A writer under load (its last batch held more than one frame) lets every other task
+    /// that is ready run before it looks (it yields), so that what they publish goes out in
+    /// the same write: each write costs a system call and a packet. A writer that sends one
+    /// frame at a time sends it at once.
     pub async fn next_batch(&self, batch: &mut Batch) -> Option<Ending> {
         debug_assert!(batch.frames.is_empty(), "the last batch was written");
         loop {
-            tokio::task::yield_now().await;
+            if batch.under_load {
+                tokio::task::yield_now().await;
+            }
             if let Poll::Ready(taken) =
                 std::future::poll_fn(|cx| Poll::Ready(self.take(cx, batch))).await
             {
+                batch.under_load = batch.frames.len() > 1;
                 return taken;
             }
             // Nothing yet, and the writer's waker is registered: sleep until it is woken.
@@ -261,6 +267,7 @@ impl Outbox {
             frames,
             taken,
             cursors,
+            ..
         } = batch;
         for item in taken.drain(..) {
             match item {
