@@ -510,6 +510,14 @@ mod tests {
             outbox
         }
 
+        /// A connection's outbox, subscribed, and its writer's batch once it sent the reply.
+        async fn caught_up_follower(&self, conn: ConnId) -> (Arc<Outbox>, Batch) {
+            let outbox = self.follower(conn);
+            let mut batch = Batch::default();
+            next(&outbox, &mut batch).await.unwrap();
+            (outbox, batch)
+        }
+
         fn subscribe(&self, conn: ConnId, outbox: &Arc<Outbox>, since: Option<u64>) -> Recovery {
             let epoch = lock(&self.feed.state).epoch.to_string();
             let since = since.map(|seq| StreamPosition { epoch, seq });
@@ -584,9 +592,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_writer_is_woken_by_the_next_event() {
         let fixture = Fixture::new(LIMITS);
-        let outbox = fixture.follower(1);
-        let mut batch = Batch::default();
-        next(&outbox, &mut batch).await.unwrap();
+        let (outbox, mut batch) = fixture.caught_up_follower(1).await;
         let writer = {
             let outbox = outbox.clone();
             tokio::spawn(async move { next(&outbox, &mut batch).await })
@@ -641,9 +647,7 @@ mod tests {
     #[tokio::test]
     async fn resubscribing_sends_what_the_old_subscription_owed_then_the_new_reply() {
         let fixture = Fixture::new(LIMITS);
-        let outbox = fixture.follower(1);
-        let mut batch = Batch::default();
-        next(&outbox, &mut batch).await.unwrap();
+        let (outbox, mut batch) = fixture.caught_up_follower(1).await;
         fixture.publish(2);
 
         assert_eq!(fixture.subscribe(1, &outbox, Some(1)), Recovery::Recovered);
@@ -662,9 +666,7 @@ mod tests {
     #[tokio::test]
     async fn an_unsubscribed_connection_gets_no_more_events() {
         let fixture = Fixture::new(LIMITS);
-        let outbox = fixture.follower(1);
-        let mut batch = Batch::default();
-        next(&outbox, &mut batch).await.unwrap();
+        let (outbox, mut batch) = fixture.caught_up_follower(1).await;
 
         fixture.feed.unsubscribe(1);
         fixture.publish(1);
