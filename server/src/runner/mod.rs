@@ -11,6 +11,7 @@ mod admission;
 pub use admission::AdmissionConfig;
 pub mod caps;
 mod context;
+pub mod local;
 pub mod provider;
 pub mod reply;
 mod run;

@@ -1,0 +1,90 @@
+//! The built-in local model: a small Llama-architecture chat model read from a GGUF file
+//! and run on the CPU inside the server, so that agents answer with no provider configured.
+
+pub mod generate;
+pub mod tokenizer;
+pub mod weights;
+
+#[cfg(test)]
+mod tests {
+    use std::{path::PathBuf, sync::OnceLock};
+
+    use super::{
+        generate::{Ending, Sampling, chat_prompt, generate},
+        weights::{Model, load},
+    };
+
+    /// The default model, as the test command fetches it.
+    fn model() -> &'static Model {
+        static MODEL: OnceLock<Model> = OnceLock::new();
+        MODEL.get_or_init(|| {
+            let path = std::env::var_os("HATCHERY_LOCAL_MODEL").map_or_else(
+                || {
+                    PathBuf::from(std::env::var_os("HOME").unwrap())
+                        .join(".cache/hatchery/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+                },
+                PathBuf::from,
+            );
+            load(&path).unwrap()
+        })
+    }
+
+    #[test]
+    fn text_survives_a_round_trip_through_the_tokenizer() {
+        let tokenizer = &model().tokenizer;
+        let text = "Hello, wörld! 12345 naïve café — 東京 🙂\n  indented";
+        let ids = tokenizer.encode(text);
+        assert!(ids.len() > 10);
+        assert_eq!(tokenizer.decode(&ids), text);
+        let turn = tokenizer.encode("<|im_start|>user\nhi<|im_end|>");
+        assert_eq!(turn.first(), Some(&1), "a control token is one token");
+        assert_eq!(turn.last(), Some(&2));
+        assert_eq!(
+            tokenizer.encode("2024"),
+            tokenizer
+                .encode("2")
+                .into_iter()
+                .chain(tokenizer.encode("024"))
+                .collect::<Vec<_>>(),
+            "digits one by one"
+        );
+    }
+
+    #[test]
+    fn the_model_answers_a_short_question_and_ends_its_turn() {
+        let model = model();
+        let prompt = chat_prompt([
+            ("system", "You are a helpful assistant."),
+            (
+                "user",
+                "What is the capital of France? Answer in one sentence.",
+            ),
+        ]);
+        let ids = model.tokenizer.encode(&prompt);
+        let mut reply = String::new();
+        let started = std::time::Instant::now();
+        let generated = generate(
+            model,
+            &ids,
+            Sampling {
+                max_tokens: 64,
+                temperature: 0.0,
+                repeat_penalty: 1.1,
+                repeat_window: 64,
+                seed: 1,
+            },
+            |piece| {
+                reply.push_str(piece);
+                true
+            },
+        )
+        .unwrap();
+        eprintln!("{reply:?} {generated:?} in {:?}", started.elapsed());
+        assert_eq!(generated.ending, Ending::EndOfTurn);
+        assert!(generated.completion_tokens < 64);
+        assert_eq!(generated.prompt_tokens, ids.len());
+        assert!(!reply.trim().is_empty());
+        assert!(!reply.contains('\u{fffd}'));
+        assert!(reply.contains("Paris"), "{reply}");
+    }
+}
