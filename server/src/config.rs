@@ -16,7 +16,7 @@ use secrecy::SecretBox;
 use crate::{
     auth::{AuthConfig, AuthMode},
     realtime::RealtimeConfig,
-    runner::{Price, RunnerConfig, provider::OpenAiConfig},
+    runner::{Price, RunnerConfig, local::provider::DEFAULT_MODEL_FILE, provider::OpenAiConfig},
     scheduler::SchedulerConfig,
     serve::ServeLimits,
     store::DatabaseConfig,
@@ -133,6 +133,14 @@ struct Settings {
     llm_timeout_secs: u64,
     #[arg(long, env = "HATCHERY_LLM_MODEL")]
     llm_model: Option<String>,
+    #[arg(long, env = "HATCHERY_MODELS_DIR")]
+    models_dir: Option<PathBuf>,
+    #[arg(long, env = "HATCHERY_LOCAL_MODEL")]
+    local_model: Option<PathBuf>,
+    #[arg(long, env = "HATCHERY_LOCAL_MAX_TOKENS", value_parser = number::<1, 8192>)]
+    local_max_tokens: Option<u64>,
+    #[arg(long, env = "HATCHERY_LOCAL_CONCURRENCY", value_parser = number::<1, 64>)]
+    local_concurrency: Option<u64>,
     #[arg(long, env = "HATCHERY_LLM_PRICES", value_parser = prices)]
     llm_prices: Option<Prices>,
     #[arg(long, env = "HATCHERY_LLM_DEFAULT_PRICE", value_parser = price_of)]
@@ -311,6 +319,18 @@ impl Settings {
         };
         if let Some(model) = self.llm_model {
             runner.default_model = model;
+        }
+        if let Some(dir) = self.models_dir {
+            runner.local.model_file = dir.join(DEFAULT_MODEL_FILE);
+        }
+        if let Some(file) = self.local_model {
+            runner.local.model_file = file;
+        }
+        if let Some(tokens) = self.local_max_tokens {
+            runner.local.max_tokens = to_usize(tokens);
+        }
+        if let Some(concurrency) = self.local_concurrency {
+            runner.local.concurrency = to_usize(concurrency);
         }
         runner.default_price = self.llm_default_price;
         if let Some(max) = self.max_runs_per_user {

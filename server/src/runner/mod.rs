@@ -37,6 +37,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use self::{
     admission::{Admission, Limits, Ticket},
     caps::CostCaps,
+    local::provider::{LocalConfig, LocalModel},
     provider::{OpenAiCompatible, OpenAiConfig, Provider},
     tools::ToolConfig,
 };
@@ -61,8 +62,10 @@ pub struct Price {
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
     /// The OpenAI-compatible provider (`HATCHERY_LLM_BASE_URL`, `HATCHERY_LLM_API_KEY`,
-    /// `HATCHERY_LLM_TIMEOUT_SECS`); `None`: runs fail with a message saying so.
+    /// `HATCHERY_LLM_TIMEOUT_SECS`); `None`: the built-in local model answers.
     pub provider: Option<OpenAiConfig>,
+    /// The built-in local model, used when no provider is set.
+    pub local: LocalConfig,
     /// The model of agents created without one (`HATCHERY_LLM_MODEL`, default
     /// `gpt-4o-mini`); an agent's own model is what its runs call.
     pub default_model: String,
@@ -96,6 +99,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             provider: None,
+            local: LocalConfig::default(),
             default_model: hatchery_shared::api::agents::DEFAULT_MODEL.to_owned(),
             max_steps: 10,
             max_concurrent_runs: 16,
@@ -216,7 +220,7 @@ struct Inner {
     realtime: Realtime,
     /// Where runs tell the services above what they did to their agents.
     agent_events: mpsc::Sender<AgentTouched>,
-    provider: Option<Arc<dyn Provider>>,
+    provider: Arc<dyn Provider>,
     config: RunnerConfig,
     slots: Arc<Semaphore>,
     tasks: TaskTracker,
@@ -254,17 +258,23 @@ impl Runner {
                 "runs interrupted by the last stop were marked failed"
             );
         }
-        let provider = config
-            .provider
-            .clone()
-            .map(|provider| Arc::new(OpenAiCompatible::new(provider)) as Arc<dyn Provider>);
-        if provider.is_none() {
-            tracing::warn!("no LLM provider configured (HATCHERY_LLM_BASE_URL): runs will fail");
-        }
+        let (provider, slots): (Arc<dyn Provider>, usize) = match &config.provider {
+            Some(provider) => (
+                Arc::new(OpenAiCompatible::new(provider.clone())),
+                config.max_concurrent_runs,
+            ),
+            None => {
+                tracing::info!(model = %config.local.model_file.display(), "no LLM provider configured (HATCHERY_LLM_BASE_URL): the local model answers");
+                (
+                    Arc::new(LocalModel::new(config.local.clone())),
+                    config.max_concurrent_runs.min(config.local.concurrency),
+                )
+            }
+        };
         let (agent_events, agent_events_out) = mpsc::channel(AGENT_EVENTS);
         let runner = Self {
             inner: Arc::new(Inner {
-                slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+                slots: Arc::new(Semaphore::new(slots.max(1))),
                 store,
                 realtime,
                 agent_events,

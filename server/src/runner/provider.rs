@@ -126,6 +126,9 @@ pub enum ProviderError {
     /// The stream was not what the protocol says (bad JSON, cut off).
     #[error("the LLM provider sent a malformed stream: {0}")]
     Malformed(String),
+    /// The built-in local model cannot be used (its file is missing or unreadable).
+    #[error("the local model cannot answer: {0}")]
+    LocalModel(String),
 }
 
 impl ProviderError {

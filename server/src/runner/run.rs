@@ -22,11 +22,6 @@ use super::{
 };
 use crate::store::{AgentRow, NewMessageRow, RunEnd, RunRow};
 
-/// The message a run fails with when no provider is configured.
-pub const NO_PROVIDER: &str = "no LLM provider configured: set HATCHERY_LLM_BASE_URL (and \
-                               HATCHERY_LLM_API_KEY if the provider needs one) and restart \
-                               Hatchery";
-
 /// How many messages of a thread a step sends to the model at most (the latest).
 const HISTORY_LIMIT: u32 = 1_000;
 
@@ -67,10 +62,9 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         slot = inner.slots.clone().acquire_owned() => slot.ok(),
         () = cancel.token.cancelled() => None,
     };
-    let (status, error) = match (slot, inner.provider.is_some()) {
-        (None, _) => (RunStatus::Cancelled, Some(context.cancel_reason())),
-        (Some(_), false) => (RunStatus::Failed, Some(NO_PROVIDER.to_owned())),
-        (Some(_slot), true) => context.steps().await,
+    let (status, error) = match slot {
+        None => (RunStatus::Cancelled, Some(context.cancel_reason())),
+        Some(_slot) => context.steps().await,
     };
     let end = RunEnd {
         status,
@@ -271,10 +265,7 @@ impl Context<'_> {
     /// the reply did not end normally, how the step ends.
     async fn stream_reply(&self, request: ChatRequest) -> (Reply, Option<Step>) {
         let inner = &self.runner.inner;
-        let provider = inner
-            .provider
-            .clone()
-            .expect("steps run only with a provider");
+        let provider = inner.provider.clone();
         let mut reply = Reply::default();
         let mut attempt = 0;
         loop {

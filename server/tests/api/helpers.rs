@@ -12,7 +12,7 @@ use hatchery_server::{
     auth::{AuthConfig, Role, TOKEN_PREFIX, password, secret},
     config::Config,
     realtime::{Realtime, RealtimeConfig},
-    runner::RunnerConfig,
+    runner::{RunnerConfig, local::provider::LocalConfig},
     store::{
         DatabaseConfig, NewApiToken, NewMessageRow, NewRun, NewUser, RunRow, RunStart, RunThread,
         Store,
@@ -181,7 +181,15 @@ impl TestData {
             realtime: RealtimeConfig::default(),
             worker_threads: None,
             auth: AuthConfig::default(),
-            runner: RunnerConfig::default(),
+            // No provider and no model file: runs fail at once, saying the file is missing
+            // (the tests of the local model point at the real one).
+            runner: RunnerConfig {
+                local: LocalConfig {
+                    model_file: self.path().join("no-model.gguf"),
+                    ..LocalConfig::default()
+                },
+                ..RunnerConfig::default()
+            },
             scheduler: hatchery_server::scheduler::SchedulerConfig::default(),
             webhooks: hatchery_server::webhooks::WebhookConfig::default(),
             serve: hatchery_server::serve::ServeLimits::default(),

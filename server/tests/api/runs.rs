@@ -188,20 +188,22 @@ async fn a_message_gets_a_streamed_reply_that_is_stored_once() {
 }
 
 #[tokio::test]
-async fn without_a_provider_the_run_fails_saying_what_to_set() {
+async fn without_a_provider_or_a_model_file_the_run_fails_saying_what_to_set() {
     let app = spawn_app().await;
     let (agent, thread) = agent_and_thread(&app, json!({"name": "offline"})).await;
     let posted = posted(&app, &thread, "Anyone there?").await;
     let run = ended(&app, &posted.run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
-    assert!(run.error.unwrap().contains("HATCHERY_LLM_BASE_URL"));
+    let error = run.error.unwrap();
+    assert!(error.contains("does not exist"), "{error}");
+    assert!(error.contains("HATCHERY_LOCAL_MODEL"), "{error}");
     let agent: Value = alices_agent(&app, &agent).await;
     assert_eq!(agent["status"], "error");
     assert!(
         agent["last_error"]
             .as_str()
             .unwrap()
-            .contains("no LLM provider")
+            .contains("the local model cannot answer")
     );
     assert_eq!(messages(&app, &thread).await.len(), 1, "no fake answer");
 }

@@ -47,20 +47,14 @@ pub struct Generated {
 /// The end-of-turn token of the ChatML template.
 pub const END_OF_TURN: &str = "<|im_end|>";
 
-/// `messages` (role and text, oldest first) in the ChatML template, ending with the opening
-/// of the assistant's turn.
-pub fn chat_prompt<'a>(messages: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut prompt = String::new();
-    for (role, text) in messages {
-        prompt.push_str("<|im_start|>");
-        prompt.push_str(role);
-        prompt.push('\n');
-        prompt.push_str(text);
-        prompt.push_str(END_OF_TURN);
-        prompt.push('\n');
-    }
-    prompt.push_str("<|im_start|>assistant\n");
-    prompt
+/// One message in the ChatML template.
+pub fn turn(role: &str, text: &str) -> String {
+    format!("<|im_start|>{role}\n{text}{END_OF_TURN}\n")
+}
+
+/// The opening of the assistant's turn, which ends a prompt.
+pub fn assistant_turn() -> &'static str {
+    "<|im_start|>assistant\n"
 }
 
 /// Generates the reply to `prompt` (token ids), handing each new piece of text to `piece`,

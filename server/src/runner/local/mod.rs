@@ -2,6 +2,7 @@
 //! and run on the CPU inside the server, so that agents answer with no provider configured.
 
 pub mod generate;
+pub mod provider;
 pub mod tokenizer;
 pub mod weights;
 
@@ -10,7 +11,7 @@ mod tests {
     use std::{path::PathBuf, sync::OnceLock};
 
     use super::{
-        generate::{Ending, Sampling, chat_prompt, generate},
+        generate::{Ending, Sampling, assistant_turn, generate, turn},
         weights::{Model, load},
     };
 
@@ -53,13 +54,15 @@ mod tests {
     #[test]
     fn the_model_answers_a_short_question_and_ends_its_turn() {
         let model = model();
-        let prompt = chat_prompt([
-            ("system", "You are a helpful assistant."),
-            (
+        let prompt = [
+            turn("system", "You are a helpful assistant."),
+            turn(
                 "user",
                 "What is the capital of France? Answer in one sentence.",
             ),
-        ]);
+            assistant_turn().to_owned(),
+        ]
+        .concat();
         let ids = model.tokenizer.encode(&prompt);
         let mut reply = String::new();
         let started = std::time::Instant::now();
