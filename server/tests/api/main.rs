@@ -13,6 +13,7 @@ mod connections;
 mod fuzz;
 mod health;
 mod history;
+mod local_model;
 mod process;
 mod provider;
 mod realtime;

@@ -79,7 +79,7 @@ pub(crate) async fn posted(app: &TestApp, thread: &str, text: &str) -> Posted {
     response.json().await.unwrap()
 }
 
-async fn run(app: &TestApp, id: &str) -> Run {
+pub(crate) async fn run(app: &TestApp, id: &str) -> Run {
     app.json(Method::GET, &format!("/api/runs/{id}"), Some("alice"), None)
         .await
 }

@@ -1,0 +1,155 @@
+//! The built-in local model answering runs when no provider is set: the real default model
+//! file, as the test command fetches it (`HATCHERY_LOCAL_MODEL` names another).
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use hatchery_server::runner::local::provider::LocalConfig;
+use hatchery_shared::{
+    api::runs::{RunStatus, StreamChunk},
+    realtime::{Message, MessageType},
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{TestApp, spawn_app_configured},
+    runs::{agent_and_thread, ended, posted, run},
+};
+
+/// The default model's file.
+fn model_file() -> PathBuf {
+    std::env::var_os("HATCHERY_LOCAL_MODEL")
+        .map_or_else(|| LocalConfig::default().model_file, PathBuf::from)
+}
+
+/// A server with no provider, whose local model is `file`, replies capped at `max_tokens`.
+async fn with_local_model(file: PathBuf, max_tokens: usize) -> TestApp {
+    spawn_app_configured(move |config| {
+        config.runner.local.model_file = file;
+        config.runner.local.max_tokens = max_tokens;
+    })
+    .await
+}
+
+async fn cancel(app: &TestApp, run: &str) {
+    let response = app
+        .call(
+            Method::POST,
+            &format!("/api/runs/{run}/cancel"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+}
+
+#[tokio::test]
+async fn with_no_provider_the_local_model_answers_token_by_token_at_no_cost() {
+    let app = with_local_model(model_file(), 64).await;
+    let (_, thread) = agent_and_thread(
+        &app,
+        json!({"name": "local", "system_instructions": "Answer in one sentence."}),
+    )
+    .await;
+    let mut ws = app.ws("alice").await;
+    ws.subscribe(&[(&format!("thread:{thread}"), None)]).await;
+    ws.expect(MessageType::Subscribed).await;
+
+    let posted = posted(&app, &thread, "What is the capital of France?").await;
+
+    ws.skip_until(MessageType::StreamStart).await;
+    let mut streamed = Vec::new();
+    loop {
+        let frame = ws
+            .next_within(Duration::from_secs(10))
+            .await
+            .expect("the reply goes on");
+        match frame.message {
+            Message::StreamChunk(StreamChunk::AssistantToken { text, .. }) => streamed.push(text),
+            Message::StreamEnd(_) => break,
+            _ => {}
+        }
+    }
+    assert!(streamed.len() > 2, "tokens one by one: {streamed:?}");
+    let text = streamed.concat();
+    assert!(text.contains("Paris"), "{text}");
+    assert!(!text.contains('\u{fffd}') && !text.contains("<|im_end|>"));
+    let run = ended(&app, &posted.run.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert!(run.prompt_tokens > 10 && run.completion_tokens as usize >= streamed.len());
+    assert!(run.completion_tokens < 64, "it ended its turn");
+    assert_eq!(run.cost_usd, 0.0);
+}
+
+#[tokio::test]
+async fn a_local_reply_stops_within_a_second_when_cancelled() {
+    let app = with_local_model(model_file(), 4000).await;
+    let (_, thread) = agent_and_thread(&app, json!({"name": "storyteller"})).await;
+    let mut ws = app.ws("alice").await;
+    ws.subscribe(&[(&format!("thread:{thread}"), None)]).await;
+    ws.expect(MessageType::Subscribed).await;
+    let posted = posted(&app, &thread, "Write a very long story about a lighthouse.").await;
+    ws.skip_until(MessageType::StreamChunk).await;
+
+    let stop = Instant::now();
+    cancel(&app, &posted.run.id).await;
+    let run = ended(&app, &posted.run.id).await;
+
+    assert!(
+        stop.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        stop.elapsed()
+    );
+    assert_eq!(run.status, RunStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn with_one_generation_at_a_time_a_second_run_waits_as_queued() {
+    let app = with_local_model(model_file(), 4000).await;
+    let (agent, first_thread) = agent_and_thread(&app, json!({"name": "busy"})).await;
+    let second_thread: Value = app
+        .json(
+            Method::POST,
+            &format!("/api/agents/{agent}/threads"),
+            Some("alice"),
+            Some(json!({})),
+        )
+        .await;
+    let mut ws = app.ws("alice").await;
+    ws.subscribe(&[(&format!("thread:{first_thread}"), None)])
+        .await;
+    ws.expect(MessageType::Subscribed).await;
+    let first = posted(&app, &first_thread, "Write a very long story.").await;
+    ws.skip_until(MessageType::StreamChunk).await;
+
+    let second = posted(&app, second_thread["id"].as_str().unwrap(), "Say hello.").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run(&app, &second.run.id).await.status, RunStatus::Queued);
+
+    cancel(&app, &first.run.id).await;
+    assert_eq!(
+        ended(&app, &first.run.id).await.status,
+        RunStatus::Cancelled
+    );
+    let second = ended(&app, &second.run.id).await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.error);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_model_fails_runs_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.gguf");
+    std::fs::write(&file, b"GGUF but not really a model").unwrap();
+    let app = with_local_model(file, 64).await;
+    let (_, thread) = agent_and_thread(&app, json!({"name": "broken"})).await;
+
+    let posted = posted(&app, &thread, "Hello?").await;
+    let run = ended(&app, &posted.run.id).await;
+
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.unwrap();
+    assert!(error.contains("is not a readable GGUF file"), "{error}");
+}
