@@ -40,6 +40,8 @@ export default defineConfig({
       HATCHERY_DATA_DIR: "../target/e2e-data",
       HATCHERY_AUTH: "disabled",
       HATCHERY_LOG: "warn",
+      // The built-in model answers runs; short replies keep the tests quick.
+      HATCHERY_LOCAL_MAX_TOKENS: "48",
       LEPTOS_SITE_ROOT: siteRoot,
     },
     url: `${baseURL}/readyz`,

@@ -170,3 +170,36 @@ test("a chat streams, shows tool calls, follows the end, stops, keeps its histor
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test("with no provider configured, a new agent answers hello from the built-in model, token by token", async ({
+  page,
+  request,
+}) => {
+  test.setTimeout(60_000);
+  const created = await request.post("/api/agents", {
+    data: { name: `Local ${Date.now()}`, system_instructions: "Answer in one short sentence." },
+  });
+  expect(created.status()).toBe(201);
+  const agent = await created.json();
+  const chunks: string[] = [];
+  page.on("websocket", (socket) =>
+    socket.on("framereceived", ({ payload }) => {
+      const text = payload.toString();
+      if (text.includes('"type":"stream_chunk"')) chunks.push(text);
+    }),
+  );
+
+  await page.goto(`/agents/${agent.id}/chat`);
+  await hydrated(page);
+  await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "open");
+  await page.getByRole("button", { name: "New chat" }).click();
+  await expect(page).toHaveURL(/\?thread=/);
+  const input = page.getByLabel("Message");
+  await input.fill("hello");
+  await input.press("Enter");
+
+  const reply = page.getByTestId("messages").locator("[data-role=assistant]").last();
+  await expect(reply).toHaveText(/\w/, { timeout: 30_000 });
+  await expect(page.getByRole("button", { name: "Send" })).toBeVisible({ timeout: 30_000 });
+  expect(chunks.length, "the reply came token by token").toBeGreaterThan(2);
+});

@@ -16,7 +16,11 @@ use secrecy::SecretBox;
 use crate::{
     auth::{AuthConfig, AuthMode},
     realtime::RealtimeConfig,
-    runner::{Price, RunnerConfig, local::provider::DEFAULT_MODEL_FILE, provider::OpenAiConfig},
+    runner::{
+        Price, RunnerConfig,
+        local::provider::{DEFAULT_MODEL_FILE, LOCAL_MODEL},
+        provider::OpenAiConfig,
+    },
     scheduler::SchedulerConfig,
     serve::ServeLimits,
     store::DatabaseConfig,
@@ -319,6 +323,8 @@ impl Settings {
         };
         if let Some(model) = self.llm_model {
             runner.default_model = model;
+        } else if runner.provider.is_none() {
+            runner.default_model = LOCAL_MODEL.to_owned();
         }
         if let Some(dir) = self.models_dir {
             runner.local.model_file = dir.join(DEFAULT_MODEL_FILE);

@@ -37,7 +37,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use self::{
     admission::{Admission, Limits, Ticket},
     caps::CostCaps,
-    local::provider::{LocalConfig, LocalModel},
+    local::provider::{LOCAL_MODEL, LocalConfig, LocalModel},
     provider::{OpenAiCompatible, OpenAiConfig, Provider},
     tools::ToolConfig,
 };
@@ -57,6 +57,12 @@ pub struct Price {
     /// Per million completion tokens.
     pub output: f64,
 }
+
+/// The price of a model that costs nothing to run.
+const FREE: Price = Price {
+    input: 0.0,
+    output: 0.0,
+};
 
 /// Settings of the runner.
 #[derive(Debug, Clone)]
@@ -221,6 +227,8 @@ struct Inner {
     /// Where runs tell the services above what they did to their agents.
     agent_events: mpsc::Sender<AgentTouched>,
     provider: Arc<dyn Provider>,
+    /// The local model answers every run (no provider is set).
+    local: bool,
     config: RunnerConfig,
     slots: Arc<Semaphore>,
     tasks: TaskTracker,
@@ -279,6 +287,7 @@ impl Runner {
                 realtime,
                 agent_events,
                 provider,
+                local: config.provider.is_none(),
                 config,
                 tasks: TaskTracker::new(),
                 active: Mutex::default(),
@@ -317,7 +326,7 @@ impl Runner {
                 agent_id: &request.agent.id,
                 thread,
                 trigger: request.trigger,
-                model: &request.agent.change.model,
+                model: self.model_for(&request.agent),
                 message: &message,
                 delivery: request.delivery.as_ref().map(|delivery| WebhookDelivery {
                     trigger_id: &delivery.trigger_id,
@@ -350,7 +359,7 @@ impl Runner {
         let limits = Limits {
             config: &config.admission,
             caps: &config.caps,
-            price: self.price_of(&agent.change.model),
+            price: self.price_of(self.model_for(agent)),
         };
         let admitted = self
             .inner
@@ -370,10 +379,23 @@ impl Runner {
         admitted
     }
 
-    /// The price of `model` (see [`price_for`]).
+    /// The price of `model` (see [`price_for`]); the local model costs nothing.
     pub fn price_of(&self, model: &str) -> Option<&Price> {
+        if model == LOCAL_MODEL {
+            return Some(&FREE);
+        }
         let config = &self.inner.config;
         price_for(&config.prices, config.default_price.as_ref(), model)
+    }
+
+    /// The model that answers `agent`'s runs, and that they record: the local model when
+    /// no provider is set, the agent's own otherwise.
+    fn model_for<'a>(&self, agent: &'a AgentRow) -> &'a str {
+        if self.inner.local {
+            LOCAL_MODEL
+        } else {
+            &agent.change.model
+        }
     }
 
     /// Announces a run just stored with its first `message`, and starts its task, which holds

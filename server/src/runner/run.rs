@@ -196,11 +196,17 @@ impl Context<'_> {
             &history,
             self.runner.inner.config.context_bytes,
         ));
+        // The local model cannot call tools: they are not offered to it.
+        let tools = if self.runner.inner.local {
+            Vec::new()
+        } else {
+            change.tools.iter().map(|tool| tools::spec(*tool)).collect()
+        };
         Ok(ChatRequest {
             model: self.run.model.clone(),
             temperature: change.temperature,
             messages,
-            tools: change.tools.iter().map(|tool| tools::spec(*tool)).collect(),
+            tools,
         })
     }
 

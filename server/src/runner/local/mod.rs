@@ -6,29 +6,26 @@ pub mod provider;
 pub mod tokenizer;
 pub mod weights;
 
+/// The default model, as the test command fetches it (`HATCHERY_LOCAL_MODEL` names
+/// another), loaded once for all tests.
+#[cfg(test)]
+pub(crate) fn test_model() -> &'static weights::Model {
+    static MODEL: std::sync::OnceLock<weights::Model> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = std::env::var_os("HATCHERY_LOCAL_MODEL").map_or_else(
+            || provider::LocalConfig::default().model_file,
+            std::path::PathBuf::from,
+        );
+        weights::load(&path).unwrap()
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use std::{path::PathBuf, sync::OnceLock};
-
     use super::{
         generate::{Ending, Sampling, assistant_turn, generate, turn},
-        weights::{Model, load},
+        test_model as model,
     };
-
-    /// The default model, as the test command fetches it.
-    fn model() -> &'static Model {
-        static MODEL: OnceLock<Model> = OnceLock::new();
-        MODEL.get_or_init(|| {
-            let path = std::env::var_os("HATCHERY_LOCAL_MODEL").map_or_else(
-                || {
-                    PathBuf::from(std::env::var_os("HOME").unwrap())
-                        .join(".cache/hatchery/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-                },
-                PathBuf::from,
-            );
-            load(&path).unwrap()
-        })
-    }
 
     #[test]
     fn text_survives_a_round_trip_through_the_tokenizer() {

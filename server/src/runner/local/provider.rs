@@ -171,3 +171,59 @@ fn prompt_within(model: &Model, messages: &[ChatMessage], max_tokens: usize) -> 
     ids.extend(opening);
     ids
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::local::test_model;
+
+    fn message(role: &str, text: &str) -> ChatMessage {
+        ChatMessage {
+            role: role.into(),
+            content: Some(text.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    #[test]
+    fn a_long_conversation_keeps_its_instructions_and_newest_turns_within_the_context() {
+        let model = test_model();
+        let mut messages = vec![message("system", "You are a lighthouse keeper.")];
+        for n in 0..200 {
+            let role = if n % 2 == 0 { "user" } else { "assistant" };
+            messages.push(message(
+                role,
+                &format!("Turn {n}: {}", "the sea is calm ".repeat(10)),
+            ));
+        }
+        let max_tokens = model.context_length - 400;
+
+        let ids = prompt_within(model, &messages, max_tokens);
+
+        assert!(ids.len() <= 400, "{} tokens", ids.len());
+        let text = model.tokenizer.decode(&ids);
+        assert!(
+            text.starts_with("system\nYou are a lighthouse keeper."),
+            "{text}"
+        );
+        assert!(text.contains("Turn 199:") && text.contains("Turn 198:"));
+        assert!(!text.contains("Turn 0:") && !text.contains("Turn 100:"));
+        assert!(ids.ends_with(&model.tokenizer.encode(assistant_turn())));
+    }
+
+    #[test]
+    fn a_short_conversation_is_sent_whole() {
+        let model = test_model();
+        let messages = [message("system", "Be brief."), message("user", "Hi")];
+
+        let ids = prompt_within(model, &messages, 512);
+
+        let whole = [
+            turn("system", "Be brief."),
+            turn("user", "Hi"),
+            assistant_turn().to_owned(),
+        ];
+        assert_eq!(ids, model.tokenizer.encode(&whole.concat()));
+    }
+}
