@@ -202,4 +202,10 @@ test("with no provider configured, a new agent answers hello from the built-in m
   await expect(reply).toHaveText(/\w/, { timeout: 30_000 });
   await expect(page.getByRole("button", { name: "Send" })).toBeVisible({ timeout: 30_000 });
   expect(chunks.length, "the reply came token by token").toBeGreaterThan(2);
+
+  // The agent got the built-in model, and its settings say that it is offered no tools.
+  await page.goto(`/agents/${agent.id}?tab=settings`);
+  await hydrated(page);
+  await expect(page.getByLabel("Model")).toHaveValue("local/smollm2-135m");
+  await expect(page.getByTestId("no-tools")).toBeVisible();
 });

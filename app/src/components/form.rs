@@ -29,8 +29,13 @@ pub fn TextField(
     /// The browser's autocomplete token.
     #[prop(default = "off")]
     autocomplete: &'static str,
+    /// Values the browser offers to pick from (any other may be typed).
+    #[prop(optional)]
+    suggestions: &'static [&'static str],
 ) -> impl IntoView {
     let id = format!("field-{name}");
+    let list_id = format!("{id}-suggestions");
+    let list = (!suggestions.is_empty()).then(|| list_id.clone());
     let error_id = format!("{id}-error");
     let error = move || failure.get().and_then(|failure| failure.field(name));
     let invalid = move || error().is_some().to_string();
@@ -55,11 +60,17 @@ pub fn TextField(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                list=list
                 aria-invalid=invalid
                 aria-describedby=described
                 prop:value=move || value.get()
                 on:input=move |event| value.set(event_target_value(&event))
             />
+            {(!suggestions.is_empty()).then(|| view! {
+                <datalist id=list_id>
+                    {suggestions.iter().map(|value| view! { <option value=*value></option> }).collect_view()}
+                </datalist>
+            })}
         }
         .into_any()
     };

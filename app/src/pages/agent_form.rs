@@ -3,8 +3,8 @@
 
 use gloo_net::http::Method;
 use hatchery_shared::api::agents::{
-    Agent, AgentPatch, AgentStatus, DEFAULT_SCHEDULE_MEMORY_RUNS, DEFAULT_TEMPERATURE, NewAgent,
-    Tool,
+    Agent, AgentPatch, AgentStatus, DEFAULT_MODEL, DEFAULT_SCHEDULE_MEMORY_RUNS,
+    DEFAULT_TEMPERATURE, LOCAL_MODEL, NewAgent, Tool,
 };
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_navigate};
@@ -14,6 +14,9 @@ use crate::{
     api::{self, Failure},
     components::form::{FormError, TextField, TimeZoneField},
 };
+
+/// Models the model field offers: the built-in one and the usual default of a provider.
+const MODEL_SUGGESTIONS: &[&str] = &[LOCAL_MODEL, DEFAULT_MODEL];
 
 /// The form's values, one signal per field.
 #[derive(Clone, Copy)]
@@ -204,6 +207,7 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                     value=fields.model
                     failure
                     hint="Empty: the server's default model."
+                    suggestions=MODEL_SUGGESTIONS
                 />
                 <TextField
                     label="Temperature"
@@ -254,6 +258,11 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                             }
                         })
                         .collect_view()}
+                    {move || fields.model.with(|model| model == LOCAL_MODEL).then(|| view! {
+                        <p class="hint" data-testid="no-tools">
+                            "The built-in local model cannot call tools: they are not offered to it."
+                        </p>
+                    })}
                     <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
                 </fieldset>
                 <TextField

@@ -169,6 +169,8 @@ pub struct AgentDeleted {
 /// The model a new agent gets when none is given and the server names none
 /// (`HATCHERY_LLM_MODEL`).
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// The built-in local model, which answers when the server has no provider set.
+pub const LOCAL_MODEL: &str = "local/smollm2-135m";
 /// The temperature a new agent gets when none is given.
 pub const DEFAULT_TEMPERATURE: f64 = 0.7;
 /// How many earlier scheduled runs a new agent's scheduled runs see.

@@ -16,8 +16,7 @@ use crate::runner::provider::{
     ChatMessage, ChatRequest, Provider, ProviderError, ReplyStream, StreamEvent,
 };
 
-/// The name agents use for the default local model.
-pub const LOCAL_MODEL: &str = "local/smollm2-135m";
+pub use hatchery_shared::api::agents::LOCAL_MODEL;
 
 /// The default model's file, in the models directory.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
