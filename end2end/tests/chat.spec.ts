@@ -55,6 +55,15 @@ function fakeProvider(): Promise<{ url: string; server: Server }> {
   );
 }
 
+// Opens an agent's chat at `url`, once its socket is live, and starts a new thread.
+async function openNewChat(page: import("@playwright/test").Page, url: string) {
+  await page.goto(url);
+  await hydrated(page);
+  await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "open");
+  await page.getByRole("button", { name: "New chat" }).click();
+  await expect(page).toHaveURL(/\?thread=/);
+}
+
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 3;
 const base = `http://127.0.0.1:${port}`;
 
@@ -76,11 +85,7 @@ test("a chat streams, shows tool calls, follows the end, stops, keeps its histor
     });
     const agent = await created.json();
 
-    await page.goto(`${base}/agents/${agent.id}/chat`);
-    await hydrated(page);
-    await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "open");
-    await page.getByRole("button", { name: "New chat" }).click();
-    await expect(page).toHaveURL(/\?thread=/);
+    await openNewChat(page, `${base}/agents/${agent.id}/chat`);
 
     // Tokens appear one by one: part of the reply shows before the rest exists.
     const input = page.getByLabel("Message");
@@ -189,11 +194,7 @@ test("with no provider configured, a new agent answers hello from the built-in m
     }),
   );
 
-  await page.goto(`/agents/${agent.id}/chat`);
-  await hydrated(page);
-  await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "open");
-  await page.getByRole("button", { name: "New chat" }).click();
-  await expect(page).toHaveURL(/\?thread=/);
+  await openNewChat(page, `/agents/${agent.id}/chat`);
   const input = page.getByLabel("Message");
   await input.fill("hello");
   await input.press("Enter");

@@ -1,22 +1,19 @@
 //! The built-in local model answering runs when no provider is set: the real default model
 //! file, as the test command fetches it (`HATCHERY_LOCAL_MODEL` names another).
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, time::Duration};
 
 use hatchery_server::runner::local::provider::LocalConfig;
 use hatchery_shared::{
     api::runs::{RunStatus, StreamChunk},
     realtime::{Message, MessageType},
 };
-use reqwest::Method;
-use serde_json::{Value, json};
+
+use serde_json::json;
 
 use crate::{
     helpers::{TestApp, spawn_app_configured},
-    runs::{agent_and_thread, ended, posted, run},
+    runs::{agent_and_thread, cancel, cancelled_within_a_second, ended, new_thread, posted, run},
 };
 
 /// The default model's file.
@@ -32,18 +29,6 @@ async fn with_local_model(file: PathBuf, max_tokens: usize) -> TestApp {
         config.runner.local.max_tokens = max_tokens;
     })
     .await
-}
-
-async fn cancel(app: &TestApp, run: &str) {
-    let response = app
-        .call(
-            Method::POST,
-            &format!("/api/runs/{run}/cancel"),
-            Some("alice"),
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), 202);
 }
 
 #[tokio::test]
@@ -94,30 +79,14 @@ async fn a_local_reply_stops_within_a_second_when_cancelled() {
     let posted = posted(&app, &thread, "Write a very long story about a lighthouse.").await;
     ws.skip_until(MessageType::StreamChunk).await;
 
-    let stop = Instant::now();
-    cancel(&app, &posted.run.id).await;
-    let run = ended(&app, &posted.run.id).await;
-
-    assert!(
-        stop.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        stop.elapsed()
-    );
-    assert_eq!(run.status, RunStatus::Cancelled);
+    cancelled_within_a_second(&app, &posted.run.id).await;
 }
 
 #[tokio::test]
 async fn with_one_generation_at_a_time_a_second_run_waits_as_queued() {
     let app = with_local_model(model_file(), 4000).await;
     let (agent, first_thread) = agent_and_thread(&app, json!({"name": "busy"})).await;
-    let second_thread: Value = app
-        .json(
-            Method::POST,
-            &format!("/api/agents/{agent}/threads"),
-            Some("alice"),
-            Some(json!({})),
-        )
-        .await;
+    let second_thread = new_thread(&app, &agent).await;
     let mut ws = app.ws("alice").await;
     ws.subscribe(&[(&format!("thread:{first_thread}"), None)])
         .await;
@@ -125,11 +94,11 @@ async fn with_one_generation_at_a_time_a_second_run_waits_as_queued() {
     let first = posted(&app, &first_thread, "Write a very long story.").await;
     ws.skip_until(MessageType::StreamChunk).await;
 
-    let second = posted(&app, second_thread["id"].as_str().unwrap(), "Say hello.").await;
+    let second = posted(&app, &second_thread, "Say hello.").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(run(&app, &second.run.id).await.status, RunStatus::Queued);
 
-    cancel(&app, &first.run.id).await;
+    assert_eq!(cancel(&app, &first.run.id).await, 202);
     assert_eq!(
         ended(&app, &first.run.id).await.status,
         RunStatus::Cancelled

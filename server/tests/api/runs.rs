@@ -52,6 +52,26 @@ pub(crate) async fn agent_and_thread(app: &TestApp, body: Value) -> (String, Str
         .json(Method::POST, "/api/agents", Some("alice"), Some(body))
         .await;
     let agent = agent["id"].as_str().unwrap().to_owned();
+    let thread = new_thread(app, &agent).await;
+    (agent, thread)
+}
+
+/// Stops run `id` as alice and checks that it ended as cancelled within a second.
+pub(crate) async fn cancelled_within_a_second(app: &TestApp, id: &str) -> Run {
+    let stop = Instant::now();
+    assert_eq!(cancel(app, id).await, 202);
+    let run = ended(app, id).await;
+    assert!(
+        stop.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        stop.elapsed()
+    );
+    assert_eq!(run.status, RunStatus::Cancelled);
+    run
+}
+
+/// Creates another chat thread of alice's agent `agent`; returns its id.
+pub(crate) async fn new_thread(app: &TestApp, agent: &str) -> String {
     let thread: Value = app
         .json(
             Method::POST,
@@ -60,7 +80,19 @@ pub(crate) async fn agent_and_thread(app: &TestApp, body: Value) -> (String, Str
             Some(json!({})),
         )
         .await;
-    (agent, thread["id"].as_str().unwrap().to_owned())
+    thread["id"].as_str().unwrap().to_owned()
+}
+
+/// Asks, as alice, to stop run `id`; the answer's status.
+pub(crate) async fn cancel(app: &TestApp, id: &str) -> reqwest::StatusCode {
+    app.call(
+        Method::POST,
+        &format!("/api/runs/{id}/cancel"),
+        Some("alice"),
+        None,
+    )
+    .await
+    .status()
 }
 
 async fn post(app: &TestApp, thread: &str, text: &str) -> reqwest::Response {
@@ -231,23 +263,7 @@ async fn a_reply_in_progress_refuses_a_second_message_and_stops_within_a_second(
             .contains("already replying")
     );
 
-    let stop = Instant::now();
-    let cancel = app
-        .call(
-            Method::POST,
-            &format!("/api/runs/{}/cancel", posted.run.id),
-            Some("alice"),
-            None,
-        )
-        .await;
-    assert_eq!(cancel.status(), 202);
-    let run = ended(&app, &posted.run.id).await;
-    assert!(
-        stop.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        stop.elapsed()
-    );
-    assert_eq!(run.status, RunStatus::Cancelled);
+    let run = cancelled_within_a_second(&app, &posted.run.id).await;
     assert_eq!(run.error.as_deref(), Some("stopped by the user"));
     let stored = messages(&app, &thread).await;
     let partial = stored.last().unwrap();
@@ -256,15 +272,7 @@ async fn a_reply_in_progress_refuses_a_second_message_and_stops_within_a_second(
         "{partial:?}"
     );
     assert!(!partial.content.contains("w199"));
-    let again = app
-        .call(
-            Method::POST,
-            &format!("/api/runs/{}/cancel", posted.run.id),
-            Some("alice"),
-            None,
-        )
-        .await;
-    assert_eq!(again.status(), 409);
+    assert_eq!(cancel(&app, &posted.run.id).await, 409);
 }
 
 /// A local server whose `/slow` answers after 500 ms.
@@ -406,15 +414,7 @@ async fn a_thread_stays_valid_after_a_cancel_during_tools_or_a_reply_cut_off_in_
 
     let first = posted(&app, &thread, "Fetch it").await;
     ws.skip_until(MessageType::StreamEnd).await;
-    let cancel = app
-        .call(
-            Method::POST,
-            &format!("/api/runs/{}/cancel", first.run.id),
-            Some("alice"),
-            None,
-        )
-        .await;
-    assert_eq!(cancel.status(), 202);
+    assert_eq!(cancel(&app, &first.run.id).await, 202);
     assert_eq!(
         ended(&app, &first.run.id).await.status,
         RunStatus::Cancelled
@@ -604,22 +604,9 @@ async fn shutdown_cancels_runs_and_a_restart_fails_what_a_crash_left() {
     let posted = posted(&app, &thread, "Go on").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     // As if a crash had left this one behind: stored, never started by a runner.
-    let other: Value = app
-        .json(
-            Method::POST,
-            &format!("/api/agents/{agent}/threads"),
-            Some("alice"),
-            Some(json!({})),
-        )
-        .await;
+    let other = new_thread(&app, &agent).await;
     let orphan = app
-        .stored_run(
-            &agent,
-            other["id"].as_str().unwrap(),
-            RunTrigger::Api,
-            "m",
-            "left behind",
-        )
+        .stored_run(&agent, &other, RunTrigger::Api, "m", "left behind")
         .await;
 
     let data = app.shutdown().await;
@@ -763,15 +750,8 @@ async fn deleting_a_thread_stops_its_reply_and_frees_its_slot() {
         .await;
     assert_eq!(deleted.status(), 204);
 
-    let other: Value = app
-        .json(
-            Method::POST,
-            &format!("/api/agents/{agent}/threads"),
-            Some("alice"),
-            Some(json!({})),
-        )
-        .await;
-    let next = posted(&app, other["id"].as_str().unwrap(), "next").await;
+    let other = new_thread(&app, &agent).await;
+    let next = posted(&app, &other, "next").await;
     let started = Instant::now();
     assert_eq!(ended(&app, &next.run.id).await.status, RunStatus::Succeeded);
     assert!(
