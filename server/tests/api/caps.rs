@@ -178,6 +178,13 @@ async fn without_caps_nothing_is_refused_and_none_is_shown() {
 async fn with_caps_a_model_without_a_price_does_not_run() {
     let app = spawn_app_configured(|config: &mut Config| {
         config.runner.caps.per_user = Some(50_000);
+        // A provider's model (the local one costs nothing); the run is refused before any
+        // call to it.
+        config.runner.provider = Some(OpenAiConfig {
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: None,
+            timeout: Duration::from_secs(1),
+        });
     })
     .await;
     let (_, thread) = app.agent_with_thread("alice", "Unpriced").await;
