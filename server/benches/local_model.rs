@@ -5,7 +5,7 @@
 //! cargo bench -p hatchery-server --bench local_model -- [--runs 3] [--tokens 128]
 //! ```
 //! `HATCHERY_LOCAL_MODEL` names another GGUF file; `RAYON_NUM_THREADS` sets the threads
-//! (the default is one per core).
+//! (the default is one per core, as in the server).
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -21,6 +21,9 @@ use hatchery_server::runner::local::{
 use support::Args;
 
 fn main() {
+    if let Err(err) = hatchery_server::runner::local::fix_thread_count() {
+        eprintln!("local_model: the model's thread count is not fixed: {err}");
+    }
     let args = Args::parse("local_model");
     let runs = args.number("runs", 3);
     let tokens = usize::try_from(args.number("tokens", 128)).unwrap_or(128);

@@ -17,6 +17,9 @@ use hatchery_server::{
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    if let Err(err) = hatchery_server::runner::local::fix_thread_count() {
+        eprintln!("hatchery: the model's thread count is not fixed: {err}");
+    }
     let cli = Cli::parse();
     // A `.env` file is a development convenience; real environment variables win.
     let _ = dotenvy::dotenv();

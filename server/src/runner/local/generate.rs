@@ -2,10 +2,9 @@
 //! (ChatML), one forward pass over the prompt, then one token at a time until the end of
 //! the turn, the token cap, or the caller stops it.
 
-use candle_core::{Device, Tensor};
 use candle_transformers::{generation::LogitsProcessor, utils::apply_repeat_penalty};
 
-use super::weights::Model;
+use super::{llama::Session, weights::Model};
 
 /// How a reply is sampled.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,20 +64,18 @@ pub fn generate(
     sampling: Sampling,
     mut piece: impl FnMut(&str) -> bool,
 ) -> candle_core::Result<Generated> {
-    let mut weights = model.weights.clone();
+    let mut session = Session::new(model.weights.clone());
     let end_of_turn = model.tokenizer.id(END_OF_TURN);
     let temperature = (sampling.temperature > 0.0).then_some(sampling.temperature);
     let mut sampler = LogitsProcessor::new(sampling.seed, temperature, None);
     let mut reply: Vec<u32> = Vec::new();
     let mut sent = 0;
-    let mut input = Tensor::new(prompt, &Device::Cpu)?.unsqueeze(0)?;
-    let mut position = 0;
+    let mut input = prompt.to_vec();
     let ending = loop {
         if reply.len() >= sampling.max_tokens {
             break Ending::TokenCap;
         }
-        let logits = weights.forward(&input, position)?.squeeze(0)?;
-        position += input.dim(1)?;
+        let logits = session.forward(&input)?;
         let logits = if sampling.repeat_penalty == 1.0 {
             logits
         } else {
@@ -99,7 +96,7 @@ pub fn generate(
                 break Ending::Stopped;
             }
         }
-        input = Tensor::new(&[token], &Device::Cpu)?.unsqueeze(0)?;
+        input = vec![token];
     };
     Ok(Generated {
         prompt_tokens: prompt.len(),

@@ -2,9 +2,35 @@
 //! and run on the CPU inside the server, so that agents answer with no provider configured.
 
 pub mod generate;
+pub mod llama;
 pub mod provider;
 pub mod tokenizer;
 pub mod weights;
+
+/// The variable that sets how many threads the model's matrix kernels use.
+const THREADS: &str = "RAYON_NUM_THREADS";
+
+/// Starts this program again in its place (same process, same arguments) with
+/// `RAYON_NUM_THREADS` set to the cores it may run on, unless it is set already. The model's
+/// kernels read that variable on every matrix product and, when it is unset, count the cores
+/// again from `/proc` each time, which costs about a tenth of the decoding speed; and the
+/// environment of a running program cannot be changed safely. Call it first thing in `main`.
+/// Returns only if the variable was set, or with the reason the program could not start
+/// again.
+pub fn fix_thread_count() -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+
+    if std::env::var_os(THREADS).is_some() {
+        return Ok(());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut arguments = std::env::args_os();
+    let mut again = std::process::Command::new(std::env::current_exe()?);
+    if let Some(name) = arguments.next() {
+        again.arg0(name);
+    }
+    Err(again.args(arguments).env(THREADS, cores.to_string()).exec())
+}
 
 /// The default model, as the test command fetches it (`HATCHERY_LOCAL_MODEL` names
 /// another), loaded once for all tests.

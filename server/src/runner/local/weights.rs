@@ -1,19 +1,19 @@
-//! Loading a GGUF model file: checks that it is a Llama-architecture model, and re-encodes
-//! the weights the CPU kernels are slow on (Q4_1) as Q8_0, about three times faster.
+//! Loading a GGUF model file: checks that it is a Llama-architecture model with a usable
+//! tokenizer, then reads its weights (see [`Weights::from_gguf`]).
 
 use std::{
     fs::File,
-    io::{BufReader, Cursor},
+    io::BufReader,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
-use candle_core::{
-    Device,
-    quantized::{GgmlDType, QTensor, gguf_file},
-};
-use candle_transformers::models::quantized_llama::ModelWeights;
+use candle_core::quantized::gguf_file;
 
-use super::tokenizer::{Tokenizer, TokenizerError};
+use super::{
+    llama::Weights,
+    tokenizer::{Tokenizer, TokenizerError},
+};
 
 /// Why a model file could not be loaded, worded for the person who set it.
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +51,11 @@ pub enum LoadError {
     },
 }
 
-/// A loaded model: its weights (cloned per generation, sharing the tensors) and tokenizer.
+/// A loaded model: its weights (shared by every generation) and tokenizer.
 #[derive(Debug, Clone)]
 pub struct Model {
-    /// The weights, with an empty attention cache.
-    pub weights: ModelWeights,
+    /// The weights.
+    pub weights: Arc<Weights>,
     /// Its tokenizer.
     pub tokenizer: Tokenizer,
     /// The longest context it was trained for, in tokens.
@@ -94,46 +94,10 @@ pub fn load(path: &Path) -> Result<Model, LoadError> {
             path: path.to_owned(),
             source,
         })?;
-    let context_length = content
-        .metadata
-        .get("llama.context_length")
-        .and_then(|value| value.to_u32().ok())
-        .map_or(2048, |length| length as usize);
-    let fast = reencoded(&content, &mut reader).map_err(|err| corrupt(&err))?;
-    let mut fast = Cursor::new(fast);
-    let content = gguf_file::Content::read(&mut fast).map_err(|err| corrupt(&err))?;
-    let weights =
-        ModelWeights::from_gguf(content, &mut fast, &Device::Cpu).map_err(|err| corrupt(&err))?;
+    let weights = Weights::from_gguf(&content, &mut reader).map_err(|err| corrupt(&err))?;
     Ok(Model {
-        weights,
+        context_length: weights.sizes().context_length,
+        weights: Arc::new(weights),
         tokenizer,
-        context_length,
     })
-}
-
-/// The model file again, in memory, with its Q4_1 tensors re-encoded as Q8_0 (candle has
-/// fast CPU kernels for Q8_0 and none for Q4_1).
-fn reencoded(
-    content: &gguf_file::Content,
-    reader: &mut BufReader<File>,
-) -> candle_core::Result<Vec<u8>> {
-    let mut tensors: Vec<(&str, QTensor)> = Vec::with_capacity(content.tensor_infos.len());
-    for name in content.tensor_infos.keys() {
-        let tensor = content.tensor(reader, name, &Device::Cpu)?;
-        let tensor = if tensor.dtype() == GgmlDType::Q4_1 {
-            QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
-        } else {
-            tensor
-        };
-        tensors.push((name, tensor));
-    }
-    let metadata: Vec<(&str, &gguf_file::Value)> = content
-        .metadata
-        .iter()
-        .map(|(name, value)| (name.as_str(), value))
-        .collect();
-    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(name, t)| (*name, t)).collect();
-    let mut bytes = Cursor::new(Vec::new());
-    gguf_file::write(&mut bytes, &metadata, &tensors)?;
-    Ok(bytes.into_inner())
 }
