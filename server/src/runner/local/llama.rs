@@ -318,3 +318,52 @@ fn causal_mask(count: usize, position: usize) -> Result<Tensor> {
         .collect();
     Tensor::from_vec(mask, (count, past), &Device::Cpu)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::local::test_model;
+
+    #[test]
+    fn a_prompt_read_at_once_scores_the_next_token_as_one_read_token_by_token() {
+        let model = test_model();
+        let tokens = model
+            .tokenizer
+            .encode("The sea was calm, and the lighthouse");
+
+        let at_once = Session::new(model.weights.clone())
+            .forward(&tokens)
+            .unwrap();
+        let mut session = Session::new(model.weights.clone());
+        let mut one_by_one = None;
+        for token in &tokens {
+            one_by_one = Some(session.forward(&[*token]).unwrap());
+        }
+        let one_by_one = one_by_one.unwrap();
+
+        let difference = (at_once - one_by_one)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(difference < 1e-2, "the scores differ by up to {difference}");
+    }
+
+    #[test]
+    fn a_session_refuses_tokens_beyond_the_context() {
+        let model = test_model();
+        let context = model.weights.sizes().context_length;
+        let mut session = Session::new(model.weights.clone());
+        session.position = context - 1;
+
+        let err = session.forward(&[1, 2]).unwrap_err();
+
+        assert!(
+            err.to_string().contains("exceed the model's context"),
+            "{err}"
+        );
+    }
+}
