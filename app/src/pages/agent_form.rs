@@ -4,7 +4,7 @@
 use gloo_net::http::Method;
 use hatchery_shared::api::agents::{
     Agent, AgentPatch, AgentStatus, DEFAULT_MODEL, DEFAULT_SCHEDULE_MEMORY_RUNS,
-    DEFAULT_TEMPERATURE, LOCAL_MODEL, NewAgent, Tool,
+    DEFAULT_TEMPERATURE, LOCAL_MODEL, Models, NewAgent, Tool,
 };
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_navigate};
@@ -209,6 +209,7 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                     hint="Empty: the server's default model."
                     suggestions=MODEL_SUGGESTIONS
                 />
+                <AnsweredBy model=fields.model />
                 <TextField
                     label="Temperature"
                     name="temperature"
@@ -298,5 +299,35 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                 </div>
             </form>
         </section>
+    }
+}
+
+/// Says what answers an agent of `model` on this server: the provider, or the built-in model.
+#[component]
+fn AnsweredBy(model: RwSignal<String>) -> impl IntoView {
+    let models: api::Load<Models> = api::load(|| "/api/models".to_owned());
+    view! {
+        <Transition fallback=|| ()>
+            {move || models.get().and_then(Result::ok).map(|models| {
+                let text = move || model.with(|model| answered_by(&models, model));
+                view! { <p class="hint" data-testid="answered-by">{text}</p> }
+            })}
+        </Transition>
+    }
+}
+
+/// What answers an agent of `model` (empty: the server's default), in words.
+fn answered_by(models: &Models, model: &str) -> String {
+    let model = match model.trim() {
+        "" => models.default_model.as_str(),
+        model => model,
+    };
+    match &models.provider {
+        _ if model == models.local => "Answered by the built-in model, inside this server.".into(),
+        None => format!(
+            "No provider is set on this server: the built-in model {} answers instead.",
+            models.local
+        ),
+        Some(host) => format!("Answered by the provider at {host}."),
     }
 }

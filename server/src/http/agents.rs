@@ -1,5 +1,6 @@
 //! `/api/agents`: list, create, read, change and delete agents. Each change is published
-//! as an event on `agent:{id}` and `user:{owner}` once it is committed.
+//! as an event on `agent:{id}` and `user:{owner}` once it is committed. `/api/models`: which
+//! models answer them.
 
 use axum::{
     Json, Router,
@@ -9,7 +10,7 @@ use axum::{
 };
 use hatchery_shared::api::{
     Page,
-    agents::{Agent, AgentPatch, NewAgent},
+    agents::{Agent, AgentPatch, Models, NewAgent},
 };
 use serde::Deserialize;
 
@@ -17,6 +18,7 @@ use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery, scope::S
 use crate::{
     agents::{self, Agents},
     auth::Identity,
+    runner::Runner,
     store::{AgentFilter, AgentRow, Store},
 };
 
@@ -25,6 +27,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/agents", get(list).post(create))
         .route("/api/agents/{id}", get(read).patch(update).delete(remove))
+        .route("/api/models", get(models))
+}
+
+/// `GET /api/models`: the provider and the built-in model, for any signed-in user.
+async fn models(_: Identity, State(runner): State<Runner>) -> Json<Models> {
+    Json(runner.models())
 }
 
 /// `?scope=&limit=&cursor=` of the list. (Not a flattened [`PageQuery`]: flattening loses

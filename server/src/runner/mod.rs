@@ -25,7 +25,7 @@ use std::{
 
 use hatchery_shared::{
     api::{
-        agents::AgentStatus,
+        agents::{AgentStatus, Models},
         runs::RunTrigger,
         threads::{MessageRole, ThreadMessage},
     },
@@ -68,9 +68,10 @@ const FREE: Price = Price {
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
     /// The OpenAI-compatible provider (`HATCHERY_LLM_BASE_URL`, `HATCHERY_LLM_API_KEY`,
-    /// `HATCHERY_LLM_TIMEOUT_SECS`); `None`: the built-in local model answers.
+    /// `HATCHERY_LLM_TIMEOUT_SECS`); `None`: the built-in local model answers every run.
     pub provider: Option<OpenAiConfig>,
-    /// The built-in local model, used when no provider is set.
+    /// The built-in local model, which answers agents whose model is [`LOCAL_MODEL`], and
+    /// every agent when no provider is set.
     pub local: LocalConfig,
     /// The model of agents created without one (`HATCHERY_LLM_MODEL`, default
     /// `gpt-4o-mini`); an agent's own model is what its runs call.
@@ -226,11 +227,14 @@ struct Inner {
     realtime: Realtime,
     /// Where runs tell the services above what they did to their agents.
     agent_events: mpsc::Sender<AgentTouched>,
-    provider: Arc<dyn Provider>,
-    /// The local model answers every run (no provider is set).
-    local: bool,
+    /// The configured provider, if any.
+    remote: Option<Arc<dyn Provider>>,
+    local: Arc<LocalModel>,
     config: RunnerConfig,
+    /// One per run that may go at once.
     slots: Arc<Semaphore>,
+    /// One per reply the local model may generate at once, taken by its runs before a slot.
+    local_slots: Arc<Semaphore>,
     tasks: TaskTracker,
     active: Mutex<HashMap<String, Arc<Cancel>>>,
     admission: Arc<Admission>,
@@ -266,28 +270,23 @@ impl Runner {
                 "runs interrupted by the last stop were marked failed"
             );
         }
-        let (provider, slots): (Arc<dyn Provider>, usize) = match &config.provider {
-            Some(provider) => (
-                Arc::new(OpenAiCompatible::new(provider.clone())),
-                config.max_concurrent_runs,
-            ),
-            None => {
-                tracing::info!(model = %config.local.model_file.display(), "no LLM provider configured (HATCHERY_LLM_BASE_URL): the local model answers");
-                (
-                    Arc::new(LocalModel::new(config.local.clone())),
-                    config.max_concurrent_runs.min(config.local.concurrency),
-                )
-            }
-        };
+        let remote = config
+            .provider
+            .as_ref()
+            .map(|provider| Arc::new(OpenAiCompatible::new(provider.clone())) as Arc<dyn Provider>);
+        if remote.is_none() {
+            tracing::info!(model = %config.local.model_file.display(), "no LLM provider configured (HATCHERY_LLM_BASE_URL): the local model answers");
+        }
         let (agent_events, agent_events_out) = mpsc::channel(AGENT_EVENTS);
         let runner = Self {
             inner: Arc::new(Inner {
-                slots: Arc::new(Semaphore::new(slots.max(1))),
+                slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+                local_slots: Arc::new(Semaphore::new(config.local.concurrency.max(1))),
                 store,
                 realtime,
                 agent_events,
-                provider,
-                local: config.provider.is_none(),
+                remote,
+                local: Arc::new(LocalModel::new(config.local.clone())),
                 config,
                 tasks: TaskTracker::new(),
                 active: Mutex::default(),
@@ -388,13 +387,21 @@ impl Runner {
         price_for(&config.prices, config.default_price.as_ref(), model)
     }
 
-    /// The model that answers `agent`'s runs, and that they record: the local model when
-    /// no provider is set, the agent's own otherwise.
+    /// The model that answers `agent`'s runs, and that they record: the agent's own, or the
+    /// local model when no provider is set.
     fn model_for<'a>(&self, agent: &'a AgentRow) -> &'a str {
-        if self.inner.local {
+        if self.inner.remote.is_none() {
             LOCAL_MODEL
         } else {
             &agent.change.model
+        }
+    }
+
+    /// The provider that answers runs of `model` (see [`Self::model_for`]).
+    fn provider_for(&self, model: &str) -> Arc<dyn Provider> {
+        match &self.inner.remote {
+            Some(remote) if model != LOCAL_MODEL => remote.clone(),
+            _ => self.inner.local.clone(),
         }
     }
 
@@ -437,6 +444,21 @@ impl Runner {
     /// The model of agents created without one.
     pub fn default_model(&self) -> &str {
         &self.inner.config.default_model
+    }
+
+    /// Which models answer agents here.
+    pub fn models(&self) -> Models {
+        let config = &self.inner.config;
+        Models {
+            provider: config.provider.as_ref().map(|provider| {
+                reqwest::Url::parse(&provider.base_url)
+                    .ok()
+                    .and_then(|url| url.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| provider.base_url.clone())
+            }),
+            local: LOCAL_MODEL.to_owned(),
+            default_model: config.default_model.clone(),
+        }
     }
 
     /// Asks the run `id` to stop; false when it is not running here.

@@ -13,9 +13,10 @@ use hatchery_shared::{
     },
     realtime::{Message, Topic},
 };
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{
-    AgentTouched, Cancel, Runner, context,
+    AgentTouched, Cancel, LOCAL_MODEL, Runner, context,
     provider::{ChatMessage, ChatRequest, ProviderError, ReplyStream, StreamEvent, ToolCall},
     reply::Reply,
     tools,
@@ -58,13 +59,13 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         prompt_tokens: 0,
         completion_tokens: 0,
     };
-    let slot = tokio::select! {
-        slot = inner.slots.clone().acquire_owned() => slot.ok(),
+    let slots = tokio::select! {
+        slots = slots_for(runner, &run.model) => slots,
         () = cancel.token.cancelled() => None,
     };
-    let (status, error) = match slot {
+    let (status, error) = match slots {
         None => (RunStatus::Cancelled, Some(context.cancel_reason())),
-        Some(_slot) => context.steps().await,
+        Some(_slots) => context.steps().await,
     };
     let end = RunEnd {
         status,
@@ -82,6 +83,22 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         Ok(None) => tracing::warn!(run = %run.id, "the run vanished before it ended"),
         Err(err) => tracing::error!(run = %run.id, error = %err, "cannot record the end of a run"),
     }
+}
+
+/// Waits for a run of `model` to be allowed to go: for one of the local model's slots if
+/// it answers, then for one of the runner's. `None` once the runner is closed.
+async fn slots_for(
+    runner: &Runner,
+    model: &str,
+) -> Option<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit)> {
+    let inner = &runner.inner;
+    let local = if model == LOCAL_MODEL {
+        Some(inner.local_slots.clone().acquire_owned().await.ok()?)
+    } else {
+        None
+    };
+    let slot = inner.slots.clone().acquire_owned().await.ok()?;
+    Some((local, slot))
 }
 
 impl Context<'_> {
@@ -197,7 +214,7 @@ impl Context<'_> {
             self.runner.inner.config.context_bytes,
         ));
         // The local model cannot call tools: they are not offered to it.
-        let tools = if self.runner.inner.local {
+        let tools = if self.run.model == LOCAL_MODEL {
             Vec::new()
         } else {
             change.tools.iter().map(|tool| tools::spec(*tool)).collect()
@@ -271,7 +288,7 @@ impl Context<'_> {
     /// the reply did not end normally, how the step ends.
     async fn stream_reply(&self, request: ChatRequest) -> (Reply, Option<Step>) {
         let inner = &self.runner.inner;
-        let provider = inner.provider.clone();
+        let provider = self.runner.provider_for(&self.run.model);
         let mut reply = Reply::default();
         let mut attempt = 0;
         loop {

@@ -3,15 +3,19 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use hatchery_server::runner::local::provider::LocalConfig;
+use hatchery_server::runner::{local::provider::LocalConfig, provider::OpenAiConfig};
 use hatchery_shared::{
-    api::runs::{RunStatus, StreamChunk},
+    api::{
+        agents::{LOCAL_MODEL, Models},
+        runs::{RunStatus, StreamChunk},
+    },
     realtime::{Message, MessageType},
 };
-
+use reqwest::Method;
 use serde_json::json;
 
 use crate::{
+    fake_llm::{FakeLlm, Scripted},
     helpers::{TestApp, spawn_app_configured},
     runs::{agent_and_thread, cancel, cancelled_within_a_second, ended, new_thread, posted, run},
 };
@@ -67,6 +71,65 @@ async fn with_no_provider_the_local_model_answers_token_by_token_at_no_cost() {
     assert!(run.prompt_tokens > 10 && run.completion_tokens as usize >= streamed.len());
     assert!(run.completion_tokens < 64, "it ended its turn");
     assert_eq!(run.cost_usd, 0.0);
+}
+
+#[tokio::test]
+async fn with_a_provider_set_an_agent_on_the_local_model_is_answered_inside_the_server() {
+    let fake = FakeLlm::start(vec![Scripted::tokens(&["remote"], Duration::ZERO)]).await;
+    let base_url = fake.base_url.clone();
+    let app = spawn_app_configured(move |config| {
+        config.runner.provider = Some(OpenAiConfig {
+            base_url,
+            api_key: None,
+            timeout: Duration::from_secs(10),
+        });
+        config.runner.local.model_file = model_file();
+        config.runner.local.max_tokens = 16;
+    })
+    .await;
+    let models: Models = app
+        .json(Method::GET, "/api/models", Some("alice"), None)
+        .await;
+    assert_eq!(models.provider.as_deref(), Some("127.0.0.1"));
+    assert_eq!(models.local, LOCAL_MODEL);
+
+    let (_, local) = agent_and_thread(&app, json!({"name": "inside", "model": LOCAL_MODEL})).await;
+    let (_, remote) = agent_and_thread(&app, json!({"name": "outside"})).await;
+    let local = posted(&app, &local, "Say hello.").await;
+    let remote = posted(&app, &remote, "Say hello.").await;
+
+    let local = ended(&app, &local.run.id).await;
+    let remote = ended(&app, &remote.run.id).await;
+    assert_eq!(
+        (local.status, remote.status),
+        (RunStatus::Succeeded, RunStatus::Succeeded)
+    );
+    assert_eq!(local.model, LOCAL_MODEL);
+    assert_eq!(remote.model, models.default_model);
+    let asked = fake.received();
+    assert_eq!(
+        asked.len(),
+        1,
+        "only the other agent's run asks the provider"
+    );
+    assert_eq!(asked[0].1["model"], models.default_model.as_str());
+}
+
+#[tokio::test]
+async fn without_a_provider_the_models_say_the_built_in_one_answers() {
+    let app = with_local_model(model_file(), 16).await;
+
+    let models: Models = app
+        .json(Method::GET, "/api/models", Some("alice"), None)
+        .await;
+
+    assert_eq!(models.provider, None);
+    assert_eq!(models.local, LOCAL_MODEL);
+    assert_eq!(
+        app.get("/api/models").await.status(),
+        401,
+        "for signed-in users"
+    );
 }
 
 #[tokio::test]

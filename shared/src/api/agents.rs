@@ -171,6 +171,19 @@ pub struct AgentDeleted {
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// The built-in local model, which answers when the server has no provider set.
 pub const LOCAL_MODEL: &str = "local/smollm2-135m";
+/// `GET /api/models`: which models answer agents on this server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Models {
+    /// The host of the OpenAI-compatible provider that answers agents of every other model,
+    /// such as `api.openai.com`; `None`: no provider is set, and the built-in model
+    /// ([`Models::local`]) answers every agent whatever model it names.
+    pub provider: Option<String>,
+    /// The built-in model, which runs inside the server.
+    pub local: String,
+    /// The model a new agent gets when it names none.
+    pub default_model: String,
+}
+
 /// The temperature a new agent gets when none is given.
 pub const DEFAULT_TEMPERATURE: f64 = 0.7;
 /// How many earlier scheduled runs a new agent's scheduled runs see.
