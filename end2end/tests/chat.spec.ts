@@ -204,9 +204,16 @@ test("with no provider configured, a new agent answers hello from the built-in m
   await expect(page.getByRole("button", { name: "Send" })).toBeVisible({ timeout: 30_000 });
   expect(chunks.length, "the reply came token by token").toBeGreaterThan(2);
 
-  // The agent got the built-in model, and its settings say that it is offered no tools.
+  // The agent got the built-in model, and its settings say that it answers and is offered
+  // no tools; it would answer another model too, as no provider is set.
   await page.goto(`/agents/${agent.id}?tab=settings`);
   await hydrated(page);
   await expect(page.getByLabel("Model")).toHaveValue("local/smollm2-135m");
+  await expect(page.getByTestId("answered-by")).toHaveText("Answered by the built-in model, inside this server.");
+  await expect(page.getByTestId("no-tools")).toBeVisible();
+  await page.getByLabel("Model").fill("gpt-4o-mini");
+  await expect(page.getByTestId("answered-by")).toHaveText(
+    "No provider is set on this server: the built-in model local/smollm2-135m answers instead.",
+  );
   await expect(page.getByTestId("no-tools")).toBeVisible();
 });

@@ -158,6 +158,7 @@ pub fn AgentForm(id: Option<String>) -> impl IntoView {
 #[component]
 fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
     let fields = Fields::new(agent.as_ref());
+    let models: api::Load<Models> = api::load(|| "/api/models".to_owned());
     let failure = RwSignal::new(None::<Failure>);
     let navigate = use_navigate();
     let id = agent.map(|agent| agent.id);
@@ -209,7 +210,11 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                     hint="Empty: the server's default model."
                     suggestions=MODEL_SUGGESTIONS
                 />
-                <AnsweredBy model=fields.model />
+                <Transition fallback=|| ()>
+                    {move || answerer(models, fields.model).map(|answerer| view! {
+                        <p class="hint" data-testid="answered-by">{answerer.to_string()}</p>
+                    })}
+                </Transition>
                 <TextField
                     label="Temperature"
                     name="temperature"
@@ -259,11 +264,13 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                    {move || fields.model.with(|model| model == LOCAL_MODEL).then(|| view! {
-                        <p class="hint" data-testid="no-tools">
-                            "The built-in local model cannot call tools: they are not offered to it."
-                        </p>
-                    })}
+                    <Transition fallback=|| ()>
+                        {move || answerer(models, fields.model).filter(|answerer| answerer.is_local()).map(|_| view! {
+                            <p class="hint" data-testid="no-tools">
+                                "The built-in model cannot call tools: they are not offered to it."
+                            </p>
+                        })}
+                    </Transition>
                     <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
                 </fieldset>
                 <TextField
@@ -302,32 +309,48 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
     }
 }
 
-/// Says what answers an agent of `model` on this server: the provider, or the built-in model.
-#[component]
-fn AnsweredBy(model: RwSignal<String>) -> impl IntoView {
-    let models: api::Load<Models> = api::load(|| "/api/models".to_owned());
-    view! {
-        <Transition fallback=|| ()>
-            {move || models.get().and_then(Result::ok).map(|models| {
-                let text = move || model.with(|model| answered_by(&models, model));
-                view! { <p class="hint" data-testid="answered-by">{text}</p> }
-            })}
-        </Transition>
+/// What answers an agent's runs on this server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answerer {
+    /// The built-in model, chosen.
+    Local,
+    /// The built-in model, because no provider is set.
+    LocalForLackOfProvider(String),
+    /// The provider at this host.
+    Provider(String),
+}
+
+impl Answerer {
+    fn is_local(&self) -> bool {
+        !matches!(self, Self::Provider(_))
     }
 }
 
-/// What answers an agent of `model` (empty: the server's default), in words.
-fn answered_by(models: &Models, model: &str) -> String {
+impl std::fmt::Display for Answerer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local => write!(f, "Answered by the built-in model, inside this server."),
+            Self::LocalForLackOfProvider(local) => write!(
+                f,
+                "No provider is set on this server: the built-in model {local} answers instead."
+            ),
+            Self::Provider(host) => write!(f, "Answered by the provider at {host}."),
+        }
+    }
+}
+
+/// What answers an agent whose model field says `model` (empty: the server's default), once
+/// `models` has loaded (tracked).
+fn answerer(models: api::Load<Models>, model: RwSignal<String>) -> Option<Answerer> {
+    let models = models.get()?.ok()?;
+    let model = model.get();
     let model = match model.trim() {
         "" => models.default_model.as_str(),
         model => model,
     };
-    match &models.provider {
-        _ if model == models.local => "Answered by the built-in model, inside this server.".into(),
-        None => format!(
-            "No provider is set on this server: the built-in model {} answers instead.",
-            models.local
-        ),
-        Some(host) => format!("Answered by the provider at {host}."),
-    }
+    Some(match models.provider {
+        _ if model == models.local => Answerer::Local,
+        None => Answerer::LocalForLackOfProvider(models.local),
+        Some(host) => Answerer::Provider(host),
+    })
 }
