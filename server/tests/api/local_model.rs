@@ -40,7 +40,8 @@ async fn with_no_provider_the_local_model_answers_token_by_token_at_no_cost() {
     let app = with_local_model(model_file(), 64).await;
     let (_, thread) = agent_and_thread(
         &app,
-        json!({"name": "local", "system_instructions": "Answer in one sentence."}),
+        // Greedy: the same answer every time.
+        json!({"name": "local", "system_instructions": "Answer in one sentence.", "temperature": 0}),
     )
     .await;
     let mut ws = app.ws("alice").await;
