@@ -149,7 +149,9 @@ async fn a_local_reply_stops_within_a_second_when_cancelled() {
 #[tokio::test]
 async fn with_one_generation_at_a_time_a_second_run_waits_as_queued() {
     let app = with_local_model(model_file(), 4000).await;
-    let (agent, first_thread) = agent_and_thread(&app, json!({"name": "busy"})).await;
+    // Greedy, so that the second reply is short every time.
+    let (agent, first_thread) =
+        agent_and_thread(&app, json!({"name": "busy", "temperature": 0})).await;
     let second_thread = new_thread(&app, &agent).await;
     let mut ws = app.ws("alice").await;
     ws.subscribe(&[(&format!("thread:{first_thread}"), None)])
