@@ -83,7 +83,7 @@ test("a room's agents answer in order with tokens streaming, a critique folds un
     }
 
     // Ada's reply streams in before it is stored; then Bob's, in order.
-    const input = page.getByLabel("Message");
+    const input = page.getByLabel("Message", { exact: true });
     await input.fill("Hi all");
     await input.press("Enter");
     const adaStreaming = page.locator('[data-testid=room-streaming][data-author="Ada"]');

@@ -66,6 +66,8 @@ struct Conductor {
     state: RoomState,
     paused: bool,
     plan: Option<Plan>,
+    /// Participants' messages the critics have yet to judge (while the room is paused).
+    unjudged: Vec<RoomMessage>,
     turns: FuturesUnordered<BoxFuture<'static, TurnDone>>,
     /// Cuts off the turns in flight; replaced after each cut.
     interrupt: watch::Sender<Option<&'static str>>,
@@ -81,11 +83,11 @@ pub async fn conduct(rooms: Rooms, room_id: String, commands: mpsc::Receiver<Com
         state: RoomState::Idle,
         paused: false,
         plan: None,
+        unjudged: Vec::new(),
         turns: FuturesUnordered::new(),
         interrupt: watch::Sender::new(None),
     };
     conductor.run().await;
-    conductor.rooms.live().remove(&conductor.room_id);
 }
 
 impl Conductor {
@@ -99,7 +101,10 @@ impl Conductor {
                 while let Some(done) = self.turns.next().await {
                     self.finished(done).await;
                 }
-                self.conductors_forget();
+                // No command is taken while stopping: the queue is dropped with its replies.
+                while !self.leave() {
+                    drop(self.commands.try_recv());
+                }
                 return;
             }
             self.advance().await;
@@ -122,19 +127,17 @@ impl Conductor {
         }
     }
 
-    /// Leaves when no command waits; false (and the command handled) when one does.
+    /// Leaves when no command waits (false when one does): forgets the room's command
+    /// queue and live state under the lock under which commands are sent, so that a new
+    /// conductor started for the room keeps its own.
     fn leave(&mut self) -> bool {
         let mut conductors = self.rooms.conductors();
-        if self.commands.is_empty() {
-            conductors.remove(&self.room_id);
-            true
-        } else {
-            false
+        if !self.commands.is_empty() {
+            return false;
         }
-    }
-
-    fn conductors_forget(&self) {
-        self.rooms.conductors().remove(&self.room_id);
+        conductors.remove(&self.room_id);
+        self.rooms.live().remove(&self.room_id);
+        true
     }
 
     async fn handle(&mut self, command: Command) {
@@ -154,6 +157,7 @@ impl Conductor {
                 }
                 self.paused = false;
                 self.set_state(RoomState::Running).await;
+                self.judge().await;
                 let _ = reply.send(self.view().await);
             }
             Command::Stop { reply } => {
@@ -204,6 +208,7 @@ impl Conductor {
     /// Cuts off every turn in flight for `reason` and waits for each to record what it had
     /// written.
     async fn cut_off(&mut self, reason: &'static str) {
+        self.unjudged.clear();
         if self.turns.is_empty() {
             return;
         }
@@ -322,27 +327,35 @@ impl Conductor {
     /// the server stops).
     async fn finished(&mut self, done: TurnDone) {
         self.record(&done);
-        let judged = match (&done.role, &done.end) {
-            (MemberRole::Participant, TurnEnd::Spoke(message)) if !message.interrupted => {
-                Some((**message).clone())
-            }
-            _ => None,
-        };
-        if let Some(judged) = judged
-            && !self.rooms.inner.stopping.is_cancelled()
-            && let Ok(room) = self.room().await
+        if let (MemberRole::Participant, TurnEnd::Spoke(message)) = (&done.role, &done.end)
+            && !message.interrupted
         {
-            let critics: Vec<String> = room
-                .members
-                .iter()
-                .filter(|member| member.role == MemberRole::Critic)
-                .map(|member| member.agent_id.clone())
-                .collect();
-            for critic in critics {
-                self.launch(&room, &critic, Some(judged.clone())).await;
+            self.unjudged.push((**message).clone());
+        }
+        self.judge().await;
+        self.announce().await;
+    }
+
+    /// Starts the critics' turns on the messages waiting for them, unless the room is
+    /// paused (they start when it resumes) or the server stops.
+    async fn judge(&mut self) {
+        if self.paused || self.unjudged.is_empty() || self.rooms.inner.stopping.is_cancelled() {
+            return;
+        }
+        let Ok(room) = self.room().await else {
+            return;
+        };
+        let critics: Vec<String> = room
+            .members
+            .iter()
+            .filter(|member| member.role == MemberRole::Critic)
+            .map(|member| member.agent_id.clone())
+            .collect();
+        for judged in std::mem::take(&mut self.unjudged) {
+            for critic in &critics {
+                self.launch(&room, critic, Some(judged.clone())).await;
             }
         }
-        self.announce().await;
     }
 
     /// What a finished turn means for the plan and the members' activity.

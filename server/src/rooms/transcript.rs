@@ -147,6 +147,17 @@ mod tests {
         }
     }
 
+    /// Ada's turn as a participant in `room`.
+    fn ada(room: &RoomRow) -> Turn<'_> {
+        Turn {
+            room,
+            agent_id: "a",
+            name: "Ada",
+            role: MemberRole::Participant,
+            judged: None,
+        }
+    }
+
     fn said(kind: AuthorKind, id: &str, name: &str, content: &str) -> RoomMessage {
         RoomMessage {
             id: format!("m-{content}"),
@@ -169,13 +180,7 @@ mod tests {
     #[test]
     fn others_are_named_and_the_agent_sees_itself_as_you() {
         let room = room(4_000);
-        let turn = Turn {
-            room: &room,
-            agent_id: "a",
-            name: "Ada",
-            role: MemberRole::Participant,
-            judged: None,
-        };
+        let turn = ada(&room);
         let text = render(
             &turn,
             &[
@@ -196,13 +201,7 @@ mod tests {
     #[test]
     fn only_the_newest_messages_that_fit_the_budget_are_sent() {
         let room = room(200);
-        let turn = Turn {
-            room: &room,
-            agent_id: "a",
-            name: "Ada",
-            role: MemberRole::Participant,
-            judged: None,
-        };
+        let turn = ada(&room);
         let long = "x".repeat(700);
         let history = [
             said(AuthorKind::Person, "u", "Grace", &long),

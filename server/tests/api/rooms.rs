@@ -71,6 +71,18 @@ async fn room(app: &TestApp, members: &[(&str, &str)], settings: Value) -> Room 
     response.json().await.unwrap()
 }
 
+/// Alice's agents Ada and Bob, and a room with both as participants (in that order) and
+/// `settings`.
+async fn ada_and_bob(app: &TestApp, settings: Value) -> Room {
+    let (ada, bob) = (agent(app, "Ada").await, agent(app, "Bob").await);
+    room(
+        app,
+        &[(&ada, "participant"), (&bob, "participant")],
+        settings,
+    )
+    .await
+}
+
 /// Alice says `text` in room `id`; the message as stored.
 async fn say(app: &TestApp, id: &str, text: &str) -> RoomMessage {
     let response = app
@@ -306,13 +318,7 @@ async fn agents_go_on_for_the_rounds_allowed_and_stop_when_all_pass() {
     ])
     .await;
     let app = with_provider_at(&fake.base_url, |_| {}).await;
-    let (ada, bob) = (agent(&app, "Ada").await, agent(&app, "Bob").await);
-    let room = room(
-        &app,
-        &[(&ada, "participant"), (&bob, "participant")],
-        json!({"max_rounds_per_message": 2}),
-    )
-    .await;
+    let room = ada_and_bob(&app, json!({"max_rounds_per_message": 2})).await;
 
     say(&app, &room.id, "Count").await;
     let messages = settled(&app, &room.id).await;
@@ -358,13 +364,7 @@ async fn a_person_cuts_in_the_partial_reply_is_kept_and_the_new_round_sees_the_m
     ])
     .await;
     let app = with_provider_at(&fake.base_url, |_| {}).await;
-    let (ada, bob) = (agent(&app, "Ada").await, agent(&app, "Bob").await);
-    let room = room(
-        &app,
-        &[(&ada, "participant"), (&bob, "participant")],
-        json!({}),
-    )
-    .await;
+    let room = ada_and_bob(&app, json!({})).await;
     let mut ws = app.ws("alice").await;
     ws.subscribe(&[(&format!("room:{}", room.id), None)]).await;
     ws.expect(MessageType::Subscribed).await;
@@ -436,13 +436,7 @@ async fn pause_finishes_the_turn_in_flight_resume_goes_on_and_stop_cuts_off() {
     ])
     .await;
     let app = with_provider_at(&fake.base_url, |_| {}).await;
-    let (ada, bob) = (agent(&app, "Ada").await, agent(&app, "Bob").await);
-    let room = room(
-        &app,
-        &[(&ada, "participant"), (&bob, "participant")],
-        json!({"max_rounds_per_message": 2}),
-    )
-    .await;
+    let room = ada_and_bob(&app, json!({"max_rounds_per_message": 2})).await;
     assert_eq!(act(&app, &room.id, "pause").await.status(), 409);
 
     say(&app, &room.id, "Go").await;
@@ -500,13 +494,7 @@ async fn caps_on_turns_and_cost_stop_the_room_with_a_message() {
         );
     })
     .await;
-    let (ada, bob) = (agent(&app, "Ada").await, agent(&app, "Bob").await);
-    let room = room(
-        &app,
-        &[(&ada, "participant"), (&bob, "participant")],
-        json!({"max_turns": 1}),
-    )
-    .await;
+    let room = ada_and_bob(&app, json!({"max_turns": 1})).await;
     say(&app, &room.id, "Go").await;
     let messages = settled(&app, &room.id).await;
     let shown = lines(&messages);

@@ -24,6 +24,7 @@ use leptos_router::hooks::use_params_map;
 use super::room_state::{LiveReply, RoomView};
 use crate::{
     api,
+    components::composer::Composer,
     live::{self, Live},
     markdown::to_safe_html,
     realtime::use_live_state,
@@ -72,9 +73,10 @@ fn RoomLoader(id: String) -> impl IntoView {
     }
 }
 
-/// The room as `loaded`, kept current by its topic.
+/// The room as `loaded`, kept current by its topic. Returns an `AnyView`, as the other
+/// large pages do: its full type is too deep for the compiler's limits.
 #[component]
-fn RoomScreen(id: String, loaded: Live<(Room, Vec<RoomMessage>)>) -> impl IntoView {
+fn RoomScreen(id: String, loaded: Live<(Room, Vec<RoomMessage>)>) -> AnyView {
     let (room, messages) = loaded.state;
     let mut initial = RoomView::default();
     initial.loaded(room.clone(), messages);
@@ -199,25 +201,13 @@ fn RoomScreen(id: String, loaded: Live<(Room, Vec<RoomMessage>)>) -> impl IntoVi
                     {move || streams.get().into_iter().map(|reply| streaming_view(reply, current.get().as_ref())).collect_view()}
                 </div>
                 {move || notice.get().map(|text| view! { <p class="muted" data-testid="interrupted-note">{text}</p> })}
-                <form class="composer" on:submit=move |event| {
-                    event.prevent_default();
-                    submit();
-                }>
-                    <textarea
-                        aria-label="Message"
-                        placeholder="Write to the room (Enter sends; writing while agents speak interrupts them)"
-                        rows="3"
-                        prop:value=move || draft.get()
-                        on:input=move |event| draft.set(event_target_value(&event))
-                        on:keydown=move |event| {
-                            if event.key() == "Enter" && !event.shift_key() {
-                                event.prevent_default();
-                                submit();
-                            }
-                        }
-                    ></textarea>
+                <Composer
+                    draft
+                    placeholder="Write to the room (Enter sends; writing while agents speak interrupts them)"
+                    on_send=move |()| submit()
+                >
                     <button class="button primary" type="submit">"Send"</button>
-                </form>
+                </Composer>
             </section>
             <aside class="room-side">
                 <Members id=id.clone() state current failure />
@@ -225,6 +215,7 @@ fn RoomScreen(id: String, loaded: Live<(Room, Vec<RoomMessage>)>) -> impl IntoVi
             </aside>
         </div>
     }
+    .into_any()
 }
 
 /// A colour of its own for each agent, from its id.
@@ -291,7 +282,7 @@ fn Members(
     state: RwSignal<RoomView>,
     current: Memo<Option<Room>>,
     failure: RwSignal<Option<String>>,
-) -> impl IntoView {
+) -> AnyView {
     let agents = api::load::<Page<Agent>>(|| "/api/agents?limit=200".to_owned());
     let chosen = RwSignal::new(String::new());
     let role = RwSignal::new(MemberRole::Participant);
@@ -369,6 +360,7 @@ fn Members(
             </form>
         </section>
     }
+    .into_any()
 }
 
 /// The room's settings, saved whole.
@@ -378,7 +370,7 @@ fn Settings(
     room: Room,
     failure: RwSignal<Option<String>>,
     state: RwSignal<RoomView>,
-) -> impl IntoView {
+) -> AnyView {
     let settings = room.settings;
     let policy = RwSignal::new(settings.turn_policy);
     let rounds = RwSignal::new(settings.max_rounds_per_message.to_string());
@@ -461,4 +453,5 @@ fn Settings(
             </form>
         </section>
     }
+    .into_any()
 }
