@@ -22,9 +22,20 @@ use leptos_router::{
 use crate::{
     components::layout::Layout,
     pages::{
-        agent_page::AgentPage, agents::AgentsPage, chat::ChatPage, dashboard::Dashboard,
-        not_found::NotFound, password::PasswordPage, run::RunPage, runs::RunsPage, setup::Setup,
-        sign_in::SignIn, tokens::TokensPage, unavailable::Unavailable, usage::UsagePage,
+        agent_page::AgentPage,
+        agents::AgentsPage,
+        chat::ChatPage,
+        dashboard::Dashboard,
+        not_found::NotFound,
+        password::PasswordPage,
+        rooms::{RoomPage, RoomsPage},
+        run::RunPage,
+        runs::RunsPage,
+        setup::Setup,
+        sign_in::SignIn,
+        tokens::TokensPage,
+        unavailable::Unavailable,
+        usage::UsagePage,
         users::UsersPage,
     },
     session::Session,
@@ -78,7 +89,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("runs") ssr=SsrMode::Async view=RunsPage />
                     <Route path=(StaticSegment("runs"), ParamSegment("id")) ssr=SsrMode::Async view=RunPage />
                     <Route path=StaticSegment("usage") ssr=SsrMode::Async view=UsagePage />
-                    <Route path=StaticSegment("rooms") ssr=SsrMode::Async view=|| view! { <Unavailable title="Rooms" /> } />
+                    <Route path=StaticSegment("rooms") ssr=SsrMode::Async view=RoomsPage />
+                    <Route path=(StaticSegment("rooms"), ParamSegment("id")) ssr=SsrMode::Async view=RoomPage />
                     <Route path=StaticSegment("logs") ssr=SsrMode::Async view=|| view! { <Unavailable title="Logs" /> } />
                 </Routes>
             </Layout>

@@ -31,12 +31,12 @@ test("navigating between sections happens in the page, without a reload", async 
   await hydrated(page);
   await page.evaluate(() => ((window as unknown as { marker: string }).marker = "same page"));
 
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Rooms" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Logs" }).click();
 
-  await expect(page).toHaveURL(/\/rooms$/);
-  await expect(page.getByRole("heading", { level: 1, name: "Rooms" })).toBeVisible();
-  await expect(page.locator("main").getByRole("status")).toContainText("Rooms are not available in this version yet");
-  await expect(page).toHaveTitle("Rooms · Hatchery");
+  await expect(page).toHaveURL(/\/logs$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Logs" })).toBeVisible();
+  await expect(page.locator("main").getByRole("status")).toContainText("Logs are not available in this version yet");
+  await expect(page).toHaveTitle("Logs · Hatchery");
   expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
 });
 

@@ -20,11 +20,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, body::Body, response::Response, routing::post};
+use axum::{Router, routing::post};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use support::{Args, Server, cpu_seconds, pin};
+use support::{Args, Server, cpu_seconds, pin, serve_provider, streamed_reply};
 use tokio::task::LocalSet;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -68,28 +68,11 @@ async fn fake_provider(rate: u64, tokens: u64) -> String {
     let every = Duration::from_micros(1_000_000 / rate.max(1));
     let app = Router::new().route(
         "/v1/chat/completions",
-        post(move || async move {
-            let stream = async_stream::stream! {
-                let mut tick = tokio::time::interval(every);
-                for _ in 0..tokens {
-                    tick.tick().await;
-                    let chunk = json!({"choices": [{"index": 0, "delta": {"content": format!("{} ", micros())}}]});
-                    yield Ok::<_, std::io::Error>(format!("data: {chunk}\n\n"));
-                }
-                yield Ok("data: [DONE]\n\n".to_owned());
-            };
-            Response::builder()
-                .header("content-type", "text/event-stream")
-                .body(Body::from_stream(stream))
-                .expect("a response")
-        }),
+        post(
+            move || async move { streamed_reply(Some(every), tokens, || format!("{} ", micros())) },
+        ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let addr = listener.local_addr().expect("an address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/v1")
+    serve_provider(app).await
 }
 
 /// Starts `runs` replies at once, each followed by its own WebSocket client, and reports.

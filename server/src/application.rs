@@ -14,6 +14,7 @@ use crate::{
     config::Config,
     http::{self, AppState, Parts},
     realtime::Realtime,
+    rooms::Rooms,
     runner::{AgentTouched, Runner},
     scheduler::{Scheduler, SchedulerConfig},
     serve::{self, ServeLimits},
@@ -111,6 +112,8 @@ impl Application {
                 .map_err(StartupError::SecretKey)?,
         };
         let webhooks = Webhooks::new(config.webhooks.clone(), &key, store.clone(), runner.clone());
+        let rooms = Rooms::new(store.clone(), realtime.clone(), runner.clone());
+        rooms.recover().await?;
         Ok(Self {
             listener,
             state: AppState::new(Parts {
@@ -120,6 +123,7 @@ impl Application {
                 runner,
                 agents,
                 webhooks,
+                rooms,
                 metrics,
                 leptos,
             }),
@@ -171,6 +175,7 @@ impl Application {
         let store = state.store.clone();
         let realtime = state.realtime.clone();
         let runner = state.runner.clone();
+        let rooms = state.rooms.clone();
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
         let stop_background = CancellationToken::new();
@@ -221,7 +226,8 @@ impl Application {
         stop_background.cancel();
         background.close();
         background.wait().await;
-        runner.shutdown(shutdown_grace).await;
+        // Rooms wait for their turns' runs, which the runner's shutdown ends.
+        tokio::join!(runner.shutdown(shutdown_grace), rooms.shutdown());
         stop_following.cancel();
         followers.close();
         followers.wait().await;

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod realtime;
+pub mod rooms;
 pub mod runner;
 pub mod scheduler;
 pub mod serve;

@@ -2,6 +2,7 @@
 
 pub mod account_menu;
 pub mod bar_chart;
+pub mod composer;
 pub mod connection_indicator;
 pub mod debug_overlay;
 pub mod form;

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod dashboard;
 pub mod not_found;
 pub mod password;
+pub mod rooms;
 pub mod run;
 pub mod runs;
 pub mod setup;

@@ -316,3 +316,38 @@ pub async fn database(args: &Args, data: &tempfile::TempDir) -> (DatabaseConfig,
         )
     }
 }
+
+/// A streamed Chat Completions answer: `count` tokens, one every `every` (all at once when
+/// `None`), each token's text what `token` gives at the moment it is written, then `[DONE]`.
+pub fn streamed_reply(
+    every: Option<std::time::Duration>,
+    count: u64,
+    token: impl Fn() -> String + Send + 'static,
+) -> axum::response::Response {
+    let stream = async_stream::stream! {
+        let mut tick = every.map(tokio::time::interval);
+        for _ in 0..count {
+            if let Some(tick) = tick.as_mut() {
+                tick.tick().await;
+            }
+            let chunk = serde_json::json!({"choices": [{"index": 0, "delta": {"content": token()}}]});
+            yield Ok::<_, std::io::Error>(format!("data: {chunk}\n\n"));
+        }
+        yield Ok("data: [DONE]\n\n".to_owned());
+    };
+    axum::response::Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(stream))
+        .expect("a response")
+}
+
+/// Serves `app` (a fake provider) on a free loopback port; its base URL, as
+/// `HATCHERY_LLM_BASE_URL` names it.
+pub async fn serve_provider(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/v1")
+}

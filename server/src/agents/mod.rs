@@ -134,6 +134,7 @@ impl Agents {
             input: task,
             trigger: RunTrigger::Manual,
             delivery: None,
+            observer: None,
         };
         Ok(self.runner.start(request).await?)
     }
@@ -162,6 +163,7 @@ impl Agents {
             input: content,
             trigger: RunTrigger::Chat,
             delivery: None,
+            observer: None,
         };
         Ok(self.runner.start(request).await?)
     }

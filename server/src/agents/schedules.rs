@@ -112,6 +112,7 @@ impl Schedules for Live {
             input: task,
             trigger: RunTrigger::Schedule,
             delivery: None,
+            observer: None,
         };
         match self.runner.start(request).await {
             Ok(_) => Fired::Started,

@@ -13,6 +13,7 @@ use hatchery_shared::api::{ErrorBody, ErrorDetail, FieldErrors};
 use crate::{
     agents::AgentError,
     auth::{AccountError, AuthError, password},
+    rooms::RoomError,
     runner::{StartError, caps},
     store::StoreError,
     webhooks::Refusal,
@@ -151,6 +152,19 @@ impl From<AgentError> for ApiError {
             AgentError::Invalid(fields) => Self::Validation(fields),
             AgentError::Start(err) => err.into(),
             AgentError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<RoomError> for ApiError {
+    fn from(err: RoomError) -> Self {
+        match err {
+            RoomError::NotFound(_) => Self::NotFound(err.to_string()),
+            RoomError::Invalid(fields) => Self::Validation(fields),
+            RoomError::Conflict(message) => Self::Conflict(message),
+            RoomError::Busy => Self::Busy(err.to_string()),
+            RoomError::ShuttingDown => Self::Unavailable(err.to_string()),
+            RoomError::Store(err) => err.into(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod owned;
 mod page;
 mod realtime;
 mod request_id;
+mod rooms;
 mod runs;
 mod schedules;
 mod scope;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schedules::router())
         .merge(triggers::router())
         .merge(usage::router())
+        .merge(rooms::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .with_state(state.clone());

@@ -12,7 +12,7 @@ use axum::{
 use super::{ApiError, AppState};
 use crate::{
     auth::Identity,
-    store::{AgentRow, RunRow, Store, StoreError, ThreadRow, TriggerRow},
+    store::{AgentRow, RoomRow, RunRow, Store, StoreError, ThreadRow, TriggerRow},
 };
 
 /// An object the caller may manage, from the `{id}` of the request's path.
@@ -72,4 +72,5 @@ ownable! {
     ThreadRow => "thread" by thread;
     RunRow => "run" by run;
     TriggerRow => "trigger" by trigger;
+    RoomRow => "room" by room;
 }

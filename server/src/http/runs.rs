@@ -18,7 +18,7 @@ use super::{ApiError, AppState, owned::Owned, page::PageQuery, scope::Scope};
 use crate::{
     agents::Agents,
     auth::Identity,
-    runner::Runner,
+    runner::{self, Runner},
     store::{AgentRow, RunCursor, RunFilter, RunRow, Store},
 };
 
@@ -123,7 +123,7 @@ async fn cancel(
     State(runner): State<Runner>,
     Owned(run): Owned<RunRow>,
 ) -> Result<StatusCode, ApiError> {
-    if run.status.is_final() || !runner.cancel(&run.id) {
+    if run.status.is_final() || !runner.cancel(&run.id, runner::CANCELLED_BY_USER) {
         return Err(ApiError::Conflict(format!(
             "the run has already ended ({})",
             run.status.as_str()

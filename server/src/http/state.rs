@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::{
-    agents::Agents, auth::Auth, realtime::Realtime, runner::Runner, store::Store,
+    agents::Agents, auth::Auth, realtime::Realtime, rooms::Rooms, runner::Runner, store::Store,
     webhooks::Webhooks,
 };
 
@@ -30,6 +30,8 @@ pub struct Parts {
     pub agents: Agents,
     /// Webhook triggers and their intake.
     pub webhooks: Webhooks,
+    /// Rooms and their conversations.
+    pub rooms: Rooms,
     /// Every Prometheus metric of the process.
     pub metrics: prometheus::Registry,
     /// Where the site's files are and what the bundle is called.
@@ -69,6 +71,7 @@ parts_by_type! {
     runner: Runner,
     agents: Agents,
     webhooks: Webhooks,
+    rooms: Rooms,
     metrics: prometheus::Registry,
     leptos: LeptosOptions,
 }

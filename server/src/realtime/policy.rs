@@ -25,15 +25,15 @@ pub async fn may_follow(
         TopicKind::User => forbidden("only that user may follow a user topic"),
         _ if peer.is_admin => Ok(()),
         TopicKind::Ops => forbidden("only admins may follow the ops topic"),
-        TopicKind::Agent | TopicKind::Thread => {
+        TopicKind::Agent | TopicKind::Thread | TopicKind::Room => {
             let id = topic.id().unwrap_or_default();
-            let owner = if topic.kind() == TopicKind::Agent {
-                store.agent(id).await.map(|agent| agent.map(|a| a.owner_id))
-            } else {
-                store
+            let owner = match topic.kind() {
+                TopicKind::Agent => store.agent(id).await.map(|agent| agent.map(|a| a.owner_id)),
+                TopicKind::Thread => store
                     .thread(id)
                     .await
-                    .map(|thread| thread.map(|t| t.owner_id))
+                    .map(|thread| thread.map(|t| t.owner_id)),
+                _ => store.room(id).await.map(|room| room.map(|r| r.owner_id)),
             };
             match owner {
                 Ok(Some(owner)) if owner == peer.user_id => Ok(()),
@@ -47,6 +47,5 @@ pub async fn may_follow(
                 }
             }
         }
-        TopicKind::Room => not_found(),
     }
 }

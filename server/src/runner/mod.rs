@@ -31,7 +31,7 @@ use hatchery_shared::{
     },
     realtime::{Message, Notice, NoticeLevel, Topic},
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::{
@@ -122,9 +122,9 @@ impl Default for RunnerConfig {
     }
 }
 
-/// What starts a run: every trigger (chat, Run now, schedule, webhook) asks for one
-/// through [`Runner::start`].
-#[derive(Debug, Clone)]
+/// What starts a run: every trigger (chat, Run now, schedule, webhook, a room's turn) asks
+/// for one through [`Runner::start`].
+#[derive(Debug)]
 pub struct StartRequest {
     /// The agent that runs.
     pub agent: AgentRow,
@@ -136,6 +136,28 @@ pub struct StartRequest {
     pub trigger: RunTrigger,
     /// The verified webhook delivery that asked for it, recorded with the run.
     pub delivery: Option<Delivery>,
+    /// Who follows the run from above, such as a room taking its turns.
+    pub observer: Option<Observer>,
+}
+
+/// How the service that started a run follows it: the run's stream frames go to its topic
+/// too, and its outcome is sent to it when the run's end is recorded.
+#[derive(Debug)]
+pub struct Observer {
+    /// Where the run's `stream_start`, `stream_chunk` and `stream_end` frames also go.
+    pub stream_to: Topic,
+    /// Told how the run ended (dropped, unsent, if its end could not be recorded).
+    pub ended: oneshot::Sender<RunOutcome>,
+}
+
+/// How a run ended, for its [`Observer`].
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run as recorded at its end: status, tokens, cost, error.
+    pub run: RunRow,
+    /// The text of its last reply: its final answer, or what had come of the reply when it
+    /// was cut off.
+    pub text: String,
 }
 
 /// The thread a run writes to.
@@ -253,6 +275,17 @@ pub const CANCELLED_BY_USER: &str = "stopped by the user";
 pub const CANCELLED_BY_DELETE: &str = "its agent or thread was deleted";
 /// The reason runs still going at shutdown get.
 pub const CANCELLED_BY_SHUTDOWN: &str = "server shutdown";
+/// The reason a room's turns get when a person speaks while they reply.
+pub const CANCELLED_BY_INTERRUPTION: &str = "interrupted by a person in the room";
+/// The reason a room's turns get when the room is stopped.
+pub const CANCELLED_BY_STOP: &str = "the room was stopped";
+
+/// What a run admitted by [`Runner::start`] takes to its task.
+struct Launch {
+    agent: AgentRow,
+    ticket: Ticket,
+    observer: Option<Observer>,
+}
 
 impl Runner {
     /// A runner over `store` and `realtime`, and the channel on which it tells what its runs
@@ -335,8 +368,12 @@ impl Runner {
             .await?;
         match stored {
             RunStart::Started(started) => {
-                self.launch(request.agent, &started.message, &started.run, ticket)
-                    .await;
+                let launch = Launch {
+                    agent: request.agent,
+                    ticket,
+                    observer: request.observer,
+                };
+                self.launch(launch, &started.message, &started.run).await;
                 Ok(*started)
             }
             RunStart::ThreadBusy => Err(StartError::Busy),
@@ -406,8 +443,13 @@ impl Runner {
     }
 
     /// Announces a run just stored with its first `message`, and starts its task, which holds
-    /// the run's `ticket` until its end is recorded.
-    async fn launch(&self, agent: AgentRow, message: &ThreadMessage, run: &RunRow, ticket: Ticket) {
+    /// the run's ticket until its end is recorded, then tells its observer.
+    async fn launch(&self, launch: Launch, message: &ThreadMessage, run: &RunRow) {
+        let Launch {
+            agent,
+            ticket,
+            observer,
+        } = launch;
         let realtime = &self.inner.realtime;
         realtime
             .publish(
@@ -429,10 +471,15 @@ impl Runner {
         let task_run = run.clone();
         self.inner.tasks.spawn(async move {
             let id = task_run.id.clone();
-            run::execute(&runner, task_run, agent, &cancel).await;
+            let (stream_to, ended) = observer.map(|o| (o.stream_to, o.ended)).unzip();
+            let outcome = run::execute(&runner, task_run, agent, stream_to, &cancel).await;
             runner.active().remove(&id);
             // Its cost is stored: it no longer counts as expected.
             drop(ticket);
+            if let (Some(ended), Some(outcome)) = (ended, outcome) {
+                // The observer may have stopped waiting.
+                let _ = ended.send(outcome);
+            }
         });
     }
 
@@ -461,12 +508,13 @@ impl Runner {
         }
     }
 
-    /// Asks the run `id` to stop; false when it is not running here.
-    pub fn cancel(&self, id: &str) -> bool {
+    /// Asks the run `id` to stop, for `reason` (such as [`CANCELLED_BY_USER`]); false when
+    /// it is not running here.
+    pub fn cancel(&self, id: &str, reason: &'static str) -> bool {
         let Some(cancel) = self.active().get(id).cloned() else {
             return false;
         };
-        cancel_with(&cancel, CANCELLED_BY_USER);
+        cancel_with(&cancel, reason);
         true
     }
 

@@ -1,7 +1,7 @@
 //! One run, start to end: wait for a slot, then step — stream a reply into the thread's
-//! topic, run its tool calls concurrently, store the reply and the results in one
-//! transaction — until a final answer, the step limit, an error or a cancellation; then
-//! record how it ended.
+//! topic (and its observer's), run its tool calls concurrently, store the reply and the
+//! results in one transaction — until a final answer, the step limit, an error or a
+//! cancellation; then record how it ended.
 
 use std::{sync::PoisonError, time::Duration};
 
@@ -16,7 +16,7 @@ use hatchery_shared::{
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{
-    AgentTouched, Cancel, LOCAL_MODEL, Runner, context,
+    AgentTouched, Cancel, LOCAL_MODEL, RunOutcome, Runner, context,
     provider::{ChatMessage, ChatRequest, ProviderError, ReplyStream, StreamEvent, ToolCall},
     reply::Reply,
     tools,
@@ -44,20 +44,33 @@ struct Context<'a> {
     run: &'a RunRow,
     agent: &'a AgentRow,
     cancel: &'a Cancel,
+    /// Where the stream frames go besides the thread's topic.
+    stream_to: Option<Topic>,
     prompt_tokens: u64,
     completion_tokens: u64,
+    /// The text of the last reply that had any.
+    text: String,
 }
 
-/// Runs `run` of `agent` to its end, recording the end however it comes.
-pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cancel: &Cancel) {
+/// Runs `run` of `agent` to its end, recording the end however it comes; its stream frames
+/// go to `stream_to` too. Returns how it ended, once recorded.
+pub(super) async fn execute(
+    runner: &Runner,
+    run: RunRow,
+    agent: AgentRow,
+    stream_to: Option<Topic>,
+    cancel: &Cancel,
+) -> Option<RunOutcome> {
     let inner = &runner.inner;
     let mut context = Context {
         runner,
         run: &run,
         agent: &agent,
         cancel,
+        stream_to,
         prompt_tokens: 0,
         completion_tokens: 0,
+        text: String::new(),
     };
     let slots = tokio::select! {
         slots = slots_for(runner, &run.model) => slots,
@@ -79,9 +92,21 @@ pub(super) async fn execute(runner: &Runner, run: RunRow, agent: AgentRow, cance
         error,
     };
     match inner.store.finish_run(&run.id, &end).await {
-        Ok(Some((finished, agent))) => context.announce_run(&finished, Some(agent)).await,
-        Ok(None) => tracing::warn!(run = %run.id, "the run vanished before it ended"),
-        Err(err) => tracing::error!(run = %run.id, error = %err, "cannot record the end of a run"),
+        Ok(Some((finished, agent))) => {
+            context.announce_run(&finished, Some(agent)).await;
+            Some(RunOutcome {
+                run: finished,
+                text: context.text,
+            })
+        }
+        Ok(None) => {
+            tracing::warn!(run = %run.id, "the run vanished before it ended");
+            None
+        }
+        Err(err) => {
+            tracing::error!(run = %run.id, error = %err, "cannot record the end of a run");
+            None
+        }
     }
 }
 
@@ -111,13 +136,25 @@ impl Context<'_> {
             .to_owned()
     }
 
-    /// Publishes a frame of the run's reply on its thread's topic.
+    /// Publishes a message on the run's thread's topic.
     async fn publish(&self, message: Message) {
         self.runner
             .inner
             .realtime
             .publish(&Topic::thread(&self.run.thread_id), message)
             .await;
+    }
+
+    /// Publishes a frame of the run's reply on its thread's topic and its observer's.
+    async fn publish_stream(&self, message: Message) {
+        if let Some(topic) = &self.stream_to {
+            self.runner
+                .inner
+                .realtime
+                .publish(topic, message.clone())
+                .await;
+        }
+        self.publish(message).await;
     }
 
     /// Publishes the run's new state, and tells the services above what the run did to its
@@ -182,9 +219,13 @@ impl Context<'_> {
     /// a scheduled run, its last `schedule_memory_runs` runs and this one).
     async fn request(&self) -> Result<ChatRequest, String> {
         let change = &self.agent.change;
-        // A scheduled run sees its thread's last few runs only: a rolling context.
-        let within_runs =
-            (self.run.trigger == RunTrigger::Schedule).then_some(change.schedule_memory_runs);
+        // A scheduled run sees its thread's last few runs only: a rolling context. A room's
+        // turn sees its own run only, whose message holds the room's conversation.
+        let within_runs = match self.run.trigger {
+            RunTrigger::Schedule => Some(change.schedule_memory_runs),
+            RunTrigger::Room => Some(0),
+            _ => None,
+        };
         let history = self
             .runner
             .inner
@@ -235,14 +276,19 @@ impl Context<'_> {
         };
         let marker = StreamStep {
             run_id: self.run.id.clone(),
+            agent_id: self.agent.id.clone(),
             step: number,
         };
-        self.publish(Message::StreamStart(marker.clone())).await;
+        self.publish_stream(Message::StreamStart(marker.clone()))
+            .await;
         let outcome = self.stream_reply(request).await;
-        self.publish(Message::StreamEnd(marker)).await;
+        self.publish_stream(Message::StreamEnd(marker)).await;
         let (reply, ended) = outcome;
         self.prompt_tokens += reply.prompt_tokens;
         self.completion_tokens += reply.completion_tokens;
+        if !reply.text.is_empty() {
+            self.text.clone_from(&reply.text);
+        }
         // A reply cut off mid-stream keeps its text but not its calls: they never ran, and
         // their arguments may be incomplete.
         let calls = if ended.is_none() {
@@ -352,7 +398,7 @@ impl Context<'_> {
             };
             reply.apply(&event);
             if let Some(chunk) = chunk {
-                self.publish(Message::StreamChunk(chunk)).await;
+                self.publish_stream(Message::StreamChunk(chunk)).await;
             }
         }
     }
@@ -380,7 +426,7 @@ impl Context<'_> {
                     }
                 }
             };
-            self.publish(Message::StreamChunk(StreamChunk::ToolOutput {
+            self.publish_stream(Message::StreamChunk(StreamChunk::ToolOutput {
                 run_id: self.run.id.clone(),
                 call_id: call.id.clone(),
                 name: call.name.clone(),

@@ -10,6 +10,7 @@ mod agents;
 mod checkpoints;
 mod history;
 mod installation;
+mod rooms;
 mod runs;
 mod schedules;
 mod sessions;
@@ -30,6 +31,9 @@ use sqlx::{
 pub use agents::{AgentChange, AgentCursor, AgentFilter, AgentRow};
 pub use history::{RunCursor, RunFilter};
 pub use installation::Installation;
+pub use rooms::{
+    MemberRow, NewRoomMessageRow, RoomChange, RoomMessageCursor, RoomRow, TurnRefusal,
+};
 pub use runs::{
     NewMessageRow, NewRun, RunEnd, RunRow, RunStart, RunThread, StartedRun, WebhookDelivery,
 };

@@ -327,6 +327,7 @@ impl Webhooks {
                 trigger_id: trigger.id.clone(),
                 signature,
             }),
+            observer: None,
         };
         let started = self.inner.runner.start(request).await?;
         Ok(DeliveryAccepted {

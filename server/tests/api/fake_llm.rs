@@ -1,6 +1,7 @@
 //! A fake OpenAI-compatible Chat Completions server for tests: real HTTP and real SSE over
-//! a real socket on 127.0.0.1, answering each request with the next scripted reply and
-//! recording what it was sent.
+//! a real socket on 127.0.0.1, answering each request with the next scripted reply (of the
+//! agent whose instructions it carries, when scripted per agent) and recording what it was
+//! sent.
 
 use std::{
     collections::VecDeque,
@@ -86,6 +87,9 @@ pub fn tool_call_chunk(
 #[derive(Default)]
 struct Shared {
     script: Mutex<VecDeque<Scripted>>,
+    /// Scripts per agent: a request whose system message contains the key takes the next
+    /// reply of that script.
+    routes: Mutex<Vec<(String, VecDeque<Scripted>)>>,
     received: Mutex<Vec<(HeaderMap, Value)>>,
 }
 
@@ -99,10 +103,31 @@ pub struct FakeLlm {
 impl FakeLlm {
     /// Starts a fake provider that answers with `script`, one reply per request.
     pub async fn start(script: Vec<Scripted>) -> Self {
-        let shared = Arc::new(Shared {
+        Self::serve(Shared {
             script: Mutex::new(script.into()),
-            received: Mutex::default(),
-        });
+            ..Shared::default()
+        })
+        .await
+    }
+
+    /// Starts a fake provider scripted per agent: a request whose system message contains
+    /// a route's key (a phrase of that agent's instructions) gets that route's next reply,
+    /// and its last one again once the others are used up.
+    pub async fn routed(routes: Vec<(&str, Vec<Scripted>)>) -> Self {
+        Self::serve(Shared {
+            routes: Mutex::new(
+                routes
+                    .into_iter()
+                    .map(|(key, script)| (key.to_owned(), script.into()))
+                    .collect(),
+            ),
+            ..Shared::default()
+        })
+        .await
+    }
+
+    async fn serve(shared: Shared) -> Self {
+        let shared = Arc::new(shared);
         let app = Router::new()
             .route("/v1/chat/completions", post(complete))
             .with_state(shared.clone());
@@ -128,8 +153,28 @@ async fn complete(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    let system = body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     shared.received.lock().unwrap().push((headers, body));
-    let next = shared.script.lock().unwrap().pop_front();
+    let routed = shared
+        .routes
+        .lock()
+        .unwrap()
+        .iter_mut()
+        .find(|(key, _)| system.contains(key.as_str()))
+        .map(|(_, script)| {
+            if script.len() > 1 {
+                script.pop_front()
+            } else {
+                script.front().cloned()
+            }
+        });
+    let next = match routed {
+        Some(next) => next,
+        None => shared.script.lock().unwrap().pop_front(),
+    };
     match next {
         None => Response::builder()
             .status(500)

@@ -17,6 +17,7 @@ mod local_model;
 mod process;
 mod provider;
 mod realtime;
+mod rooms;
 mod runs;
 mod schedules;
 mod schema;

@@ -38,11 +38,11 @@ async fn the_dashboard_is_rendered_on_the_server_with_the_navigation_and_version
 async fn a_section_not_yet_available_says_so() {
     let app = spawn_app().await;
 
-    let response = app.get("/rooms").await;
+    let response = app.get("/logs").await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
-    assert!(html.contains("Rooms are not available in this version yet"));
+    assert!(html.contains("Logs are not available in this version yet"));
 }
 
 #[tokio::test]

@@ -39,6 +39,8 @@ wire_enum! {
         Webhook,
         /// A script through the API.
         Api,
+        /// A turn in a room.
+        Room,
     }
 }
 
@@ -93,11 +95,16 @@ pub struct Posted {
     pub run: Run,
 }
 
-/// `stream_start` / `stream_end` on `thread:{id}`: a step of a run begins or ends.
+/// `stream_start` / `stream_end` on `thread:{id}` (and, for a turn in a room, on
+/// `room:{id}`): a step of a run begins or ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamStep {
     /// The run.
     pub run_id: String,
+    /// The agent whose run it is: what tells apart the replies that stream at once in a
+    /// room.
+    #[serde(default)]
+    pub agent_id: String,
     /// The step, from 1.
     pub step: u32,
 }

@@ -13,6 +13,8 @@ wire_enum! {
         Manual,
         /// A webhook trigger.
         Webhook,
+        /// The agent's turns in a room: what each turn saw and answered.
+        Room,
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::topic::Topic;
 use crate::api::{
     agents::{Agent, AgentDeleted},
+    rooms::{Room, RoomMessage},
     runs::{Run, StreamChunk, StreamStep},
     threads::ThreadMessage,
 };
@@ -68,6 +69,13 @@ pub enum Message {
     StreamChunk(StreamChunk),
     /// A step of a run ended (on `thread:{id}`).
     StreamEnd(StreamStep),
+    /// A room changed: its state, settings, members, their activity or its counters (on
+    /// `room:{id}`).
+    RoomUpdated(Room),
+    /// A person, an agent or the room itself said something (on `room:{id}`).
+    RoomMessageCreated(RoomMessage),
+    /// A critic judged a message (on `room:{id}`; `critique_of` names the message).
+    CritiqueCreated(RoomMessage),
 }
 
 impl Message {
@@ -105,6 +113,9 @@ impl MessageType {
                 | Self::StreamStart
                 | Self::StreamChunk
                 | Self::StreamEnd
+                | Self::RoomUpdated
+                | Self::RoomMessageCreated
+                | Self::CritiqueCreated
         )
     }
 }

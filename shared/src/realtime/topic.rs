@@ -92,6 +92,11 @@ impl Topic {
         Self::of(TopicKind::Thread, id)
     }
 
+    /// `room:{id}`: a room's conversation, its state and its agents' streaming replies.
+    pub fn room(id: &str) -> Self {
+        Self::of(TopicKind::Room, id)
+    }
+
     /// `ops`: the live operations feed, for admins.
     pub fn ops() -> Self {
         Self(<&str>::from(TopicKind::Ops).to_owned())

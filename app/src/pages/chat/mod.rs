@@ -23,6 +23,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use self::thread_state::ThreadState;
 use crate::{
     api,
+    components::composer::Composer,
     live::{self, Live},
     markdown::to_safe_html,
     realtime::use_live_state,
@@ -407,23 +408,11 @@ fn Conversation(
                 })}
             </div>
             {move || failure.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
-            <form class="composer" on:submit=move |event| {
-                event.prevent_default();
-                submit();
-            }>
-                <textarea
-                    aria-label="Message"
-                    placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
-                    rows="3"
-                    prop:value=move || draft.get()
-                    on:input=move |event| draft.set(event_target_value(&event))
-                    on:keydown=move |event| {
-                        if event.key() == "Enter" && !event.shift_key() {
-                            event.prevent_default();
-                            submit();
-                        }
-                    }
-                ></textarea>
+            <Composer
+                draft
+                placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+                on_send=move |()| submit()
+            >
                 {move || match active_run.get() {
                     Some(run) => view! {
                         <button class="button danger" type="button" on:click=move |_| { stop.dispatch(run.clone()); }>
@@ -433,7 +422,7 @@ fn Conversation(
                     .into_any(),
                     None => view! { <button class="button primary" type="submit">"Send"</button> }.into_any(),
                 }}
-            </form>
+            </Composer>
         </section>
     }
 }

@@ -277,6 +277,7 @@ mod tests {
     fn start(run_id: &str) -> Message {
         Message::StreamStart(StreamStep {
             run_id: run_id.into(),
+            agent_id: "a".into(),
             step: 1,
         })
     }
