@@ -203,15 +203,19 @@ mod tests {
         let room = room(200);
         let turn = ada(&room);
         let long = "x".repeat(700);
+        let older = "older ".repeat(20);
         let history = [
             said(AuthorKind::Person, "u", "Grace", &long),
-            said(AuthorKind::Agent, "b", "Bob", "first"),
+            said(AuthorKind::Agent, "b", "Bob", &older),
             said(AuthorKind::Agent, "b", "Bob", &long),
             said(AuthorKind::Person, "u", "Grace", "newest"),
         ];
         let text = render(&turn, &history);
         assert!(text.ends_with(&format!("Bob: {long}\nGrace: newest")));
-        assert!(!text.contains("Bob: first"), "800 bytes fit, not more");
+        assert!(
+            !text.contains("Bob: older"),
+            "800 bytes fit: the newest two lines (720), not the one before (125 more)"
+        );
     }
 
     #[test]
