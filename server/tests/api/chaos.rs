@@ -52,7 +52,8 @@ fn subscribe_ops() -> WsMessage {
     )
 }
 
-/// Reads `ops` until `events` notices came; returns their sequence numbers.
+/// Reads `ops` until `events` notices came, answering the server's pings as every client
+/// does; returns their sequence numbers.
 async fn read_every_event(url: String, subscribed: Arc<tokio::sync::Barrier>) -> Vec<u64> {
     let (mut ws, _) = connect_async(&url).await.unwrap();
     ws.send(subscribe_ops()).await.unwrap();
@@ -74,6 +75,10 @@ async fn read_every_event(url: String, subscribed: Arc<tokio::sync::Barrier>) ->
                 subscribed.wait().await;
             }
             Some("notice") => seqs.push(frame["seq"].as_u64().unwrap()),
+            Some("ping") => {
+                let pong = json!({"v": 1, "type": "pong", "data": {}});
+                ws.send(WsMessage::text(pong.to_string())).await.unwrap();
+            }
             _ => {}
         }
     }
@@ -264,7 +269,9 @@ async fn memory_held_by_history_goes_back_to_the_system_when_it_expires() {
     let mut command = hatchery(&data);
     command
         .env("HATCHERY_AUTH", "disabled")
-        .env("HATCHERY_WS_HISTORY_SECS", "5");
+        // Long enough for the whole history to be published before any of it expires, even
+        // on a machine busy with the other tests.
+        .env("HATCHERY_WS_HISTORY_SECS", "20");
     let (child, mut lines, addr) = started(command).await;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let pid = child.id().unwrap();
@@ -303,7 +310,7 @@ async fn memory_held_by_history_goes_back_to_the_system_when_it_expires() {
     let peak = resident_kib(pid);
     assert!(held > 40 << 20, "the history held {held} bytes");
 
-    let gone = tokio::time::timeout(Duration::from_secs(15), async {
+    let gone = tokio::time::timeout(Duration::from_secs(40), async {
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
             if history_bytes(&client, &addr).await == 0 && resident_kib(pid) < before + 16 * 1024 {
