@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "runner",
     "agents",
     "webhooks",
+    "rooms",
     "telemetry",
     "http",
     "serve",
