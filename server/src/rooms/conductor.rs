@@ -412,7 +412,10 @@ impl Conductor {
     /// self`: its turns are `Send` but not `Sync`.)
     async fn view(&mut self) -> Result<Room, RoomError> {
         let row = self.rooms.current(&self.room_id).await?;
-        Ok(self.rooms.view(&row))
+        let mut room = self.rooms.view(&row);
+        // The conductor decides its room's state: it answers with the state it set.
+        room.state = self.state;
+        Ok(room)
     }
 
     /// The room as stored now.
