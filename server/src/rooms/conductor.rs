@@ -22,6 +22,9 @@ use crate::{
     store::{NewRoomMessageRow, RoomRow, TurnRefusal},
 };
 
+/// How many times a room's new state is written before the conductor gives up on it.
+const STATE_WRITE_ATTEMPTS: u32 = 5;
+
 /// What a room's conductor is asked to do.
 pub enum Command {
     /// A person speaks: cut off the turns in flight, store `message`, start a new round.
@@ -386,16 +389,27 @@ impl Conductor {
         if state == self.state {
             return;
         }
-        match self
-            .rooms
-            .inner
-            .store
-            .set_room_state(&self.room_id, state)
-            .await
-        {
-            Ok(_) => self.state = state,
-            Err(err) => {
-                tracing::error!(room = %self.room_id, error = %err, "cannot record a room's state");
+        // A write that finds the database busy is tried again a few times before giving up.
+        for attempt in 1..=STATE_WRITE_ATTEMPTS {
+            match self
+                .rooms
+                .inner
+                .store
+                .set_room_state(&self.room_id, state)
+                .await
+            {
+                Ok(_) => {
+                    self.state = state;
+                    break;
+                }
+                Err(err) if attempt < STATE_WRITE_ATTEMPTS => {
+                    tracing::warn!(room = %self.room_id, error = %err, attempt, "retrying a room's state");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)))
+                        .await;
+                }
+                Err(err) => {
+                    tracing::error!(room = %self.room_id, error = %err, "cannot record a room's state");
+                }
             }
         }
         self.announce().await;
