@@ -1,58 +1,37 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test, expect, hydrated, startServer, waitUntilReady } from "./fixtures";
+import { test, expect, fakeProvider, hydrated, startServer, waitUntilReady } from "./fixtures";
 
-// A fake OpenAI-compatible provider: real HTTP and SSE on 127.0.0.1. What it answers
-// depends on the conversation's last message: "hello" streams a greeting slowly, "calc"
-// calls the calculator and then answers, "long" streams until the client goes away.
-function fakeProvider(): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", async () => {
-      const messages = JSON.parse(body).messages as { role: string; content: string | null }[];
-      const last = messages[messages.length - 1];
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-      const token = (text: string) => send({ choices: [{ index: 0, delta: { content: text } }] });
-      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-      let closed = false;
-      res.on("close", () => (closed = true));
-      if (last.role === "tool") {
-        token("The answer is **42**.");
-      } else if (last.content === "calc") {
-        send({
-          choices: [{
-            index: 0,
-            delta: {
-              tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "calculator", arguments: '{"expression": "6 * 7"}' } }],
-            },
-          }],
-        });
-      } else if (last.content === "long") {
-        for (let n = 0; !closed && n < 600; n++) {
-          token(`word${n} `);
-          await sleep(50);
-        }
-      } else {
-        for (const word of ["Hello ", "there, ", "how ", "can ", "I ", "help ", "today?"]) {
-          token(word);
-          await sleep(250);
-        }
+// The fake provider's answers depend on the conversation's last message: "hello" streams a
+// greeting slowly, "calc" calls the calculator and then answers, "long" streams until the
+// client goes away.
+function chatProvider() {
+  return fakeProvider(async ({ messages, send, token, sleep, closed }) => {
+    const last = messages[messages.length - 1];
+    if (last.role === "tool") {
+      token("The answer is **42**.");
+    } else if (last.content === "calc") {
+      send({
+        choices: [{
+          index: 0,
+          delta: {
+            tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "calculator", arguments: '{"expression": "6 * 7"}' } }],
+          },
+        }],
+      });
+    } else if (last.content === "long") {
+      for (let n = 0; !closed() && n < 600; n++) {
+        token(`word${n} `);
+        await sleep(50);
       }
-      send({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 5 } });
-      res.end("data: [DONE]\n\n");
-    });
+    } else {
+      for (const word of ["Hello ", "there, ", "how ", "can ", "I ", "help ", "today?"]) {
+        token(word);
+        await sleep(250);
+      }
+    }
   });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}/v1`, server });
-    }),
-  );
 }
 
 // Opens an agent's chat at `url`, once its socket is live, and starts a new thread.
@@ -72,7 +51,7 @@ test("a chat streams, shows tool calls, follows the end, stops, keeps its histor
   consoleErrors,
 }) => {
   test.setTimeout(90_000);
-  const provider = await fakeProvider();
+  const provider = await chatProvider();
   const dataDir = mkdtempSync(join(tmpdir(), "hatchery-e2e-chat-"));
   const env = { HATCHERY_AUTH: "disabled", HATCHERY_LLM_BASE_URL: provider.url };
   let server = startServer(port, dataDir, env);

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test as base, expect, type Page } from "@playwright/test";
 import { serverBinary, siteRoot } from "../build";
 
@@ -48,4 +50,47 @@ export async function waitUntilReady(port: number) {
     const response = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(response.status).toBe(200);
   }).toPass({ timeout: 15_000 });
+}
+
+// What a fake provider's `answer` gets for one request: the conversation sent, and ways to
+// stream the reply.
+export interface Reply {
+  messages: { role: string; content: string | null }[];
+  // Sends one chunk of the stream.
+  send(data: unknown): void;
+  // Sends a chunk carrying `text`.
+  token(text: string): void;
+  sleep(ms: number): Promise<void>;
+  // Whether the client went away.
+  closed(): boolean;
+}
+
+// A fake OpenAI-compatible provider: real HTTP and SSE on 127.0.0.1. `answer` streams each
+// reply's chunks; usage and `[DONE]` follow.
+export function fakeProvider(answer: (reply: Reply) => Promise<void>): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", async () => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      let closed = false;
+      res.on("close", () => (closed = true));
+      const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+      await answer({
+        messages: JSON.parse(body).messages,
+        send,
+        token: (text) => send({ choices: [{ index: 0, delta: { content: text } }] }),
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+        closed: () => closed,
+      });
+      send({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 5 } });
+      res.end("data: [DONE]\n\n");
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}/v1`, server });
+    }),
+  );
 }

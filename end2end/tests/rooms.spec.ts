@@ -1,44 +1,23 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test, expect, hydrated, startServer, waitUntilReady } from "./fixtures";
+import { test, expect, fakeProvider, hydrated, startServer, waitUntilReady } from "./fixtures";
 
-// A fake OpenAI-compatible provider scripted per agent (by the name in its instructions):
-// real HTTP and SSE on 127.0.0.1. Each agent's replies are taken in order, the last one
-// again once the others are used; a reply streams a word at a time, until the client goes
-// away.
-function fakeProvider(scripts: Record<string, string[]>): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", async () => {
-      const messages = JSON.parse(body).messages as { role: string; content: string | null }[];
-      const system = messages[0].content ?? "";
-      const agent = Object.keys(scripts).find((name) => system.includes(`You are ${name}.`)) ?? "";
-      const script = scripts[agent] ?? ["(no script)"];
-      const reply = script.length > 1 ? script.shift()! : script[0];
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-      let closed = false;
-      res.on("close", () => (closed = true));
-      for (const word of reply.split(" ")) {
-        if (closed) break;
-        send({ choices: [{ index: 0, delta: { content: `${word} ` } }] });
-        await sleep(60);
-      }
-      send({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 5 } });
-      res.end("data: [DONE]\n\n");
-    });
+// The fake provider answers per agent (by the name in its instructions): each agent's
+// replies are taken in order, the last one again once the others are used; a reply streams a
+// word at a time, until the client goes away.
+function roomProvider(scripts: Record<string, string[]>) {
+  return fakeProvider(async ({ messages, token, sleep, closed }) => {
+    const system = messages[0].content ?? "";
+    const agent = Object.keys(scripts).find((name) => system.includes(`You are ${name}.`)) ?? "";
+    const script = scripts[agent] ?? ["(no script)"];
+    const reply = script.length > 1 ? script.shift()! : script[0];
+    for (const word of reply.split(" ")) {
+      if (closed()) break;
+      token(`${word} `);
+      await sleep(60);
+    }
   });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}/v1`, server });
-    }),
-  );
 }
 
 const port = Number(process.env.HATCHERY_E2E_PORT ?? 3100) + 9;
@@ -49,7 +28,7 @@ test("a room's agents answer in order with tokens streaming, a critique folds un
 }) => {
   test.setTimeout(90_000);
   const rambling = Array.from({ length: 300 }, (_, n) => `word${n}`).join(" ");
-  const provider = await fakeProvider({
+  const provider = await roomProvider({
     Ada: ["Hello from Ada, glad to be here.", rambling, "Ada again."],
     Bob: ["Bob agrees with Ada."],
     Cy: ["A fair point."],

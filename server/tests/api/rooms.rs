@@ -53,6 +53,16 @@ async fn agent(app: &TestApp, name: &str) -> String {
     agent["id"].as_str().unwrap().to_owned()
 }
 
+/// The run that produced `message`.
+async fn run_of(app: &TestApp, message: &RoomMessage) -> Run {
+    let id = message
+        .run_id
+        .as_ref()
+        .expect("an agent's message has a run");
+    app.json(Method::GET, &format!("/api/runs/{id}"), Some("alice"), None)
+        .await
+}
+
 /// Creates alice's room with `members` (`[(agent id, role)]`) and `settings`.
 async fn room(app: &TestApp, members: &[(&str, &str)], settings: Value) -> Room {
     let members: Vec<Value> = members
@@ -238,14 +248,7 @@ async fn a_round_goes_in_order_and_critics_judge_each_message_unseen_by_particip
     assert!(seen_by(&fake, "Cy")[1].contains("by Bob"));
 
     // Each turn is a run of its agent, triggered by the room, with its tokens.
-    let run: Run = app
-        .json(
-            Method::GET,
-            &format!("/api/runs/{}", messages[1].run_id.as_ref().unwrap()),
-            Some("alice"),
-            None,
-        )
-        .await;
+    let run = run_of(&app, &messages[1]).await;
     assert_eq!(
         (run.trigger, run.agent_id.as_str()),
         (RunTrigger::Room, ada.as_str())
@@ -411,14 +414,7 @@ async fn a_person_cuts_in_the_partial_reply_is_kept_and_the_new_round_sees_the_m
             && final_turn.ends_with("alice: Cats only"),
         "{final_turn}"
     );
-    let run: Run = app
-        .json(
-            Method::GET,
-            &format!("/api/runs/{}", messages[1].run_id.as_ref().unwrap()),
-            Some("alice"),
-            None,
-        )
-        .await;
+    let run = run_of(&app, &messages[1]).await;
     assert_eq!(
         run.error.as_deref(),
         Some("interrupted by a person in the room")
