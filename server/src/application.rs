@@ -2,20 +2,27 @@
 //! and prepares the database, [`Application::run_until`] serves until told to stop and
 //! then shuts down gracefully.
 
-use std::{future::Future, io, net::SocketAddr, time::Duration};
+use std::{
+    future::Future,
+    io,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    agents::Agents,
+    agents::{Agents, files::AgentFiles},
     auth::Auth,
     config::Config,
     http::{self, AppState, Parts},
     realtime::Realtime,
     rooms::Rooms,
-    runner::{AgentTouched, Runner},
+    runner::{AgentTouched, Freshen, Runner},
     scheduler::{Scheduler, SchedulerConfig},
     serve::{self, ServeLimits},
     store::{Store, StoreError},
@@ -36,6 +43,14 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// The agents directory is not a directory that can be read.
+    #[error("HATCHERY_AGENTS_DIR {path}: {message}")]
+    AgentsDir {
+        /// The directory.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The site's settings (`LEPTOS_*` variables) are invalid.
     #[error("site settings: {0}")]
     Site(String),
@@ -62,6 +77,8 @@ pub struct Application {
     shutdown_grace: Duration,
     scheduler: Scheduler,
     scheduler_config: SchedulerConfig,
+    /// The agents kept as files, when there is an agents directory.
+    agent_files: Option<AgentFiles>,
     /// What runs did to their agents, for the Agents service to follow once running.
     agent_events: mpsc::Receiver<AgentTouched>,
     serve_limits: ServeLimits,
@@ -98,8 +115,25 @@ impl Application {
         let realtime = Realtime::new(config.realtime.clone(), &metrics, store.clone())?;
         let auth = Auth::new(config.auth.clone(), store.clone(), realtime.clone()).await?;
         let scheduler = Scheduler::new();
-        let (runner, agent_events) =
-            Runner::new(config.runner.clone(), store.clone(), realtime.clone()).await?;
+        let agent_files = match &config.agents_dir {
+            Some(dir) => Some(AgentFiles::new(
+                agents_dir(dir)?,
+                store.clone(),
+                realtime.clone(),
+                scheduler.clone(),
+                config.runner.default_model.clone(),
+            )),
+            None => None,
+        };
+        let (runner, agent_events) = Runner::new(
+            config.runner.clone(),
+            store.clone(),
+            realtime.clone(),
+            agent_files
+                .clone()
+                .map(|files| Arc::new(files) as Arc<dyn Freshen>),
+        )
+        .await?;
         let agents = Agents::new(
             store.clone(),
             realtime.clone(),
@@ -130,6 +164,7 @@ impl Application {
             shutdown_grace: config.shutdown_grace,
             scheduler,
             scheduler_config: config.scheduler.clone(),
+            agent_files,
             agent_events,
             serve_limits: config.serve,
             log_bytes,
@@ -168,6 +203,7 @@ impl Application {
             shutdown_grace,
             scheduler,
             scheduler_config,
+            agent_files,
             agent_events,
             serve_limits,
             log_bytes,
@@ -196,6 +232,9 @@ impl Application {
             .webhooks
             .start_pruning(&background, stop_background.clone());
         store.start_checkpoints(log_bytes, &background, stop_background.clone());
+        if let Some(files) = agent_files {
+            files.watch(&background, stop_background.clone());
+        }
         state
             .auth
             .start_expiry(&background, stop_background.clone());
@@ -236,6 +275,20 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// `dir` made absolute (agents name their file by its full path), or why it cannot serve as
+/// the agents directory.
+fn agents_dir(dir: &Path) -> Result<PathBuf, StartupError> {
+    let refused = |message: String| StartupError::AgentsDir {
+        path: dir.display().to_string(),
+        message,
+    };
+    let absolute = std::fs::canonicalize(dir).map_err(|err| refused(err.to_string()))?;
+    if !absolute.is_dir() {
+        return Err(refused("not a directory".into()));
+    }
+    Ok(absolute)
 }
 
 /// Completes on the first SIGINT (Ctrl+C) or SIGTERM. The handlers are installed when this

@@ -38,6 +38,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The database (`HATCHERY_DATABASE_URL`, default a SQLite file in the data directory).
     pub database: DatabaseConfig,
+    /// A directory of agents kept as `*.md` files, owned by the first admin
+    /// (`HATCHERY_AGENTS_DIR`, unset by default).
+    pub agents_dir: Option<PathBuf>,
     /// Log settings (`HATCHERY_LOG`, `HATCHERY_LOG_FORMAT`).
     pub log: LogConfig,
     /// How long shutdown waits for in-flight requests before cutting them off
@@ -87,6 +90,8 @@ struct Settings {
     data_dir: PathBuf,
     #[arg(long, env = "HATCHERY_DATABASE_URL", value_parser = DatabaseConfig::from_url)]
     database_url: Option<DatabaseConfig>,
+    #[arg(long, env = "HATCHERY_AGENTS_DIR")]
+    agents_dir: Option<PathBuf>,
     #[arg(long, env = "HATCHERY_LOG", default_value = "info", value_parser = log_filter)]
     log: String,
     #[arg(long, env = "HATCHERY_LOG_FORMAT", default_value = "pretty", value_parser = log_format)]
@@ -414,6 +419,7 @@ impl Settings {
             addr: self.addr,
             data_dir: self.data_dir,
             database,
+            agents_dir: self.agents_dir,
             log: LogConfig {
                 filter: self.log,
                 format: self.log_format,

@@ -161,6 +161,8 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
     let models: api::Load<Models> = api::load(|| "/api/models".to_owned());
     let failure = RwSignal::new(None::<Failure>);
     let navigate = use_navigate();
+    // An agent kept as a file changes only with its file: its settings are shown, not edited.
+    let read_only = agent.as_ref().is_some_and(|agent| agent.file.is_some());
     let id = agent.map(|agent| agent.id);
 
     let editing = id.clone();
@@ -186,10 +188,10 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
         None => {}
     });
 
-    let heading = if id.is_some() {
-        "Edit agent"
-    } else {
-        "New agent"
+    let heading = match (&id, read_only) {
+        (Some(_), true) => "Settings (from its file)",
+        (Some(_), false) => "Edit agent",
+        (None, _) => "New agent",
     };
     view! {
         <section class="card narrow">
@@ -201,108 +203,112 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                 failure.set(None);
                 save.dispatch(());
             }>
-                <TextField label="Name" name="name" value=fields.name failure />
-                <TextField
-                    label="Model"
-                    name="model"
-                    value=fields.model
-                    failure
-                    hint="Empty: the server's default model."
-                    suggestions=MODEL_SUGGESTIONS
-                />
-                <Transition fallback=|| ()>
-                    {move || answerer(models, fields.model).map(|answerer| view! {
-                        <p class="hint" data-testid="answered-by">{answerer.to_string()}</p>
-                    })}
-                </Transition>
-                <TextField
-                    label="Temperature"
-                    name="temperature"
-                    value=fields.temperature
-                    failure
-                    hint="0 is focused, 2 is most varied."
-                />
-                <TextField
-                    label="System instructions"
-                    name="system_instructions"
-                    value=fields.system_instructions
-                    failure
-                    multiline=true
-                />
-                <TextField
-                    label="Task instructions"
-                    name="task_instructions"
-                    value=fields.task_instructions
-                    failure
-                    multiline=true
-                    hint="What a scheduled or manual run asks the agent to do."
-                />
-                <fieldset class="field">
-                    <legend>"Tools"</legend>
-                    {Tool::iter()
-                        .map(|tool| {
-                            let id = format!("tool-{}", tool.as_str());
-                            let label_for = id.clone();
-                            view! {
-                                <label class="checkbox" for=label_for>
-                                    <input
-                                        id=id
-                                        type="checkbox"
-                                        prop:checked=move || fields.tools.with(|tools| tools.contains(&tool))
-                                        on:change=move |event| {
-                                            let on = event_target_checked(&event);
-                                            fields.tools.update(|tools| {
-                                                tools.retain(|t| *t != tool);
-                                                if on {
-                                                    tools.push(tool);
-                                                }
-                                            });
-                                        }
-                                    />
-                                    {tool.as_str()}
-                                </label>
-                            }
-                        })
-                        .collect_view()}
+                <fieldset class="read-only" disabled=read_only>
+                    <TextField label="Name" name="name" value=fields.name failure />
+                    <TextField
+                        label="Model"
+                        name="model"
+                        value=fields.model
+                        failure
+                        hint="Empty: the server's default model."
+                        suggestions=MODEL_SUGGESTIONS
+                    />
                     <Transition fallback=|| ()>
-                        {move || answerer(models, fields.model).filter(|answerer| answerer.is_local()).map(|_| view! {
-                            <p class="hint" data-testid="no-tools">
-                                "The built-in model cannot call tools: they are not offered to it."
-                            </p>
+                        {move || answerer(models, fields.model).map(|answerer| view! {
+                            <p class="hint" data-testid="answered-by">{answerer.to_string()}</p>
                         })}
                     </Transition>
-                    <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
-                </fieldset>
-                <TextField
-                    label="Schedule"
-                    name="schedule"
-                    value=fields.schedule
-                    failure
-                    hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
-                />
-                <TimeZoneField value=fields.time_zone failure />
-                <TextField
-                    label="Earlier runs remembered"
-                    name="schedule_memory_runs"
-                    kind="number"
-                    value=fields.schedule_memory_runs
-                    failure
-                    hint="How many earlier scheduled runs each scheduled run sees (0 to 100; 0: each starts afresh)."
-                />
-                <label class="checkbox">
-                    <input
-                        type="checkbox"
-                        prop:checked=move || fields.disabled.get()
-                        on:change=move |event| fields.disabled.set(event_target_checked(&event))
+                    <TextField
+                        label="Temperature"
+                        name="temperature"
+                        value=fields.temperature
+                        failure
+                        hint="0 is focused, 2 is most varied."
                     />
-                    "Disabled (nothing triggers it)"
-                </label>
+                    <TextField
+                        label="System instructions"
+                        name="system_instructions"
+                        value=fields.system_instructions
+                        failure
+                        multiline=true
+                    />
+                    <TextField
+                        label="Task instructions"
+                        name="task_instructions"
+                        value=fields.task_instructions
+                        failure
+                        multiline=true
+                        hint="What a scheduled or manual run asks the agent to do."
+                    />
+                    <fieldset class="field">
+                        <legend>"Tools"</legend>
+                        {Tool::iter()
+                            .map(|tool| {
+                                let id = format!("tool-{}", tool.as_str());
+                                let label_for = id.clone();
+                                view! {
+                                    <label class="checkbox" for=label_for>
+                                        <input
+                                            id=id
+                                            type="checkbox"
+                                            prop:checked=move || fields.tools.with(|tools| tools.contains(&tool))
+                                            on:change=move |event| {
+                                                let on = event_target_checked(&event);
+                                                fields.tools.update(|tools| {
+                                                    tools.retain(|t| *t != tool);
+                                                    if on {
+                                                        tools.push(tool);
+                                                    }
+                                                });
+                                            }
+                                        />
+                                        {tool.as_str()}
+                                    </label>
+                                }
+                            })
+                            .collect_view()}
+                        <Transition fallback=|| ()>
+                            {move || answerer(models, fields.model).filter(|answerer| answerer.is_local()).map(|_| view! {
+                                <p class="hint" data-testid="no-tools">
+                                    "The built-in model cannot call tools: they are not offered to it."
+                                </p>
+                            })}
+                        </Transition>
+                        <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
+                    </fieldset>
+                    <TextField
+                        label="Schedule"
+                        name="schedule"
+                        value=fields.schedule
+                        failure
+                        hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
+                    />
+                    <TimeZoneField value=fields.time_zone failure />
+                    <TextField
+                        label="Earlier runs remembered"
+                        name="schedule_memory_runs"
+                        kind="number"
+                        value=fields.schedule_memory_runs
+                        failure
+                        hint="How many earlier scheduled runs each scheduled run sees (0 to 100; 0: each starts afresh)."
+                    />
+                    <label class="checkbox">
+                        <input
+                            type="checkbox"
+                            prop:checked=move || fields.disabled.get()
+                            on:change=move |event| fields.disabled.set(event_target_checked(&event))
+                        />
+                        "Disabled (nothing triggers it)"
+                    </label>
+                </fieldset>
                 <FormError failure />
                 <div class="form-actions">
-                    <button class="button primary" type="submit" disabled=move || pending.get()>
-                        {move || if pending.get() { "Saving…" } else { "Save" }}
-                    </button>
-                    <A href="/" attr:class="button">"Cancel"</A>
+                    <Show when=move || !read_only>
+                        <button class="button primary" type="submit" disabled=move || pending.get()>
+                            {move || if pending.get() { "Saving…" } else { "Save" }}
+                        </button>
+                    </Show>
+                    <A href="/" attr:class="button">{if read_only { "Back" } else { "Cancel" }}</A>
                 </div>
             </form>
         </section>

@@ -73,6 +73,7 @@ fn AgentTabs(id: String) -> impl IntoView {
     let name = move || agent().map(|agent| agent.name);
     let base = format!("/agents/{id}");
     let chat = format!("/agents/{id}/chat");
+    let export = format!("/api/agents/{id}/export");
     let panel_id = id.clone();
     view! {
         <Transition>
@@ -84,7 +85,23 @@ fn AgentTabs(id: String) -> impl IntoView {
                     view! { <span class=format!("badge badge-{status}") data-testid="agent-status">{status}</span> }
                 })}
                 <A href=chat attr:class="button">"Chat"</A>
+                <a href=export class="button" download="" title="Download the agent as a file for the agents directory">
+                    "Export"
+                </a>
             </section>
+            {move || agent().and_then(|agent| agent.file).map(|file| view! {
+                <div class="agent-file" data-testid="agent-file">
+                    <p class="muted">
+                        "Kept as the file " <code>{file.path}</code>
+                        " on the server: it changes when the file does."
+                    </p>
+                    {file.error.map(|error| view! {
+                        <p class="form-error" role="alert" data-testid="agent-file-error">
+                            "The file's current version is not in force: " {error}
+                        </p>
+                    })}
+                </div>
+            })}
             {move || agent().and_then(|agent| agent.last_error).map(|error| view! {
                 <p class="muted agent-error">{error}</p>
             })}

@@ -2,11 +2,14 @@
 //! announce, in that order and in one place; its chat threads are changed here too
 //! ([`threads`]); running an agent (chat, Run now) goes through the runner's single entry
 //! point. It also hears what runs did to their agents, and
-//! gives the scheduler its view of the agents ([`schedules::Live`]).
+//! gives the scheduler its view of the agents ([`schedules::Live`]). Agents kept as files
+//! are read by [`files::AgentFiles`] and cannot be changed through the API.
 //!
 //! Storage is in `store::agents`, routes in `http::agents`.
 
 mod change;
+mod file_format;
+pub mod files;
 pub mod schedules;
 mod threads;
 
@@ -14,7 +17,7 @@ use chrono::Utc;
 use hatchery_shared::{
     api::{
         FieldErrors,
-        agents::{Agent, AgentDeleted, AgentPatch, EVENT_INSTRUCTIONS_CHARS, NewAgent},
+        agents::{Agent, AgentDeleted, AgentFile, AgentPatch, EVENT_INSTRUCTIONS_CHARS, NewAgent},
         runs::RunTrigger,
         threads::ThreadKind,
     },
@@ -46,6 +49,9 @@ pub enum AgentError {
     /// Fields are not valid, each with its reason.
     #[error("invalid input")]
     Invalid(FieldErrors),
+    /// The agent is kept as the file at this path: it changes when the file does.
+    #[error("this agent is kept as the file {0} on the server: change or delete the file instead")]
+    KeptAsFile(String),
     /// The run could not start.
     #[error(transparent)]
     Start(#[from] StartError),
@@ -91,6 +97,7 @@ impl Agents {
 
     /// Changes the fields `patch` gives of `current`.
     pub async fn update(&self, current: &AgentRow, patch: AgentPatch) -> Result<Agent, AgentError> {
+        writable(current)?;
         let change = change::patched(current, patch).map_err(AgentError::Invalid)?;
         let row = self
             .store
@@ -102,6 +109,7 @@ impl Agents {
 
     /// Deletes `row` with its threads and runs; its runs in progress stop.
     pub async fn delete(&self, row: &AgentRow) -> Result<(), AgentError> {
+        writable(row)?;
         self.runner.cancel_runs_of(Some(&row.id), None);
         if !self.store.delete_agent(&row.id).await? {
             return Err(AgentError::NotFound(row.id.clone()));
@@ -222,6 +230,19 @@ impl Agents {
     }
 }
 
+/// Refuses to change an agent kept as a file.
+fn writable(row: &AgentRow) -> Result<(), AgentError> {
+    match &row.file {
+        Some(file) => Err(AgentError::KeptAsFile(file.path.clone())),
+        None => Ok(()),
+    }
+}
+
+/// `row` as a file of the agents directory, which reads back as the same agent.
+pub fn export(row: &AgentRow) -> String {
+    file_format::export(row)
+}
+
 /// The agent as the API shows it.
 pub fn view(row: &AgentRow) -> Agent {
     let change = &row.change;
@@ -245,6 +266,11 @@ pub fn view(row: &AgentRow) -> Agent {
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
         instructions_trimmed: false,
+        file: row.file.as_ref().map(|file| AgentFile {
+            path: file.path.clone(),
+            error: file.error.clone(),
+            room_role: file.room_role,
+        }),
     }
 }
 

@@ -1,11 +1,12 @@
-//! `/api/agents`: list, create, read, change and delete agents. Each change is published
-//! as an event on `agent:{id}` and `user:{owner}` once it is committed. `/api/models`: which
-//! models answer them.
+//! `/api/agents`: list, create, read, change, delete and export agents. Each change is
+//! published as an event on `agent:{id}` and `user:{owner}` once it is committed.
+//! `/api/models`: which models answer them.
 
 use axum::{
     Json, Router,
     extract::{Query, State},
-    http::StatusCode,
+    http::{StatusCode, header},
+    response::IntoResponse,
     routing::get,
 };
 use hatchery_shared::api::{
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/agents", get(list).post(create))
         .route("/api/agents/{id}", get(read).patch(update).delete(remove))
+        .route("/api/agents/{id}/export", get(export))
         .route("/api/models", get(models))
 }
 
@@ -96,4 +98,42 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     agents.delete(&row).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/agents/{id}/export`: the agent as a Markdown file for the agents directory
+/// (`HATCHERY_AGENTS_DIR`), downloaded as `{name}.md`.
+async fn export(Owned(row): Owned<AgentRow>) -> impl IntoResponse {
+    let disposition = format!(
+        "attachment; filename=\"{}.md\"",
+        file_name(&row.change.name)
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8".to_owned(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        agents::export(&row),
+    )
+}
+
+/// `name` as a file name that any system and header takes: lower-case ASCII letters and
+/// digits, with a dash for every run of anything else.
+fn file_name(name: &str) -> String {
+    let mut file = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            file.push(c.to_ascii_lowercase());
+        } else if !file.is_empty() && !file.ends_with('-') {
+            file.push('-');
+        }
+    }
+    let file = file.trim_end_matches('-');
+    if file.is_empty() {
+        "agent".to_owned()
+    } else {
+        file.to_owned()
+    }
 }

@@ -150,6 +150,7 @@ impl From<AgentError> for ApiError {
                 Self::NotFound(err.to_string())
             }
             AgentError::Invalid(fields) => Self::Validation(fields),
+            AgentError::KeptAsFile(_) => Self::Conflict(err.to_string()),
             AgentError::Start(err) => err.into(),
             AgentError::Store(err) => err.into(),
         }

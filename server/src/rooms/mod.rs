@@ -141,15 +141,14 @@ impl Rooms {
         let mut members: Vec<(String, MemberRole)> = Vec::with_capacity(new.members.len());
         for (index, member) in new.members.iter().enumerate() {
             let field = format!("members[{index}].agent_id");
-            self.usable_agent(owner_id, &member.agent_id, &field)
-                .await?;
+            let role = self.member_role(owner_id, member, &field).await?;
             if members.iter().any(|(id, _)| *id == member.agent_id) {
                 return Err(RoomError::invalid(
                     &field,
                     "this agent is in the list twice",
                 ));
             }
-            members.push((member.agent_id.clone(), member.role));
+            members.push((member.agent_id.clone(), role));
         }
         let row = self
             .inner
@@ -199,11 +198,11 @@ impl Rooms {
         Ok(())
     }
 
-    /// Adds an agent of the room's owner to `row`, or changes its role or place. Cheap
-    /// however long the conversation: nothing of it is read.
+    /// Adds an agent of the room's owner to `row` (with the role of [`Self::member_role`]),
+    /// or changes its role or place. Cheap however long the conversation: nothing of it is
+    /// read.
     pub async fn put_member(&self, row: &RoomRow, member: NewMember) -> Result<Room, RoomError> {
-        self.usable_agent(&row.owner_id, &member.agent_id, "agent_id")
-            .await?;
+        let role = self.member_role(&row.owner_id, &member, "agent_id").await?;
         let is_new = !row.members.iter().any(|m| m.agent_id == member.agent_id);
         if is_new && row.members.len() >= MAX_ROOM_MEMBERS {
             return Err(RoomError::invalid(
@@ -213,7 +212,7 @@ impl Rooms {
         }
         self.inner
             .store
-            .put_room_member(&row.id, &member.agent_id, member.role, member.position)
+            .put_room_member(&row.id, &member.agent_id, role, member.position)
             .await?;
         self.reannounce(&row.id).await
     }
@@ -302,15 +301,20 @@ impl Rooms {
         self.inner.tasks.wait().await;
     }
 
-    /// Checks that `agent_id` is an agent `owner_id` may put in a room: one of theirs.
-    async fn usable_agent(
+    /// The role `member` takes in a room of `owner_id`: the one asked for, else the one its
+    /// agent's file suggests, else participant; refused (on `field`) unless the agent is
+    /// one of the owner's.
+    async fn member_role(
         &self,
         owner_id: &str,
-        agent_id: &str,
+        member: &NewMember,
         field: &str,
-    ) -> Result<(), RoomError> {
-        match self.inner.store.agent(agent_id).await? {
-            Some(agent) if agent.owner_id == owner_id => Ok(()),
+    ) -> Result<MemberRole, RoomError> {
+        match self.inner.store.agent(&member.agent_id).await? {
+            Some(agent) if agent.owner_id == owner_id => Ok(member
+                .role
+                .or_else(|| agent.file.and_then(|file| file.room_role))
+                .unwrap_or(MemberRole::Participant)),
             _ => Err(RoomError::invalid(field, "there is no such agent of yours")),
         }
     }

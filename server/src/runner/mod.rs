@@ -23,6 +23,7 @@ use std::{
     time::Duration,
 };
 
+use futures_util::future::BoxFuture;
 use hatchery_shared::{
     api::{
         agents::{AgentStatus, Models},
@@ -246,6 +247,8 @@ pub struct Runner {
 
 struct Inner {
     store: Store,
+    /// Brings agents up to date before their runs start, when some agents are kept as files.
+    freshen: Option<Arc<dyn Freshen>>,
     realtime: Realtime,
     /// Where runs tell the services above what they did to their agents.
     agent_events: mpsc::Sender<AgentTouched>,
@@ -261,6 +264,13 @@ struct Inner {
     active: Mutex<HashMap<String, Arc<Cancel>>>,
     admission: Arc<Admission>,
     stopping: CancellationToken,
+}
+
+/// Brings an agent up to date just before a run of it starts: an agent kept as a file is
+/// read again when its file changed since it was last read (see `agents::files`).
+pub trait Freshen: Send + Sync + std::fmt::Debug {
+    /// `agent` as it is now.
+    fn freshen(&self, agent: AgentRow) -> BoxFuture<'_, AgentRow>;
 }
 
 impl std::fmt::Debug for Runner {
@@ -289,12 +299,14 @@ struct Launch {
 
 impl Runner {
     /// A runner over `store` and `realtime`, and the channel on which it tells what its runs
-    /// did to their agents (see [`AgentTouched`]). Runs a crash left queued or running are
-    /// failed first ("interrupted by restart").
+    /// did to their agents (see [`AgentTouched`]); `freshen`, when given, sees each agent
+    /// before its run starts. Runs a crash left queued or running are failed first
+    /// ("interrupted by restart").
     pub async fn new(
         config: RunnerConfig,
         store: Store,
         realtime: Realtime,
+        freshen: Option<Arc<dyn Freshen>>,
     ) -> Result<(Self, mpsc::Receiver<AgentTouched>), StoreError> {
         let interrupted = store.fail_interrupted_runs().await?;
         if interrupted > 0 {
@@ -316,6 +328,7 @@ impl Runner {
                 slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
                 local_slots: Arc::new(Semaphore::new(config.local.concurrency.max(1))),
                 store,
+                freshen,
                 realtime,
                 agent_events,
                 remote,
@@ -337,10 +350,13 @@ impl Runner {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts a run: admits it (not while stopping, nor for a disabled agent, nor past a
-    /// daily cost cap), stores its delivery, thread, message and run in one transaction,
+    /// Starts a run: brings its agent up to date ([`Freshen`]), admits it (not while
+    /// stopping, nor for a disabled agent, nor past a daily cost cap), stores its delivery, thread, message and run in one transaction,
     /// announces them and launches its task.
-    pub async fn start(&self, request: StartRequest) -> Result<StartedRun, StartError> {
+    pub async fn start(&self, mut request: StartRequest) -> Result<StartedRun, StartError> {
+        if let Some(freshen) = &self.inner.freshen {
+            request.agent = freshen.freshen(request.agent).await;
+        }
         let ticket = self.admit(&request.agent).await?;
         let message = NewMessageRow {
             role: Some(MessageRole::User),

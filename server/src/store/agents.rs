@@ -1,7 +1,11 @@
-//! Agents: their settings and state, listed by owner or all, newest first.
+//! Agents: their settings and state, listed by owner or all, newest first; agents kept
+//! as files, written by the file they come from.
 
 use chrono::{DateTime, Utc};
-use hatchery_shared::api::agents::{AgentStatus, Tool};
+use hatchery_shared::api::{
+    agents::{AgentStatus, Tool},
+    rooms::MemberRole,
+};
 
 use super::{Store, StoreError, on_pool};
 
@@ -22,6 +26,22 @@ pub struct AgentRow {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The file that defines it, for an agent kept as a file.
+    pub file: Option<AgentFileRow>,
+}
+
+/// The file an agent kept as a file comes from, as last read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentFileRow {
+    /// The file's path.
+    pub path: String,
+    /// The file's modification time when it was last read, in nanoseconds since 1970: a
+    /// different time on disk means the file changed since.
+    pub modified_ns: i64,
+    /// Why the file's content is not in force (it does not parse, or it was deleted).
+    pub error: Option<String>,
+    /// The role the agent takes when added to a room without one.
+    pub room_role: Option<MemberRole>,
 }
 
 /// Everything a create or an update writes, already validated.
@@ -80,6 +100,10 @@ pub(super) struct RawAgent {
     next_run_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    file_path: Option<String>,
+    file_modified_ns: Option<i64>,
+    file_error: Option<String>,
+    file_room_role: Option<String>,
 }
 
 impl TryFrom<RawAgent> for AgentRow {
@@ -91,6 +115,18 @@ impl TryFrom<RawAgent> for AgentRow {
                 format!("agents.tools is not a list of tools: {err}").into(),
             ))
         })?;
+        let file = match raw.file_path {
+            Some(path) => Some(AgentFileRow {
+                path,
+                modified_ns: raw.file_modified_ns.unwrap_or_default(),
+                error: raw.file_error,
+                room_role: raw
+                    .file_room_role
+                    .map(|role| super::parse_column("agents.file_room_role", &role))
+                    .transpose()?,
+            }),
+            None => None,
+        };
         Ok(Self {
             id: raw.id,
             owner_id: raw.owner_id,
@@ -111,13 +147,15 @@ impl TryFrom<RawAgent> for AgentRow {
             last_run_at: raw.last_run_at,
             created_at: raw.created_at,
             updated_at: raw.updated_at,
+            file,
         })
     }
 }
 
 pub(super) const COLUMNS: &str = "id, owner_id, name, system_instructions, task_instructions, model, \
                        temperature, tools, schedule, time_zone, schedule_memory_runs, status, \
-                       last_error, last_run_at, next_run_at, created_at, updated_at";
+                       last_error, last_run_at, next_run_at, created_at, updated_at, \
+                       file_path, file_modified_ns, file_error, file_room_role";
 
 /// Binds the fields of an [`AgentChange`] to `$query`, in the order of the agent's columns
 /// from `name` to `next_run_at`.
@@ -149,26 +187,7 @@ impl Store {
         owner_id: &str,
         change: &AgentChange,
     ) -> Result<AgentRow, StoreError> {
-        let sql = format!(
-            "INSERT INTO agents (id, owner_id, name, system_instructions, task_instructions, \
-                                 model, temperature, tools, schedule, time_zone, \
-                                 schedule_memory_runs, status, next_run_at, created_at, \
-                                 updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
-             RETURNING {COLUMNS}"
-        );
-        let raw = on_pool!(self, |pool| {
-            bind_change!(
-                sqlx::query_as::<_, RawAgent>(&sql)
-                    .bind(super::new_id())
-                    .bind(owner_id),
-                change
-            )
-            .bind(super::now())
-            .fetch_one(pool)
-            .await?
-        });
-        raw.try_into()
+        self.put_agent(owner_id, change, None).await
     }
 
     /// The agent with this id.
@@ -241,5 +260,103 @@ impl Store {
                 .rows_affected()
         });
         Ok(deleted == 1)
+    }
+
+    /// The agents kept as files.
+    pub async fn file_agents(&self) -> Result<Vec<AgentRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM agents WHERE file_path IS NOT NULL");
+        let raws = on_pool!(self, |pool| {
+            sqlx::query_as::<_, RawAgent>(&sql).fetch_all(pool).await?
+        });
+        raws.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Writes the agent defined by `file`: a new agent owned by `owner_id` when no agent
+    /// comes from that path yet, else `change` and `file` over the existing one. An existing
+    /// agent keeps its owner, and its status unless the file disables or enables it (a
+    /// running agent stays running).
+    pub async fn write_file_agent(
+        &self,
+        owner_id: &str,
+        change: &AgentChange,
+        file: &AgentFileRow,
+    ) -> Result<AgentRow, StoreError> {
+        self.put_agent(owner_id, change, Some(file)).await
+    }
+
+    /// Inserts an agent, or (for an agent kept as a file) updates the one from the same
+    /// file: without a file, the path is NULL, which never conflicts.
+    async fn put_agent(
+        &self,
+        owner_id: &str,
+        change: &AgentChange,
+        file: Option<&AgentFileRow>,
+    ) -> Result<AgentRow, StoreError> {
+        let sql = format!(
+            "INSERT INTO agents (id, owner_id, name, system_instructions, task_instructions, \
+                                 model, temperature, tools, schedule, time_zone, \
+                                 schedule_memory_runs, status, next_run_at, created_at, \
+                                 updated_at, file_path, file_modified_ns, file_error, \
+                                 file_room_role) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, \
+                     $16, $17, $18) \
+             ON CONFLICT (file_path) DO UPDATE SET \
+                 name = excluded.name, system_instructions = excluded.system_instructions, \
+                 task_instructions = excluded.task_instructions, model = excluded.model, \
+                 temperature = excluded.temperature, tools = excluded.tools, \
+                 schedule = excluded.schedule, time_zone = excluded.time_zone, \
+                 schedule_memory_runs = excluded.schedule_memory_runs, \
+                 status = CASE WHEN excluded.status = 'disabled' \
+                                    OR agents.status = 'disabled' \
+                               THEN excluded.status ELSE agents.status END, \
+                 next_run_at = excluded.next_run_at, updated_at = excluded.updated_at, \
+                 file_modified_ns = excluded.file_modified_ns, \
+                 file_error = excluded.file_error, file_room_role = excluded.file_room_role \
+             RETURNING {COLUMNS}"
+        );
+        let raw = on_pool!(self, |pool| {
+            bind_change!(
+                sqlx::query_as::<_, RawAgent>(&sql)
+                    .bind(super::new_id())
+                    .bind(owner_id),
+                change
+            )
+            .bind(super::now())
+            .bind(file.map(|file| &file.path))
+            .bind(file.map(|file| file.modified_ns))
+            .bind(file.and_then(|file| file.error.as_ref()))
+            .bind(file.and_then(|file| file.room_role).map(MemberRole::as_str))
+            .fetch_one(pool)
+            .await?
+        });
+        raw.try_into()
+    }
+
+    /// Records why the file of the agent `id` is not in force, read at `modified_ns`, and
+    /// sets its status (a deleted file disables its agent). Its settings stay as they were.
+    pub async fn set_agent_file_error(
+        &self,
+        id: &str,
+        modified_ns: i64,
+        error: &str,
+        status: AgentStatus,
+    ) -> Result<Option<AgentRow>, StoreError> {
+        let sql = format!(
+            "UPDATE agents SET file_modified_ns = $2, file_error = $3, status = $4, \
+                    next_run_at = CASE WHEN $4 = 'disabled' THEN NULL ELSE next_run_at END, \
+                    updated_at = $5 \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        );
+        let raw = on_pool!(self, |pool| {
+            sqlx::query_as::<_, RawAgent>(&sql)
+                .bind(id)
+                .bind(modified_ns)
+                .bind(error)
+                .bind(status.as_str())
+                .bind(super::now())
+                .fetch_optional(pool)
+                .await?
+        });
+        raw.map(TryInto::try_into).transpose()
     }
 }

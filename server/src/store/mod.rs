@@ -28,7 +28,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-pub use agents::{AgentChange, AgentCursor, AgentFilter, AgentRow};
+pub use agents::{AgentChange, AgentCursor, AgentFileRow, AgentFilter, AgentRow};
 pub use history::{RunCursor, RunFilter};
 pub use installation::Installation;
 pub use rooms::{

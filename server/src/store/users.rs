@@ -166,6 +166,19 @@ impl Store {
         raw.try_into().map(Some)
     }
 
+    /// The id of the oldest admin who is not disabled, if there is one.
+    pub async fn first_admin_id(&self) -> Result<Option<String>, StoreError> {
+        let id = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL \
+                 ORDER BY created_at, id LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(id)
+    }
+
     /// Whether no account can sign in yet (the first-run page is offered).
     pub async fn setup_needed(&self) -> Result<bool, StoreError> {
         let exists: bool = on_pool!(self, |pool| {

@@ -4,7 +4,13 @@
 //! endpoint. Every server starts with three real accounts and an API token for each:
 //! `alice` and `bob` (users with those ids) and `root` (an admin, token name `admin`).
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    str::FromStr,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 use hatchery_server::{
@@ -169,6 +175,7 @@ impl TestData {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: self.path(),
+            agents_dir: None,
             database: match &self.postgres {
                 Some((_, options)) => DatabaseConfig::Postgres(options.clone()),
                 None => DatabaseConfig::sqlite_file(self.path().join("hatchery.db")),
@@ -545,4 +552,16 @@ pub fn session_cookie_of(response: &reqwest::Response) -> Option<String> {
             pair.starts_with("hatchery_session=") && pair.len() > "hatchery_session=".len()
         })
         .map(str::to_owned)
+}
+
+/// Polls `check` every 50 ms for up to 15 s.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

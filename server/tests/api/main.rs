@@ -5,6 +5,7 @@ mod fake_llm;
 mod helpers;
 
 mod accounts;
+mod agent_files;
 mod agents;
 mod authorization;
 mod caps;

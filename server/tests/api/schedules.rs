@@ -3,7 +3,7 @@
 //! failures (no provider is configured, so every run fails), the missed-time policy across a
 //! restart, and the schedule preview.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Utc};
 use hatchery_server::{
@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 
 use crate::{
     fake_llm::{FakeLlm, Scripted},
-    helpers::{TestApp, TestData, spawn_app_configured, spawn_app_on, spawn_app_on_configured},
+    helpers::{
+        TestApp, TestData, eventually, spawn_app_configured, spawn_app_on, spawn_app_on_configured,
+    },
 };
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -60,18 +62,6 @@ async fn scheduled_runs(app: &TestApp, agent: &str) -> Vec<Run> {
     let path = format!("/api/agents/{agent}/runs?trigger=schedule");
     let page: Page<Run> = app.json(Method::GET, &path, Some("alice"), None).await;
     page.items
-}
-
-/// Polls `check` every 50 ms for up to 15 s.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::absent_null_or_value;
+use super::{absent_null_or_value, rooms::MemberRole};
 
 wire_enum! {
     /// What an agent is doing.
@@ -76,6 +76,23 @@ pub struct Agent {
     /// `GET /api/agents/{id}`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub instructions_trimmed: bool,
+    /// The file that defines the agent, for an agent kept as a file in the server's agents
+    /// directory (`HATCHERY_AGENTS_DIR`): such an agent is changed by editing its file, and
+    /// the API refuses to change or delete it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<AgentFile>,
+}
+
+/// Where an agent kept as a file comes from, and how its last reading went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentFile {
+    /// The file's path on the server.
+    pub path: String,
+    /// Why the file's current content is not in force (it does not parse, or it was
+    /// deleted); `None` when the agent is the file's current content.
+    pub error: Option<String>,
+    /// The role the agent takes when added to a room without one (the file's `room_role`).
+    pub room_role: Option<MemberRole>,
 }
 
 /// The most characters of each instruction field that an agent's topic event carries.

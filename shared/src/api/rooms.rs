@@ -200,16 +200,13 @@ pub struct RoomPatch {
 pub struct NewMember {
     /// An agent of the room's owner.
     pub agent_id: String,
-    /// What it does (default `participant`).
-    #[serde(default = "participant")]
-    pub role: MemberRole,
+    /// What it does; when absent, the role its agent's file suggests (`room_role`), else
+    /// `participant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<MemberRole>,
     /// Its place in the turn order; after the others when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<u32>,
-}
-
-fn participant() -> MemberRole {
-    MemberRole::Participant
 }
 
 /// A message in a room.

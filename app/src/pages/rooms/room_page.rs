@@ -290,7 +290,7 @@ fn Members(
     let add = Action::new(move |_: &()| {
         let body = NewMember {
             agent_id: chosen.get_untracked(),
-            role: role.get_untracked(),
+            role: Some(role.get_untracked()),
             position: None,
         };
         let path = path.clone();
