@@ -208,7 +208,10 @@ async fn streaming(api: &Api, server: &Server, agents: u64, rounds: u64, rate: u
                     let _ = latency.record(now.saturating_sub(sent).max(1));
                 }
             }
-            Some("room_message_created") => messages += 1,
+            // The person's message is announced too: only the agents' replies count.
+            Some("room_message_created") if envelope["data"]["author_kind"] == "agent" => {
+                messages += 1;
+            }
             _ => {}
         }
     }
