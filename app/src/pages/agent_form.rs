@@ -204,102 +204,7 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
                 save.dispatch(());
             }>
                 <fieldset class="read-only" disabled=read_only>
-                    <TextField label="Name" name="name" value=fields.name failure />
-                    <TextField
-                        label="Model"
-                        name="model"
-                        value=fields.model
-                        failure
-                        hint="Empty: the server's default model."
-                        suggestions=MODEL_SUGGESTIONS
-                    />
-                    <Transition fallback=|| ()>
-                        {move || answerer(models, fields.model).map(|answerer| view! {
-                            <p class="hint" data-testid="answered-by">{answerer.to_string()}</p>
-                        })}
-                    </Transition>
-                    <TextField
-                        label="Temperature"
-                        name="temperature"
-                        value=fields.temperature
-                        failure
-                        hint="0 is focused, 2 is most varied."
-                    />
-                    <TextField
-                        label="System instructions"
-                        name="system_instructions"
-                        value=fields.system_instructions
-                        failure
-                        multiline=true
-                    />
-                    <TextField
-                        label="Task instructions"
-                        name="task_instructions"
-                        value=fields.task_instructions
-                        failure
-                        multiline=true
-                        hint="What a scheduled or manual run asks the agent to do."
-                    />
-                    <fieldset class="field">
-                        <legend>"Tools"</legend>
-                        {Tool::iter()
-                            .map(|tool| {
-                                let id = format!("tool-{}", tool.as_str());
-                                let label_for = id.clone();
-                                view! {
-                                    <label class="checkbox" for=label_for>
-                                        <input
-                                            id=id
-                                            type="checkbox"
-                                            prop:checked=move || fields.tools.with(|tools| tools.contains(&tool))
-                                            on:change=move |event| {
-                                                let on = event_target_checked(&event);
-                                                fields.tools.update(|tools| {
-                                                    tools.retain(|t| *t != tool);
-                                                    if on {
-                                                        tools.push(tool);
-                                                    }
-                                                });
-                                            }
-                                        />
-                                        {tool.as_str()}
-                                    </label>
-                                }
-                            })
-                            .collect_view()}
-                        <Transition fallback=|| ()>
-                            {move || answerer(models, fields.model).filter(|answerer| answerer.is_local()).map(|_| view! {
-                                <p class="hint" data-testid="no-tools">
-                                    "The built-in model cannot call tools: they are not offered to it."
-                                </p>
-                            })}
-                        </Transition>
-                        <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
-                    </fieldset>
-                    <TextField
-                        label="Schedule"
-                        name="schedule"
-                        value=fields.schedule
-                        failure
-                        hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
-                    />
-                    <TimeZoneField value=fields.time_zone failure />
-                    <TextField
-                        label="Earlier runs remembered"
-                        name="schedule_memory_runs"
-                        kind="number"
-                        value=fields.schedule_memory_runs
-                        failure
-                        hint="How many earlier scheduled runs each scheduled run sees (0 to 100; 0: each starts afresh)."
-                    />
-                    <label class="checkbox">
-                        <input
-                            type="checkbox"
-                            prop:checked=move || fields.disabled.get()
-                            on:change=move |event| fields.disabled.set(event_target_checked(&event))
-                        />
-                        "Disabled (nothing triggers it)"
-                    </label>
+                    <SettingsFields fields failure models />
                 </fieldset>
                 <FormError failure />
                 <div class="form-actions">
@@ -313,6 +218,115 @@ fn SettingsForm(agent: Option<Agent>) -> impl IntoView {
             </form>
         </section>
     }
+}
+
+/// The form's fields. Their view is type-erased: nested in the form's, its full type makes
+/// the page's server render overflow a thread's stack in debug builds.
+#[component]
+fn SettingsFields(
+    fields: Fields,
+    failure: RwSignal<Option<Failure>>,
+    models: api::Load<Models>,
+) -> AnyView {
+    view! {
+        <TextField label="Name" name="name" value=fields.name failure />
+        <TextField
+            label="Model"
+            name="model"
+            value=fields.model
+            failure
+            hint="Empty: the server's default model."
+            suggestions=MODEL_SUGGESTIONS
+        />
+        <Transition fallback=|| ()>
+            {move || answerer(models, fields.model).map(|answerer| view! {
+                <p class="hint" data-testid="answered-by">{answerer.to_string()}</p>
+            })}
+        </Transition>
+        <TextField
+            label="Temperature"
+            name="temperature"
+            value=fields.temperature
+            failure
+            hint="0 is focused, 2 is most varied."
+        />
+        <TextField
+            label="System instructions"
+            name="system_instructions"
+            value=fields.system_instructions
+            failure
+            multiline=true
+        />
+        <TextField
+            label="Task instructions"
+            name="task_instructions"
+            value=fields.task_instructions
+            failure
+            multiline=true
+            hint="What a scheduled or manual run asks the agent to do."
+        />
+        <fieldset class="field">
+            <legend>"Tools"</legend>
+            {Tool::iter()
+                .map(|tool| {
+                    let id = format!("tool-{}", tool.as_str());
+                    let label_for = id.clone();
+                    view! {
+                        <label class="checkbox" for=label_for>
+                            <input
+                                id=id
+                                type="checkbox"
+                                prop:checked=move || fields.tools.with(|tools| tools.contains(&tool))
+                                on:change=move |event| {
+                                    let on = event_target_checked(&event);
+                                    fields.tools.update(|tools| {
+                                        tools.retain(|t| *t != tool);
+                                        if on {
+                                            tools.push(tool);
+                                        }
+                                    });
+                                }
+                            />
+                            {tool.as_str()}
+                        </label>
+                    }
+                })
+                .collect_view()}
+            <Transition fallback=|| ()>
+                {move || answerer(models, fields.model).filter(|answerer| answerer.is_local()).map(|_| view! {
+                    <p class="hint" data-testid="no-tools">
+                        "The built-in model cannot call tools: they are not offered to it."
+                    </p>
+                })}
+            </Transition>
+            <p class="field-error">{move || failure.get().and_then(|f| f.field("tools"))}</p>
+        </fieldset>
+        <TextField
+            label="Schedule"
+            name="schedule"
+            value=fields.schedule
+            failure
+            hint="Cron: minute hour day month weekday, e.g. 0 9 * * 1-5. Empty: manual only."
+        />
+        <TimeZoneField value=fields.time_zone failure />
+        <TextField
+            label="Earlier runs remembered"
+            name="schedule_memory_runs"
+            kind="number"
+            value=fields.schedule_memory_runs
+            failure
+            hint="How many earlier scheduled runs each scheduled run sees (0 to 100; 0: each starts afresh)."
+        />
+        <label class="checkbox">
+            <input
+                type="checkbox"
+                prop:checked=move || fields.disabled.get()
+                on:change=move |event| fields.disabled.set(event_target_checked(&event))
+            />
+            "Disabled (nothing triggers it)"
+        </label>
+    }
+    .into_any()
 }
 
 /// What answers an agent's runs on this server.

@@ -101,7 +101,7 @@ fn AgentTabs(id: String) -> impl IntoView {
                         </p>
                     })}
                 </div>
-            })}
+            }.into_any())}
             {move || agent().and_then(|agent| agent.last_error).map(|error| view! {
                 <p class="muted agent-error">{error}</p>
             })}
