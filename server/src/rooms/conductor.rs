@@ -7,11 +7,13 @@
 
 use std::collections::VecDeque;
 
-use futures_util::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use hatchery_shared::api::rooms::{
     MemberActivity, MemberRole, Room, RoomMessage, RoomState, TurnPolicy,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinSet,
+};
 
 use super::{
     RoomError, Rooms,
@@ -21,9 +23,6 @@ use crate::{
     runner::{CANCELLED_BY_INTERRUPTION, CANCELLED_BY_STOP},
     store::{NewRoomMessageRow, RoomRow, TurnRefusal},
 };
-
-/// How many times a room's new state is written before the conductor gives up on it.
-const STATE_WRITE_ATTEMPTS: u32 = 5;
 
 /// What a room's conductor is asked to do.
 pub enum Command {
@@ -71,7 +70,10 @@ struct Conductor {
     plan: Option<Plan>,
     /// Participants' messages the critics have yet to judge (while the room is paused).
     unjudged: Vec<RoomMessage>,
-    turns: FuturesUnordered<BoxFuture<'static, TurnDone>>,
+    /// The turns in flight, each a task of its own: a turn must go on while the conductor
+    /// awaits something else, or a turn holding a database write would stall the
+    /// conductor's own writes until the database's busy timeout.
+    turns: JoinSet<TurnDone>,
     /// Cuts off the turns in flight; replaced after each cut.
     interrupt: watch::Sender<Option<&'static str>>,
 }
@@ -87,7 +89,7 @@ pub async fn conduct(rooms: Rooms, room_id: String, commands: mpsc::Receiver<Com
         paused: false,
         plan: None,
         unjudged: Vec::new(),
-        turns: FuturesUnordered::new(),
+        turns: JoinSet::new(),
         interrupt: watch::Sender::new(None),
     };
     conductor.run().await;
@@ -101,7 +103,7 @@ impl Conductor {
                 // The runner's shutdown ends the runs; their turns are recorded, and the
                 // room is left running for the next start to say it was interrupted.
                 self.plan = None;
-                while let Some(done) = self.turns.next().await {
+                while let Some(done) = next_turn(&mut self.turns).await {
                     self.finished(done).await;
                 }
                 // No command is taken while stopping: the queue is dropped with its replies.
@@ -119,7 +121,7 @@ impl Conductor {
             }
             tokio::select! {
                 () = stopping.cancelled() => {}
-                Some(done) = self.turns.next(), if !self.turns.is_empty() => {
+                Some(done) = next_turn(&mut self.turns), if !self.turns.is_empty() => {
                     self.finished(done).await;
                 }
                 command = self.commands.recv() => match command {
@@ -216,7 +218,7 @@ impl Conductor {
             return;
         }
         self.interrupt.send_replace(Some(reason));
-        while let Some(done) = self.turns.next().await {
+        while let Some(done) = next_turn(&mut self.turns).await {
             self.record(&done);
         }
         self.interrupt = watch::Sender::new(None);
@@ -317,13 +319,13 @@ impl Conductor {
             .or_default()
             .activity
             .insert(agent_id.to_owned(), MemberActivity::Thinking);
-        self.turns.push(Box::pin(turn::take(
+        self.turns.spawn(turn::take(
             self.rooms.clone(),
             room.clone(),
             member.clone(),
             judged,
             self.interrupt.subscribe(),
-        )));
+        ));
     }
 
     /// A turn ended: recorded, and a participant's message handed to the critics (unless
@@ -389,27 +391,16 @@ impl Conductor {
         if state == self.state {
             return;
         }
-        // A write that finds the database busy is tried again a few times before giving up.
-        for attempt in 1..=STATE_WRITE_ATTEMPTS {
-            match self
-                .rooms
-                .inner
-                .store
-                .set_room_state(&self.room_id, state)
-                .await
-            {
-                Ok(_) => {
-                    self.state = state;
-                    break;
-                }
-                Err(err) if attempt < STATE_WRITE_ATTEMPTS => {
-                    tracing::warn!(room = %self.room_id, error = %err, attempt, "retrying a room's state");
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)))
-                        .await;
-                }
-                Err(err) => {
-                    tracing::error!(room = %self.room_id, error = %err, "cannot record a room's state");
-                }
+        match self
+            .rooms
+            .inner
+            .store
+            .set_room_state(&self.room_id, state)
+            .await
+        {
+            Ok(_) => self.state = state,
+            Err(err) => {
+                tracing::error!(room = %self.room_id, error = %err, "cannot record a room's state");
             }
         }
         self.announce().await;
@@ -422,8 +413,7 @@ impl Conductor {
         }
     }
 
-    /// The room as the API shows it now. (Methods of the conductor that await take `&mut
-    /// self`: its turns are `Send` but not `Sync`.)
+    /// The room as the API shows it now.
     async fn view(&mut self) -> Result<Room, RoomError> {
         let row = self.rooms.current(&self.room_id).await?;
         let mut room = self.rooms.view(&row);
@@ -436,6 +426,18 @@ impl Conductor {
     async fn room(&mut self) -> Result<RoomRow, RoomError> {
         self.rooms.current(&self.room_id).await
     }
+}
+
+/// The next turn of `turns` to end; `None` when none is left. A turn that panicked is
+/// logged and skipped.
+async fn next_turn(turns: &mut JoinSet<TurnDone>) -> Option<TurnDone> {
+    while let Some(joined) = turns.join_next().await {
+        match joined {
+            Ok(done) => return Some(done),
+            Err(err) => tracing::error!(error = %err, "a room's turn failed"),
+        }
+    }
+    None
 }
 
 /// The room's participants, in turn order.
