@@ -144,11 +144,12 @@ impl AgentFiles {
             }
         };
         failed.retain(|path, _| on_disk.contains_key(path));
+        let by_path: HashMap<&str, &AgentRow> = known
+            .iter()
+            .filter_map(|row| Some((row.file.as_ref()?.path.as_str(), row)))
+            .collect();
         for (path, &modified_ns) in &on_disk {
-            let key = path.display().to_string();
-            let current = known
-                .iter()
-                .find(|row| row.file.as_ref().is_some_and(|file| file.path == key));
+            let current = by_path.get(path.display().to_string().as_str()).copied();
             let unchanged = match current.and_then(|row| row.file.as_ref()) {
                 Some(file) => {
                     file.modified_ns == modified_ns && file.error.as_deref() != Some(DELETED)
