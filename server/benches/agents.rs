@@ -22,8 +22,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hatchery_server::store::{AgentChange, DatabaseConfig, Store};
-use hatchery_shared::api::agents::{AgentStatus, Tool};
+use hatchery_server::store::{AgentChange, Audit, DatabaseConfig, Store};
+use hatchery_shared::api::{
+    agents::{AgentStatus, Tool},
+    audit::AuditAction,
+};
 use support::{Args, Server, get_as, measure, pin};
 
 const EMAIL: &str = "bench@example.com";
@@ -154,7 +157,11 @@ async fn seed(database: &DatabaseConfig, count: u64) -> (String, Vec<String>) {
                     };
                     ids.push(
                         store
-                            .create_agent(&owner, &change)
+                            .create_agent(
+                                &owner,
+                                &change,
+                                &Audit::by_system(AuditAction::AgentCreated, "for a bench"),
+                            )
                             .await
                             .expect("an agent")
                             .id,

@@ -21,11 +21,12 @@ use std::{
 use chrono::{SubsecRound, Utc};
 use hatchery_server::{
     scheduler::schedule::{Schedule, parse_time_zone},
-    store::{AgentChange, Store},
+    store::{AgentChange, Audit, Store},
     webhooks::signature,
 };
 use hatchery_shared::api::{
-    Page, agents::AgentStatus, runs::Run, threads::ThreadKind, triggers::TriggerWithSecret,
+    Page, agents::AgentStatus, audit::AuditAction, runs::Run, threads::ThreadKind,
+    triggers::TriggerWithSecret,
 };
 use hdrhistogram::Histogram;
 use sqlx::Connection;
@@ -90,11 +91,20 @@ async fn history(args: &Args) {
     let base = (Utc::now() - chrono::Duration::days(30)).trunc_subsecs(6);
     for n in 0..agents {
         let agent = store
-            .create_agent(&user_id, &change(format!("agent {n}"), None))
+            .create_agent(
+                &user_id,
+                &change(format!("agent {n}"), None),
+                &Audit::by_system(AuditAction::AgentCreated, "for a bench"),
+            )
             .await
             .expect("an agent");
         let thread = store
-            .create_thread(&agent.id, "history", ThreadKind::Chat)
+            .create_thread(
+                &agent.id,
+                "history",
+                ThreadKind::Chat,
+                &Audit::by_system(AuditAction::ThreadCreated, "for a bench"),
+            )
             .await
             .expect("a thread")
             .expect("its agent exists");
@@ -305,7 +315,11 @@ async fn scheduler(args: &Args) {
     for n in 0..agents {
         let change = change(format!("agent {n}"), Some((expression, schedule.clone())));
         store
-            .create_agent(&user_id, &change)
+            .create_agent(
+                &user_id,
+                &change,
+                &Audit::by_system(AuditAction::AgentCreated, "for a bench"),
+            )
             .await
             .expect("an agent");
     }

@@ -17,6 +17,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     agents::{Agents, files::AgentFiles},
+    audit::{self, AuditConfig},
     auth::Auth,
     config::Config,
     http::{self, AppState, Parts},
@@ -84,6 +85,8 @@ pub struct Application {
     serve_limits: ServeLimits,
     /// The size of SQLite's write-ahead log, kept by the checkpoint task.
     log_bytes: prometheus::IntGauge,
+    /// The audit log's settings, for its retention task.
+    audit: AuditConfig,
 }
 
 impl Application {
@@ -168,6 +171,7 @@ impl Application {
             agent_events,
             serve_limits: config.serve,
             log_bytes,
+            audit: config.audit.clone(),
         })
     }
 
@@ -207,6 +211,7 @@ impl Application {
             agent_events,
             serve_limits,
             log_bytes,
+            audit,
         } = self;
         let store = state.store.clone();
         let realtime = state.realtime.clone();
@@ -232,6 +237,7 @@ impl Application {
             .webhooks
             .start_pruning(&background, stop_background.clone());
         store.start_checkpoints(log_bytes, &background, stop_background.clone());
+        audit::start_pruning(&store, &audit, &background, stop_background.clone());
         if let Some(files) = agent_files {
             files.watch(&background, stop_background.clone());
         }

@@ -4,12 +4,15 @@
 use std::io::BufRead;
 
 use clap::{Parser, Subcommand};
-use hatchery_shared::api::accounts::{NewAccount, Role};
+use hatchery_shared::api::{
+    accounts::{NewAccount, Role},
+    audit::AuditAction,
+};
 
 use crate::{
     auth::{AccountError, password, validated_account},
     config::Config,
-    store::{Store, StoreError},
+    store::{Audit, Store, StoreError},
 };
 
 /// Hatchery: a self-hosted platform for AI agents. Configured by `HATCHERY_*` variables.
@@ -94,10 +97,14 @@ pub async fn run_user_command(
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::connect(&config.database).await?;
     store.migrate().await?;
-    let user = store.create_user(&new).await.map_err(|err| match err {
-        StoreError::Conflict(what) => CommandError::Invalid(format!("{what} already exists")),
-        err => err.into(),
-    })?;
+    let audit = Audit::by_system(AuditAction::UserCreated, "from the command line");
+    let user = store
+        .create_user(&new, &audit)
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict(what) => CommandError::Invalid(format!("{what} already exists")),
+            err => err.into(),
+        })?;
     store.close().await;
     Ok(format!(
         "created {} {} ({})",

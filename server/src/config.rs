@@ -14,6 +14,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, error::ContextKind};
 use secrecy::SecretBox;
 
 use crate::{
+    audit::AuditConfig,
     auth::{AuthConfig, AuthMode},
     realtime::RealtimeConfig,
     runner::{
@@ -64,6 +65,8 @@ pub struct Config {
     /// Webhook triggers (`HATCHERY_SECRET_KEY`, `HATCHERY_WEBHOOK_RATE_PER_MIN`,
     /// `HATCHERY_WEBHOOK_ROTATION_GRACE_SECS`, `HATCHERY_WEBHOOK_RETENTION_DAYS`).
     pub webhooks: WebhookConfig,
+    /// The audit log (`HATCHERY_AUDIT_RETENTION_DAYS`).
+    pub audit: AuditConfig,
     /// Connection and request limits of the HTTP server.
     pub serve: ServeLimits,
 }
@@ -188,6 +191,8 @@ struct Settings {
     webhook_rotation_grace_secs: Option<u64>,
     #[arg(long, env = "HATCHERY_WEBHOOK_RETENTION_DAYS", value_parser = number::<1, 3650>)]
     webhook_retention_days: Option<u64>,
+    #[arg(long, env = "HATCHERY_AUDIT_RETENTION_DAYS", value_parser = number::<1, 36500>)]
+    audit_retention_days: Option<u64>,
     #[arg(long, env = "HATCHERY_SECRET_KEY", value_parser = secret_key)]
     secret_key: Option<[u8; 32]>,
 }
@@ -431,6 +436,13 @@ impl Settings {
             runner,
             scheduler,
             webhooks,
+            audit: AuditConfig {
+                retention: self
+                    .audit_retention_days
+                    .map_or(AuditConfig::default().retention, |days| {
+                        Duration::from_secs(days * 24 * 3600)
+                    }),
+            },
             serve,
         })
     }

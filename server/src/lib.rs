@@ -4,10 +4,12 @@
 
 pub mod agents;
 pub mod application;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod periodic;
 pub mod realtime;
 pub mod rooms;
 pub mod runner;

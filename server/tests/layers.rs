@@ -16,7 +16,9 @@ use std::{
 /// one hears from a later one only through a channel or an event.
 const LAYERS: &[&str] = &[
     "store",
+    "periodic",
     "realtime",
+    "audit",
     "auth",
     "scheduler",
     "runner",

@@ -8,8 +8,9 @@ use std::{collections::HashMap, process::Stdio, str::FromStr, time::Instant};
 use axum::serve::ListenerExt;
 use hatchery_server::{
     auth::{Role, TOKEN_PREFIX, password, secret},
-    store::{DatabaseConfig, NewApiToken, NewUser, Store},
+    store::{Audit, DatabaseConfig, NewApiToken, NewUser, Store},
 };
+use hatchery_shared::api::audit::AuditAction;
 use hdrhistogram::Histogram;
 use sqlx::{Connection, postgres::PgConnectOptions};
 
@@ -257,27 +258,33 @@ pub async fn postgres_database() -> (DatabaseConfig, String) {
 /// the token.
 pub async fn bench_user(store: &Store, email: &str, password: &str) -> (String, String) {
     let user = store
-        .create_user(&NewUser {
-            email: email.into(),
-            display_name: "Bench".into(),
-            role: Role::User,
-            password_hash: Some(
-                password::Hashing::for_this_machine()
-                    .hash(password.into())
-                    .await
-                    .expect("one hash fits"),
-            ),
-        })
+        .create_user(
+            &NewUser {
+                email: email.into(),
+                display_name: "Bench".into(),
+                role: Role::User,
+                password_hash: Some(
+                    password::Hashing::for_this_machine()
+                        .hash(password.into())
+                        .await
+                        .expect("one hash fits"),
+                ),
+            },
+            &Audit::by_system(AuditAction::UserCreated, "for a bench"),
+        )
         .await
         .expect("a user");
     let token = secret::generate(TOKEN_PREFIX);
     store
-        .create_api_token(&NewApiToken {
-            user_id: &user.id,
-            name: "bench",
-            hash: &secret::hash(&token),
-            prefix: &token[..10],
-        })
+        .create_api_token(
+            &NewApiToken {
+                user_id: &user.id,
+                name: "bench",
+                hash: &secret::hash(&token),
+                prefix: &token[..10],
+            },
+            &Audit::by_system(AuditAction::TokenCreated, "for a bench"),
+        )
         .await
         .expect("a token");
     (user.id, token)

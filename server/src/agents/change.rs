@@ -154,3 +154,41 @@ fn checked(mut change: AgentChange) -> Result<AgentChange, FieldErrors> {
         Err(errors)
     }
 }
+
+/// The names of the settings `after` changes from `before`, as the audit log shows them
+/// (`name, model`), or "nothing" when it changes none.
+pub fn changed_fields(before: &AgentChange, after: &AgentChange) -> String {
+    let fields = [
+        ("name", before.name != after.name),
+        (
+            "system_instructions",
+            before.system_instructions != after.system_instructions,
+        ),
+        (
+            "task_instructions",
+            before.task_instructions != after.task_instructions,
+        ),
+        ("model", before.model != after.model),
+        ("temperature", before.temperature != after.temperature),
+        ("tools", before.tools != after.tools),
+        ("schedule", before.schedule != after.schedule),
+        ("time_zone", before.time_zone != after.time_zone),
+        (
+            "schedule_memory_runs",
+            before.schedule_memory_runs != after.schedule_memory_runs,
+        ),
+        (
+            "disabled",
+            (before.status == AgentStatus::Disabled) != (after.status == AgentStatus::Disabled),
+        ),
+    ];
+    let changed: Vec<&str> = fields
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect();
+    if changed.is_empty() {
+        "nothing".to_owned()
+    } else {
+        changed.join(", ")
+    }
+}

@@ -21,6 +21,7 @@ use hatchery_shared::{
     api::{
         FieldErrors,
         agents::{Agent, AgentStatus},
+        audit::AuditAction,
         rooms::MemberRole,
     },
     realtime::Message,
@@ -34,7 +35,7 @@ use crate::{
     realtime::Realtime,
     runner::Freshen,
     scheduler::Scheduler,
-    store::{AgentChange, AgentFileRow, AgentRow, Store},
+    store::{AgentChange, AgentFileRow, AgentRow, Audit, Store},
 };
 
 /// How long the watcher waits for a burst of changes to settle before a rescan.
@@ -219,10 +220,24 @@ impl AgentFiles {
             error: None,
             room_role,
         };
+        let audit = match current {
+            Some(row) => Audit::by_system(
+                AuditAction::AgentUpdated,
+                format!(
+                    "{} changed {}",
+                    file.path,
+                    change::changed_fields(&row.change, &change)
+                ),
+            ),
+            None => Audit::by_system(
+                AuditAction::AgentCreated,
+                format!("read from {}", file.path),
+            ),
+        };
         match self
             .inner
             .store
-            .write_file_agent(&owner, &change, &file)
+            .write_file_agent(&owner, &change, &file, &audit)
             .await
         {
             Ok(row) => {

@@ -18,6 +18,7 @@ use hatchery_shared::{
     api::{
         FieldErrors,
         agents::{Agent, AgentDeleted, AgentFile, AgentPatch, EVENT_INSTRUCTIONS_CHARS, NewAgent},
+        audit::AuditAction,
         runs::RunTrigger,
         threads::ThreadKind,
     },
@@ -31,7 +32,7 @@ use crate::{
     realtime::Realtime,
     runner::{AgentTouched, Runner, StartError, StartRequest, ThreadChoice},
     scheduler::{Scheduler, schedule},
-    store::{AgentRow, StartedRun, Store, StoreError, ThreadRow, rfc3339},
+    store::{Actor, AgentRow, Audit, StartedRun, Store, StoreError, ThreadRow, rfc3339},
 };
 
 /// The longest chat message accepted, in characters.
@@ -87,31 +88,56 @@ impl Agents {
         }
     }
 
-    /// Creates an agent owned by `owner_id`.
-    pub async fn create(&self, owner_id: &str, new: NewAgent) -> Result<Agent, AgentError> {
+    /// Creates an agent owned by `owner_id`, as `actor` asks.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        owner_id: &str,
+        new: NewAgent,
+    ) -> Result<Agent, AgentError> {
         let change =
             change::new_change(new, self.runner.default_model()).map_err(AgentError::Invalid)?;
-        let row = self.store.create_agent(owner_id, &change).await?;
+        let audit = Audit::new(
+            actor,
+            AuditAction::AgentCreated,
+            format!("named {:?}", change.name),
+        );
+        let row = self.store.create_agent(owner_id, &change, &audit).await?;
         Ok(self.changed(&row, Message::AgentCreated).await)
     }
 
-    /// Changes the fields `patch` gives of `current`.
-    pub async fn update(&self, current: &AgentRow, patch: AgentPatch) -> Result<Agent, AgentError> {
+    /// Changes the fields `patch` gives of `current`, as `actor` asks.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        current: &AgentRow,
+        patch: AgentPatch,
+    ) -> Result<Agent, AgentError> {
         writable(current)?;
         let change = change::patched(current, patch).map_err(AgentError::Invalid)?;
+        let audit = Audit::new(
+            actor,
+            AuditAction::AgentUpdated,
+            change::changed_fields(&current.change, &change),
+        );
         let row = self
             .store
-            .update_agent(&current.id, &change)
+            .update_agent(&current.id, &change, &audit)
             .await?
             .ok_or_else(|| AgentError::NotFound(current.id.clone()))?;
         Ok(self.changed(&row, Message::AgentUpdated).await)
     }
 
-    /// Deletes `row` with its threads and runs; its runs in progress stop.
-    pub async fn delete(&self, row: &AgentRow) -> Result<(), AgentError> {
+    /// Deletes `row` with its threads and runs, as `actor` asks; its runs in progress stop.
+    pub async fn delete(&self, actor: &Actor, row: &AgentRow) -> Result<(), AgentError> {
         writable(row)?;
         self.runner.cancel_runs_of(Some(&row.id), None);
-        if !self.store.delete_agent(&row.id).await? {
+        let audit = Audit::new(
+            actor,
+            AuditAction::AgentDeleted,
+            format!("named {:?}", row.change.name),
+        );
+        if !self.store.delete_agent(&row.id, &audit).await? {
             return Err(AgentError::NotFound(row.id.clone()));
         }
         self.scheduler.agent_changed(&row.id);
@@ -123,8 +149,9 @@ impl Agents {
         Ok(())
     }
 
-    /// "Run now": runs the agent's task instructions in a new `manual` thread.
-    pub async fn run_now(&self, agent: AgentRow) -> Result<StartedRun, AgentError> {
+    /// "Run now": runs the agent's task instructions in a new `manual` thread, as `actor`
+    /// asks.
+    pub async fn run_now(&self, actor: &Actor, agent: AgentRow) -> Result<StartedRun, AgentError> {
         let task = agent.change.task_instructions.trim().to_owned();
         if task.is_empty() {
             return Err(AgentError::invalid(
@@ -143,6 +170,7 @@ impl Agents {
             trigger: RunTrigger::Manual,
             delivery: None,
             observer: None,
+            audit: Some(Audit::new(actor, AuditAction::RunStarted, "run now")),
         };
         Ok(self.runner.start(request).await?)
     }
@@ -172,6 +200,7 @@ impl Agents {
             trigger: RunTrigger::Chat,
             delivery: None,
             observer: None,
+            audit: None,
         };
         Ok(self.runner.start(request).await?)
     }

@@ -113,6 +113,7 @@ impl Schedules for Live {
             trigger: RunTrigger::Schedule,
             delivery: None,
             observer: None,
+            audit: None,
         };
         match self.runner.start(request).await {
             Ok(_) => Fired::Started,

@@ -23,14 +23,19 @@ use axum::http::{Method, header, request::Parts};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
 pub use hatchery_shared::api::accounts::{AuthMode, Role};
-use hatchery_shared::api::accounts::{NewAccount, PasswordChange};
+use hatchery_shared::api::{
+    accounts::{NewAccount, PasswordChange},
+    audit::AuditAction,
+};
 
 use self::accounts::check_password;
 pub use self::accounts::{AccountError, FieldErrors, validated_account};
 use self::limiter::{AttemptLimiter, address_key};
 use crate::{
     realtime::{Peer, Realtime},
-    store::{NewUser, Store, StoreError, UserRow, Withdrawn},
+    store::{
+        Actor, ApiTokenRow, Audit, NewApiToken, NewUser, Store, StoreError, UserRow, Withdrawn,
+    },
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -343,8 +348,10 @@ impl Auth {
     /// as it starts and is given back if it succeeds, so that however many run at once, at
     /// most the allowed number of wrong passwords is ever checked; beyond it, 429 with how
     /// long to wait.
+    /// Both outcomes are in the audit log, with `actor`'s address and request.
     pub async fn sign_in(
         &self,
+        actor: &Actor,
         email: &str,
         password: String,
         address: IpAddr,
@@ -370,18 +377,39 @@ impl Auth {
                 return Err(busy.into());
             }
         };
-        match user {
+        let refused = match user {
             Some(user) if matches => {
                 self.inner.per_address.succeeded(by_address);
                 self.inner.per_account.clear(&account_key);
-                if user.disabled_at.is_some() {
-                    return Err(AuthError::Disabled);
+                if user.disabled_at.is_none() {
+                    let token = self.start_session(actor, &user.id).await?;
+                    return Ok(SignedIn { user, token });
                 }
-                let token = self.start_session(&user.id).await?;
-                Ok(SignedIn { user, token })
+                (Some(user), "the account is disabled", AuthError::Disabled)
             }
-            _ => Err(AuthError::WrongPassword),
+            user => (
+                user,
+                "wrong password or no such account",
+                AuthError::WrongPassword,
+            ),
+        };
+        let (user, why, error) = refused;
+        let audit = Audit::new(actor, AuditAction::SignInFailed, why);
+        match &user {
+            Some(user) => {
+                self.inner
+                    .store
+                    .record_audit(&audit, "user", &user.id, Some(&user.id))
+                    .await?;
+            }
+            None => {
+                self.inner
+                    .store
+                    .record_audit(&audit, "email", &account_key, None)
+                    .await?;
+            }
         }
+        Err(error)
     }
 
     /// Counts an attempt from `address` (IPv6 per /64) against its limit.
@@ -399,7 +427,12 @@ impl Auth {
     /// First-run setup from `address`: creates the first admin. Refused at once (before any
     /// password is hashed) once an account can sign in, and counted against the address
     /// like a sign-in.
-    pub async fn set_up(&self, body: NewAccount, address: IpAddr) -> Result<UserRow, AuthError> {
+    pub async fn set_up(
+        &self,
+        actor: &Actor,
+        body: NewAccount,
+        address: IpAddr,
+    ) -> Result<UserRow, AuthError> {
         if !self.inner.store.setup_needed().await? {
             return Err(AuthError::AlreadySetUp);
         }
@@ -408,7 +441,7 @@ impl Auth {
         let user = self
             .inner
             .store
-            .create_first_admin(&new)
+            .create_first_admin(&new, &Audit::new(actor, AuditAction::SetUp, "first admin"))
             .await?
             .ok_or(AuthError::AlreadySetUp)?;
         self.inner.per_address.succeeded(attempt);
@@ -420,6 +453,7 @@ impl Auth {
     /// closing their sockets.
     pub async fn change_password(
         &self,
+        actor: &Actor,
         identity: &Identity,
         change: PasswordChange,
     ) -> Result<(), AuthError> {
@@ -464,7 +498,12 @@ impl Auth {
         let withdrawn = self
             .inner
             .store
-            .set_password(&user.id, &hash, session)
+            .set_password(
+                &user.id,
+                &hash,
+                session,
+                &Audit::new(actor, AuditAction::PasswordChanged, "other sessions ended"),
+            )
             .await?
             .ok_or(AuthError::Unauthenticated("sign in first"))?;
         self.close_sockets(&withdrawn);
@@ -472,9 +511,10 @@ impl Auth {
     }
 
     /// Disables the account `user_id` (its sessions end, its tokens are revoked, their
-    /// sockets close) or enables it again, as the admin `by`.
+    /// sockets close) or enables it again, as the admin `by` (`actor`) asks.
     pub async fn set_disabled(
         &self,
+        actor: &Actor,
         by: &Identity,
         user_id: &str,
         disabled: bool,
@@ -482,22 +522,29 @@ impl Auth {
         if disabled && by.user_id == user_id {
             return Err(AuthError::OwnAccount);
         }
+        let summary = if disabled { "disabled" } else { "enabled" };
         let (user, withdrawn) = self
             .inner
             .store
-            .set_disabled(user_id, disabled)
+            .set_disabled(
+                user_id,
+                disabled,
+                &Audit::new(actor, AuditAction::UserUpdated, summary),
+            )
             .await?
             .ok_or_else(|| AuthError::NoSuchUser(user_id.to_owned()))?;
         self.close_sockets(&withdrawn);
         Ok(user)
     }
 
-    /// Revokes every API token of `user_id` and closes their sockets; returns how many.
-    pub async fn revoke_tokens_of(&self, user_id: &str) -> Result<usize, AuthError> {
+    /// Revokes every API token of `user_id` and closes their sockets, as `actor` asks;
+    /// returns how many.
+    pub async fn revoke_tokens_of(&self, actor: &Actor, user_id: &str) -> Result<usize, AuthError> {
         if self.inner.store.user(user_id).await?.is_none() {
             return Err(AuthError::NoSuchUser(user_id.to_owned()));
         }
-        let tokens = self.inner.store.revoke_tokens_of(user_id).await?;
+        let audit = Audit::new(actor, AuditAction::UserTokensRevoked, "every token");
+        let tokens = self.inner.store.revoke_tokens_of(user_id, &audit).await?;
         let revoked = tokens.len();
         self.close_sockets(&Withdrawn {
             sessions: Vec::new(),
@@ -531,13 +578,19 @@ impl Auth {
     /// have accounts. The password is hashed in both cases (the answer takes as long), and
     /// every attempt counts against the address like a failed sign-in. Whoever signs up then
     /// signs in: with a taken email, only the account's own password does that.
-    pub async fn sign_up(&self, body: NewAccount, address: IpAddr) -> Result<(), AuthError> {
+    pub async fn sign_up(
+        &self,
+        actor: &Actor,
+        body: NewAccount,
+        address: IpAddr,
+    ) -> Result<(), AuthError> {
         if !self.inner.config.signup_open {
             return Err(AuthError::SignUpClosed);
         }
         self.address_attempt(address, Instant::now())?;
         let new = self.new_account(body, Role::User).await?;
-        match self.inner.store.create_user(&new).await {
+        let audit = Audit::new(actor, AuditAction::SignedUp, "open sign-up");
+        match self.inner.store.create_user(&new, &audit).await {
             Ok(user) => {
                 tracing::info!(user = %user.id, "account created by sign-up");
                 Ok(())
@@ -547,20 +600,73 @@ impl Auth {
         }
     }
 
+    /// A new account with `role`, created by an admin (`actor`).
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        body: NewAccount,
+        role: Role,
+    ) -> Result<UserRow, AuthError> {
+        let new = validated_account(body, role, &self.inner.hashing).await?;
+        let audit = Audit::new(
+            actor,
+            AuditAction::UserCreated,
+            format!("as {}", role.as_str()),
+        );
+        Ok(self.inner.store.create_user(&new, &audit).await?)
+    }
+
     /// A new account with `role`, its fields checked and its password hashed, ready to store.
     pub async fn new_account(&self, body: NewAccount, role: Role) -> Result<NewUser, AccountError> {
         validated_account(body, role, &self.inner.hashing).await
     }
 
-    /// Starts a session for `user_id` and returns its cookie token.
-    pub async fn start_session(&self, user_id: &str) -> Result<String, StoreError> {
+    /// A new personal API token named `name` for the signed-in `identity` (from a browser
+    /// session only: a leaked token cannot make itself others that outlive its revocation),
+    /// and its secret, shown this once.
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        identity: &Identity,
+        name: &str,
+    ) -> Result<(ApiTokenRow, String), AuthError> {
+        if matches!(identity.credential, Credential::Token(_)) {
+            return Err(AuthError::SessionOnly("API tokens can be created"));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AuthError::Invalid(FieldErrors::from([(
+                "name".into(),
+                "enter a name of 1 to 100 characters".into(),
+            )])));
+        }
+        let secret = secret::generate(TOKEN_PREFIX);
+        let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+        let new = NewApiToken {
+            user_id: &identity.user_id,
+            name,
+            hash: &secret::hash(&secret),
+            prefix: &prefix,
+        };
+        let audit = Audit::new(actor, AuditAction::TokenCreated, format!("named {name:?}"));
+        let row = self.inner.store.create_api_token(&new, &audit).await?;
+        Ok((row, secret))
+    }
+
+    /// Starts a session for `user_id` (a sign-in by `actor`) and returns its cookie token.
+    pub async fn start_session(&self, actor: &Actor, user_id: &str) -> Result<String, StoreError> {
         let token = secret::generate(SESSION_PREFIX);
+        let actor = Actor {
+            user_id: Some(user_id.to_owned()),
+            ..actor.clone()
+        };
         self.inner
             .store
             .create_session(
                 &secret::hash(&token),
                 user_id,
                 expiry(self.inner.config.session_ttl),
+                &Audit::new(&actor, AuditAction::SignedIn, "with a password"),
             )
             .await?;
         Ok(token)
@@ -610,9 +716,10 @@ impl Auth {
     }
 
     /// Ends what proved `identity` if it is a session, and closes the sockets it opened.
-    pub async fn sign_out(&self, identity: &Identity) -> Result<(), StoreError> {
+    pub async fn sign_out(&self, actor: &Actor, identity: &Identity) -> Result<(), StoreError> {
         if let Credential::Session(id) = &identity.credential {
-            self.inner.store.delete_session(id).await?;
+            let audit = Audit::new(actor, AuditAction::SignedOut, "the session ended");
+            self.inner.store.delete_session(id, &audit).await?;
             let ended = identity.credential.key();
             self.inner
                 .realtime
@@ -621,10 +728,20 @@ impl Auth {
         Ok(())
     }
 
-    /// Revokes one of `user_id`'s API tokens and closes the sockets it opened; false when
-    /// there is no such token.
-    pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<bool, StoreError> {
-        let deleted = self.inner.store.delete_api_token(user_id, token_id).await?;
+    /// Revokes one of `user_id`'s API tokens and closes the sockets it opened, as `actor`
+    /// asks; false when there is no such token.
+    pub async fn revoke_token(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        token_id: &str,
+    ) -> Result<bool, StoreError> {
+        let audit = Audit::new(actor, AuditAction::TokenRevoked, "revoked");
+        let deleted = self
+            .inner
+            .store
+            .delete_api_token(user_id, token_id, &audit)
+            .await?;
         if deleted {
             let revoked = Credential::Token(token_id.to_owned()).key();
             self.inner

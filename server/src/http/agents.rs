@@ -20,7 +20,7 @@ use crate::{
     agents::{self, Agents},
     auth::Identity,
     runner::Runner,
-    store::{AgentFilter, AgentRow, Store},
+    store::{Actor, AgentFilter, AgentRow, Store},
 };
 
 /// Routes of agents.
@@ -70,10 +70,11 @@ async fn list(
 /// `POST /api/agents`: a new agent owned by the caller.
 async fn create(
     identity: Identity,
+    actor: Actor,
     State(agents): State<Agents>,
     AppJson(body): AppJson<NewAgent>,
 ) -> Result<(StatusCode, Json<Agent>), ApiError> {
-    let agent = agents.create(&identity.user_id, body).await?;
+    let agent = agents.create(&actor, &identity.user_id, body).await?;
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -84,19 +85,21 @@ async fn read(Owned(row): Owned<AgentRow>) -> Json<Agent> {
 
 /// `PATCH /api/agents/{id}`: changes the fields given.
 async fn update(
+    actor: Actor,
     State(agents): State<Agents>,
     Owned(current): Owned<AgentRow>,
     AppJson(patch): AppJson<AgentPatch>,
 ) -> Result<Json<Agent>, ApiError> {
-    Ok(Json(agents.update(&current, patch).await?))
+    Ok(Json(agents.update(&actor, &current, patch).await?))
 }
 
 /// `DELETE /api/agents/{id}` (its runs in progress stop).
 async fn remove(
+    actor: Actor,
     State(agents): State<Agents>,
     Owned(row): Owned<AgentRow>,
 ) -> Result<StatusCode, ApiError> {
-    agents.delete(&row).await?;
+    agents.delete(&actor, &row).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

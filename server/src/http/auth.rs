@@ -15,7 +15,7 @@ use hatchery_shared::api::accounts::{NewAccount, PasswordChange, SessionInfo, Si
 use super::{ApiError, AppJson, AppState};
 use crate::{
     auth::{Auth, Identity, SESSION_COOKIE, client_address::client_address},
-    store::{Store, UserRow},
+    store::{Actor, Store, UserRow},
 };
 
 /// Routes of sign-in and sign-out.
@@ -64,13 +64,16 @@ async fn session(
 /// `POST /api/auth/sign-in {email, password}`: sets the session cookie.
 async fn sign_in(
     State(auth): State<Auth>,
+    actor: Actor,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     AppJson(body): AppJson<SignIn>,
 ) -> Result<(CookieJar, Json<User>), ApiError> {
     let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
-    let signed_in = auth.sign_in(&body.email, body.password, client).await?;
+    let signed_in = auth
+        .sign_in(&actor, &body.email, body.password, client)
+        .await?;
     tracing::info!(user = %signed_in.user.id, "signed in");
     Ok((
         jar.add(session_cookie(&auth, peer, &headers, signed_in.token)),
@@ -82,9 +85,10 @@ async fn sign_in(
 async fn sign_out(
     State(auth): State<Auth>,
     identity: Identity,
+    actor: Actor,
     jar: CookieJar,
 ) -> Result<(CookieJar, StatusCode), ApiError> {
-    auth.sign_out(&identity).await?;
+    auth.sign_out(&actor, &identity).await?;
     Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
         StatusCode::NO_CONTENT,
@@ -96,9 +100,10 @@ async fn sign_out(
 async fn change_password(
     State(auth): State<Auth>,
     identity: Identity,
+    actor: Actor,
     AppJson(body): AppJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    auth.change_password(&identity, body).await?;
+    auth.change_password(&actor, &identity, body).await?;
     tracing::info!(user = %identity.user_id, "password changed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -107,15 +112,16 @@ async fn change_password(
 /// signs them in; 409 once any account can sign in.
 async fn setup(
     State(auth): State<Auth>,
+    actor: Actor,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
     let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
-    let user = auth.set_up(body, client).await?;
+    let user = auth.set_up(&actor, body, client).await?;
     tracing::info!(user = %user.id, "first admin created");
-    signed_in_as_new(&auth, peer, &headers, jar, &user).await
+    signed_in_as_new(&auth, &actor, peer, &headers, jar, &user).await
 }
 
 /// `POST /api/auth/sign-up {email, display_name, password}`, when `HATCHERY_SIGNUP=open`:
@@ -123,24 +129,26 @@ async fn setup(
 /// answer reveals nothing); the client signs in next.
 async fn sign_up(
     State(auth): State<Auth>,
+    actor: Actor,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<StatusCode, ApiError> {
     let client = client_address(peer.ip(), &headers, &auth.config().trusted_proxies);
-    auth.sign_up(body, client).await?;
+    auth.sign_up(&actor, body, client).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// The answer to creating an account and signing into it: 201, the session cookie, the user.
 async fn signed_in_as_new(
     auth: &Auth,
+    actor: &Actor,
     peer: SocketAddr,
     headers: &HeaderMap,
     jar: CookieJar,
     user: &UserRow,
 ) -> Result<(StatusCode, CookieJar, Json<User>), ApiError> {
-    let token = auth.start_session(&user.id).await?;
+    let token = auth.start_session(actor, &user.id).await?;
     Ok((
         StatusCode::CREATED,
         jar.add(session_cookie(auth, peer, headers, token)),

@@ -2,7 +2,9 @@
 //! passes through (request id, tracing, the host and origin checks), and the API's error
 //! and JSON types.
 
+mod actor;
 mod agents;
+mod audit;
 mod auth;
 mod error;
 mod guard;
@@ -57,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(triggers::router())
         .merge(usage::router())
         .merge(rooms::router())
+        .merge(audit::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .with_state(state.clone());

@@ -8,9 +8,12 @@ use axum::{
     response::Response,
     routing::get,
 };
-use hatchery_shared::realtime::{
-    CloseCode, Message, MessageType, Published, StreamPosition, SubscribeErrorCode, Topic,
-    TopicEvents,
+use hatchery_shared::{
+    api::audit::AuditAction,
+    realtime::{
+        CloseCode, Message, MessageType, Published, StreamPosition, SubscribeErrorCode, Topic,
+        TopicEvents,
+    },
 };
 use serde::Deserialize;
 
@@ -18,6 +21,7 @@ use super::{ApiError, AppJson, AppState, ws_upgrade::WsUpgrade};
 use crate::{
     auth::{Identity, origin},
     realtime::Realtime,
+    store::{Actor, Audit, Store},
 };
 
 /// Routes of the hub.
@@ -75,6 +79,8 @@ async fn authorize(
 /// `POST /api/topics/{topic}/events {type, data}`: publish a notice (admins only).
 async fn publish(
     identity: Identity,
+    actor: Actor,
+    State(store): State<Store>,
     State(realtime): State<Realtime>,
     Path(topic): Path<String>,
     AppJson(message): AppJson<Message>,
@@ -91,6 +97,10 @@ async fn publish(
             format!("{} is not an event that can be published", kind.as_str()),
         ));
     }
+    let audit = Audit::new(&actor, AuditAction::EventPublished, "a notice");
+    store
+        .record_audit(&audit, "topic", &topic.to_string(), None)
+        .await?;
     let published = realtime.publish(&topic, message).await;
     Ok((StatusCode::ACCEPTED, Json(published)))
 }

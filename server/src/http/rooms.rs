@@ -18,7 +18,7 @@ use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery, scope::S
 use crate::{
     auth::Identity,
     rooms::Rooms,
-    store::{RoomRow, Store},
+    store::{Actor, RoomRow, Store},
 };
 
 /// Routes of rooms.
@@ -68,11 +68,12 @@ async fn list(
 
 /// `POST /api/rooms`: a new room owned by the caller, with its first members.
 async fn create(
+    actor: Actor,
     identity: Identity,
     State(rooms): State<Rooms>,
     AppJson(body): AppJson<NewRoom>,
 ) -> Result<(StatusCode, Json<Room>), ApiError> {
-    let room = rooms.create(&identity.user_id, body).await?;
+    let room = rooms.create(&actor, &identity.user_id, body).await?;
     Ok((StatusCode::CREATED, Json(room)))
 }
 
@@ -83,34 +84,38 @@ async fn read(State(rooms): State<Rooms>, Owned(row): Owned<RoomRow>) -> Json<Ro
 
 /// `PATCH /api/rooms/{id}`: changes the fields given.
 async fn update(
+    actor: Actor,
     State(rooms): State<Rooms>,
     Owned(row): Owned<RoomRow>,
     AppJson(patch): AppJson<RoomPatch>,
 ) -> Result<Json<Room>, ApiError> {
-    Ok(Json(rooms.update(&row, patch).await?))
+    Ok(Json(rooms.update(&actor, &row, patch).await?))
 }
 
 /// `DELETE /api/rooms/{id}`: its turns in flight stop, then it goes with its messages.
 async fn remove(
+    actor: Actor,
     State(rooms): State<Rooms>,
     Owned(row): Owned<RoomRow>,
 ) -> Result<StatusCode, ApiError> {
-    rooms.delete(&row).await?;
+    rooms.delete(&actor, &row).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/rooms/{id}/members`: adds one of the owner's agents, or changes its role or
 /// place.
 async fn put_member(
+    actor: Actor,
     State(rooms): State<Rooms>,
     Owned(row): Owned<RoomRow>,
     AppJson(member): AppJson<NewMember>,
 ) -> Result<Json<Room>, ApiError> {
-    Ok(Json(rooms.put_member(&row, member).await?))
+    Ok(Json(rooms.put_member(&actor, &row, member).await?))
 }
 
 /// `DELETE /api/rooms/{id}/members/{agent_id}`: takes an agent out; what it said stays.
 async fn remove_member(
+    actor: Actor,
     identity: Identity,
     State(store): State<Store>,
     State(rooms): State<Rooms>,
@@ -120,7 +125,7 @@ async fn remove_member(
         Some(row) if identity.may_manage(&row.owner_id) => row,
         _ => return Err(ApiError::NotFound(format!("there is no room {id}"))),
     };
-    Ok(Json(rooms.remove_member(&row, &agent_id).await?))
+    Ok(Json(rooms.remove_member(&actor, &row, &agent_id).await?))
 }
 
 /// `GET /api/rooms/{id}/messages?limit=&cursor=`: the room's messages, newest first.
@@ -155,24 +160,27 @@ async fn speak(
 /// `POST /api/rooms/{id}/pause`: the turns in flight finish; no new one starts. 409 unless
 /// the room is in motion.
 async fn pause(
+    actor: Actor,
     State(rooms): State<Rooms>,
     Owned(row): Owned<RoomRow>,
 ) -> Result<Json<Room>, ApiError> {
-    Ok(Json(rooms.pause(&row).await?))
+    Ok(Json(rooms.pause(&actor, &row).await?))
 }
 
 /// `POST /api/rooms/{id}/resume`: goes on where the room paused. 409 unless it is paused.
 async fn resume(
+    actor: Actor,
     State(rooms): State<Rooms>,
     Owned(row): Owned<RoomRow>,
 ) -> Result<Json<Room>, ApiError> {
-    Ok(Json(rooms.resume(&row).await?))
+    Ok(Json(rooms.resume(&actor, &row).await?))
 }
 
 /// `POST /api/rooms/{id}/stop`: replies in flight are cut off; no new round starts.
 async fn stop(
+    actor: Actor,
     State(rooms): State<Rooms>,
     Owned(row): Owned<RoomRow>,
 ) -> Result<Json<Room>, ApiError> {
-    Ok(Json(rooms.stop(&row).await?))
+    Ok(Json(rooms.stop(&actor, &row).await?))
 }

@@ -18,8 +18,8 @@ use super::{ApiError, AppState, owned::Owned, page::PageQuery, scope::Scope};
 use crate::{
     agents::Agents,
     auth::Identity,
-    runner::{self, Runner},
-    store::{AgentRow, RunCursor, RunFilter, RunRow, Store},
+    runner::Runner,
+    store::{Actor, AgentRow, RunCursor, RunFilter, RunRow, Store},
 };
 
 /// Routes of runs.
@@ -120,10 +120,11 @@ async fn read(Owned(run): Owned<RunRow>) -> Json<Run> {
 /// `POST /api/runs/{id}/cancel`: asks the run to stop (202); it records `cancelled`, with
 /// the text written so far kept and marked as cut off. 409 once it has ended.
 async fn cancel(
+    actor: Actor,
     State(runner): State<Runner>,
     Owned(run): Owned<RunRow>,
 ) -> Result<StatusCode, ApiError> {
-    if run.status.is_final() || !runner.cancel(&run.id, runner::CANCELLED_BY_USER) {
+    if !runner.cancel_as(&actor, &run).await? {
         return Err(ApiError::Conflict(format!(
             "the run has already ended ({})",
             run.status.as_str()
@@ -135,9 +136,10 @@ async fn cancel(
 /// `POST /api/agents/{id}/run` ("Run now"): runs the agent's task instructions in a new
 /// `manual` thread (202 with the message and the run).
 async fn run_now(
+    actor: Actor,
     State(agents): State<Agents>,
     Owned(agent): Owned<AgentRow>,
 ) -> Result<(StatusCode, Json<Posted>), ApiError> {
-    let started = agents.run_now(agent).await?;
+    let started = agents.run_now(&actor, agent).await?;
     Ok((StatusCode::ACCEPTED, Json(started.posted())))
 }

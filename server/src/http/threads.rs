@@ -16,7 +16,7 @@ use hatchery_shared::api::{
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery};
 use crate::{
     agents::Agents,
-    store::{AgentRow, Store, ThreadRow},
+    store::{Actor, AgentRow, Store, ThreadRow},
 };
 
 /// Routes of threads and messages.
@@ -44,30 +44,33 @@ async fn list(
 
 /// `POST /api/agents/{id}/threads {title?}`: a new chat thread.
 async fn create(
+    actor: Actor,
     State(agents): State<Agents>,
     Owned(agent): Owned<AgentRow>,
     AppJson(body): AppJson<NewThread>,
 ) -> Result<(StatusCode, Json<Thread>), ApiError> {
-    let thread = agents.create_thread(&agent, body.title).await?;
+    let thread = agents.create_thread(&actor, &agent, body.title).await?;
     Ok((StatusCode::CREATED, Json(thread.view())))
 }
 
 /// `PATCH /api/threads/{id} {title}`.
 async fn rename(
+    actor: Actor,
     State(agents): State<Agents>,
     Owned(thread): Owned<ThreadRow>,
     AppJson(body): AppJson<ThreadPatch>,
 ) -> Result<Json<Thread>, ApiError> {
-    let renamed = agents.rename_thread(&thread, body.title).await?;
+    let renamed = agents.rename_thread(&actor, &thread, body.title).await?;
     Ok(Json(renamed.view()))
 }
 
 /// `DELETE /api/threads/{id}`: the thread and its messages (a reply in progress stops).
 async fn remove(
+    actor: Actor,
     State(agents): State<Agents>,
     Owned(thread): Owned<ThreadRow>,
 ) -> Result<StatusCode, ApiError> {
-    agents.delete_thread(&thread).await?;
+    agents.delete_thread(&actor, &thread).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -14,8 +14,8 @@ use hatchery_shared::api::{
 
 use super::{ApiError, AppJson, AppState, page::PageQuery};
 use crate::{
-    auth::{Auth, AuthError, Credential, Identity, TOKEN_PREFIX, secret},
-    store::{self, Store},
+    auth::{Auth, Identity},
+    store::{Actor, Store},
 };
 
 /// Routes of API tokens.
@@ -45,29 +45,11 @@ async fn list(
 /// Not with a token: a leaked token cannot make itself others that outlive its revocation.
 async fn create(
     identity: Identity,
-    State(store): State<Store>,
+    actor: Actor,
+    State(auth): State<Auth>,
     AppJson(body): AppJson<NewApiToken>,
 ) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
-    if matches!(identity.credential, Credential::Token(_)) {
-        return Err(AuthError::SessionOnly("API tokens can be created").into());
-    }
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation(
-            "name",
-            "enter a name of 1 to 100 characters",
-        ));
-    }
-    let secret = secret::generate(TOKEN_PREFIX);
-    let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
-    let row = store
-        .create_api_token(&store::NewApiToken {
-            user_id: &identity.user_id,
-            name,
-            hash: &secret::hash(&secret),
-            prefix: &prefix,
-        })
-        .await?;
+    let (row, secret) = auth.create_token(&actor, &identity, &body.name).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiToken {
@@ -80,10 +62,11 @@ async fn create(
 /// `DELETE /api/tokens/{id}`: revokes one of the caller's tokens and closes its sockets.
 async fn revoke(
     identity: Identity,
+    actor: Actor,
     State(auth): State<Auth>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if auth.revoke_token(&identity.user_id, &id).await? {
+    if auth.revoke_token(&actor, &identity.user_id, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("there is no such token".into()))

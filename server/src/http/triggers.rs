@@ -21,7 +21,7 @@ use hatchery_shared::api::{
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery};
 use crate::{
     auth::{Auth, client_address::client_address},
-    store::{AgentRow, Store, TriggerRow},
+    store::{Actor, AgentRow, Store, TriggerRow},
     webhooks::{self, MAX_BODY_BYTES, Request, Webhooks},
 };
 
@@ -52,6 +52,7 @@ async fn list(
 
 /// `POST /api/agents/{id}/triggers`: a new trigger, with its secret shown this once.
 async fn create(
+    actor: Actor,
     State(webhooks): State<Webhooks>,
     Owned(agent): Owned<AgentRow>,
     AppJson(body): AppJson<NewTrigger>,
@@ -64,7 +65,7 @@ async fn create(
         ));
     }
     let (row, secret) = webhooks
-        .create(&agent.id, name)
+        .create(&actor, &agent.id, name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no agent {}", agent.id)))?;
     Ok((
@@ -84,11 +85,12 @@ async fn read(Owned(trigger): Owned<TriggerRow>) -> Json<Trigger> {
 /// `POST /api/triggers/{id}/rotate`: a new secret, shown this once; the old one keeps
 /// working for the grace period.
 async fn rotate(
+    actor: Actor,
     State(webhooks): State<Webhooks>,
     Owned(trigger): Owned<TriggerRow>,
 ) -> Result<Json<TriggerWithSecret>, ApiError> {
     let (row, secret) = webhooks
-        .rotate(&trigger.id)
+        .rotate(&actor, &trigger.id)
         .await?
         .ok_or_else(|| no_trigger(&trigger.id))?;
     Ok(Json(TriggerWithSecret {
@@ -99,10 +101,11 @@ async fn rotate(
 
 /// `DELETE /api/triggers/{id}`: the trigger and its deliveries.
 async fn remove(
-    State(store): State<Store>,
+    actor: Actor,
+    State(webhooks): State<Webhooks>,
     Owned(trigger): Owned<TriggerRow>,
 ) -> Result<StatusCode, ApiError> {
-    if !store.delete_trigger(&trigger.id).await? {
+    if !webhooks.delete(&actor, &trigger).await? {
         return Err(no_trigger(&trigger.id));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -15,7 +15,7 @@ use hatchery_shared::api::{
 use super::{ApiError, AppJson, AppState, page::PageQuery};
 use crate::{
     auth::{Auth, Identity},
-    store::Store,
+    store::{Actor, Store},
 };
 
 /// Routes of user management.
@@ -52,15 +52,13 @@ async fn list(
 /// `POST /api/users {email, display_name, password, role}`: a new account (admins only).
 async fn create(
     identity: Identity,
+    actor: Actor,
     State(auth): State<Auth>,
-    State(store): State<Store>,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     admin_only(&identity)?;
     let role = body.role.unwrap_or(Role::User);
-    let user = store
-        .create_user(&auth.new_account(body, role).await?)
-        .await?;
+    let user = auth.create_user(&actor, body, role).await?;
     tracing::info!(user = %user.id, by = %identity.user_id, "user created");
     Ok((StatusCode::CREATED, Json(user.view())))
 }
@@ -69,12 +67,15 @@ async fn create(
 /// are revoked, their sockets close) or enables it again (admins only; not their own).
 async fn update(
     identity: Identity,
+    actor: Actor,
     State(auth): State<Auth>,
     Path(id): Path<String>,
     AppJson(body): AppJson<UserPatch>,
 ) -> Result<Json<User>, ApiError> {
     admin_only(&identity)?;
-    let user = auth.set_disabled(&identity, &id, body.disabled).await?;
+    let user = auth
+        .set_disabled(&actor, &identity, &id, body.disabled)
+        .await?;
     tracing::info!(user = %id, disabled = body.disabled, by = %identity.user_id, "account changed");
     Ok(Json(user.view()))
 }
@@ -83,11 +84,12 @@ async fn update(
 /// sockets (admins only).
 async fn revoke_tokens(
     identity: Identity,
+    actor: Actor,
     State(auth): State<Auth>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&identity)?;
-    let revoked = auth.revoke_tokens_of(&id).await?;
+    let revoked = auth.revoke_tokens_of(&actor, &id).await?;
     tracing::info!(user = %id, revoked, by = %identity.user_id, "tokens revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,6 +19,7 @@ use std::{
 use hatchery_shared::{
     api::{
         FieldErrors,
+        audit::AuditAction,
         rooms::{
             AuthorKind, MAX_ROOM_MEMBERS, MAX_ROOM_MESSAGE_CHARS, MemberActivity, MemberRole,
             NewMember, NewRoom, Room, RoomMessage, RoomMessageKind, RoomPatch,
@@ -33,7 +34,7 @@ use self::conductor::Command;
 use crate::{
     realtime::Realtime,
     runner::Runner,
-    store::{NewRoomMessageRow, RoomRow, Store, StoreError},
+    store::{Actor, Audit, NewRoomMessageRow, RoomRow, Store, StoreError},
 };
 
 /// Commands that may wait for a room's conductor; more at once are refused as busy.
@@ -129,8 +130,13 @@ impl Rooms {
         Ok(())
     }
 
-    /// Creates a room owned by `owner_id`, with its first members.
-    pub async fn create(&self, owner_id: &str, new: NewRoom) -> Result<Room, RoomError> {
+    /// Creates a room owned by `owner_id`, with its first members, as `actor` asks.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        owner_id: &str,
+        new: NewRoom,
+    ) -> Result<Room, RoomError> {
         let change = settings::new_change(&new).map_err(RoomError::Invalid)?;
         if new.members.len() > MAX_ROOM_MEMBERS {
             return Err(RoomError::invalid(
@@ -153,7 +159,16 @@ impl Rooms {
         let row = self
             .inner
             .store
-            .create_room(owner_id, &change, &members)
+            .create_room(
+                owner_id,
+                &change,
+                &members,
+                &Audit::new(
+                    actor,
+                    AuditAction::RoomCreated,
+                    format!("named {:?} with {} agents", change.name, members.len()),
+                ),
+            )
             .await
             .map_err(name_taken)?;
         Ok(self.announce(&row).await)
@@ -175,24 +190,44 @@ impl Rooms {
 
     /// Changes the fields `patch` gives of `current`; the next turn follows the new
     /// settings.
-    pub async fn update(&self, current: &RoomRow, patch: RoomPatch) -> Result<Room, RoomError> {
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        current: &RoomRow,
+        patch: RoomPatch,
+    ) -> Result<Room, RoomError> {
+        let fields: Vec<&str> = [
+            ("name", patch.name.is_some()),
+            ("description", patch.description.is_some()),
+            ("settings", patch.settings.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
         let change = settings::patched(current, patch).map_err(RoomError::Invalid)?;
+        let audit = Audit::new(actor, AuditAction::RoomUpdated, fields.join(", "));
         let row = self
             .inner
             .store
-            .update_room(&current.id, &change)
+            .update_room(&current.id, &change, &audit)
             .await
             .map_err(name_taken)?
             .ok_or_else(|| RoomError::NotFound(format!("room {}", current.id)))?;
         Ok(self.announce(&row).await)
     }
 
-    /// Deletes `row` with its members and messages; its turns in flight stop first.
-    pub async fn delete(&self, row: &RoomRow) -> Result<(), RoomError> {
+    /// Deletes `row` with its members and messages, as `actor` asks; its turns in flight
+    /// stop first.
+    pub async fn delete(&self, actor: &Actor, row: &RoomRow) -> Result<(), RoomError> {
         let _stopped = self
             .command_if_running(&row.id, |reply| Command::Stop { reply })
             .await?;
-        if !self.inner.store.delete_room(&row.id).await? {
+        let audit = Audit::new(
+            actor,
+            AuditAction::RoomDeleted,
+            format!("named {:?}", row.change.name),
+        );
+        if !self.inner.store.delete_room(&row.id, &audit).await? {
             return Err(RoomError::NotFound(format!("room {}", row.id)));
         }
         Ok(())
@@ -201,7 +236,12 @@ impl Rooms {
     /// Adds an agent of the room's owner to `row` (with the role of [`Self::member_role`]),
     /// or changes its role or place. Cheap however long the conversation: nothing of it is
     /// read.
-    pub async fn put_member(&self, row: &RoomRow, member: NewMember) -> Result<Room, RoomError> {
+    pub async fn put_member(
+        &self,
+        actor: &Actor,
+        row: &RoomRow,
+        member: NewMember,
+    ) -> Result<Room, RoomError> {
         let role = self.member_role(&row.owner_id, &member, "agent_id").await?;
         let is_new = !row.members.iter().any(|m| m.agent_id == member.agent_id);
         if is_new && row.members.len() >= MAX_ROOM_MEMBERS {
@@ -212,17 +252,37 @@ impl Rooms {
         }
         self.inner
             .store
-            .put_room_member(&row.id, &member.agent_id, role, member.position)
+            .put_room_member(
+                &row.id,
+                &member.agent_id,
+                role,
+                member.position,
+                &Audit::new(
+                    actor,
+                    AuditAction::RoomMemberPut,
+                    format!("agent {} as {}", member.agent_id, role.as_str()),
+                ),
+            )
             .await?;
         self.reannounce(&row.id).await
     }
 
-    /// Takes the agent `agent_id` out of `row`; what it said stays.
-    pub async fn remove_member(&self, row: &RoomRow, agent_id: &str) -> Result<Room, RoomError> {
+    /// Takes the agent `agent_id` out of `row`, as `actor` asks; what it said stays.
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        row: &RoomRow,
+        agent_id: &str,
+    ) -> Result<Room, RoomError> {
+        let audit = Audit::new(
+            actor,
+            AuditAction::RoomMemberRemoved,
+            format!("agent {agent_id}"),
+        );
         if !self
             .inner
             .store
-            .remove_room_member(&row.id, agent_id)
+            .remove_room_member(&row.id, agent_id, &audit)
             .await?
         {
             return Err(RoomError::NotFound(format!(
@@ -266,30 +326,51 @@ impl Rooms {
             .await?
     }
 
-    /// Pauses `row`: the turns in flight finish and no new one starts until resumed.
-    pub async fn pause(&self, row: &RoomRow) -> Result<Room, RoomError> {
-        self.command_if_running(&row.id, |reply| Command::Pause { reply })
+    /// Pauses `row`, as `actor` asks: the turns in flight finish and no new one starts
+    /// until resumed.
+    pub async fn pause(&self, actor: &Actor, row: &RoomRow) -> Result<Room, RoomError> {
+        let paused = self
+            .command_if_running(&row.id, |reply| Command::Pause { reply })
             .await?
-            .unwrap_or_else(|| Err(RoomError::Conflict("the room is not running".into())))
+            .unwrap_or_else(|| Err(RoomError::Conflict("the room is not running".into())))?;
+        self.controlled(actor, row, "paused").await?;
+        Ok(paused)
     }
 
-    /// Resumes a paused `row` where it stopped.
-    pub async fn resume(&self, row: &RoomRow) -> Result<Room, RoomError> {
-        self.command_if_running(&row.id, |reply| Command::Resume { reply })
+    /// Resumes a paused `row` where it stopped, as `actor` asks.
+    pub async fn resume(&self, actor: &Actor, row: &RoomRow) -> Result<Room, RoomError> {
+        let resumed = self
+            .command_if_running(&row.id, |reply| Command::Resume { reply })
             .await?
-            .unwrap_or_else(|| Err(RoomError::Conflict("the room is not paused".into())))
+            .unwrap_or_else(|| Err(RoomError::Conflict("the room is not paused".into())))?;
+        self.controlled(actor, row, "resumed").await?;
+        Ok(resumed)
     }
 
-    /// Stops `row`: replies in flight are cut off as by a person's message, and no new round
-    /// starts. A room at rest is left as it is.
-    pub async fn stop(&self, row: &RoomRow) -> Result<Room, RoomError> {
-        match self
+    /// Stops `row`, as `actor` asks: replies in flight are cut off as by a person's
+    /// message, and no new round starts. A room at rest is left as it is.
+    pub async fn stop(&self, actor: &Actor, row: &RoomRow) -> Result<Room, RoomError> {
+        let stopped = match self
             .command_if_running(&row.id, |reply| Command::Stop { reply })
             .await?
         {
-            Some(stopped) => stopped,
-            None => self.reannounce(&row.id).await,
-        }
+            Some(stopped) => stopped?,
+            None => return self.reannounce(&row.id).await,
+        };
+        self.controlled(actor, row, "stopped").await?;
+        Ok(stopped)
+    }
+
+    /// Records that `actor` paused, resumed or stopped `row` (`how`). The room's conductor
+    /// writes the state itself, so the record follows the change rather than sharing its
+    /// transaction.
+    async fn controlled(&self, actor: &Actor, row: &RoomRow, how: &str) -> Result<(), RoomError> {
+        let audit = Audit::new(actor, AuditAction::RoomControlled, how);
+        self.inner
+            .store
+            .record_audit(&audit, "room", &row.id, Some(&row.owner_id))
+            .await?;
+        Ok(())
     }
 
     /// Stops every room's conductor: no new turn starts, the turns in flight end with their

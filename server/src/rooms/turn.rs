@@ -122,6 +122,7 @@ async fn speak(
                 stream_to: Topic::room(&room.id),
                 ended,
             }),
+            audit: None,
         })
         .await
         .map_err(|err| format!("{name} could not take its turn: {err}"))?;

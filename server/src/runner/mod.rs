@@ -27,6 +27,7 @@ use futures_util::future::BoxFuture;
 use hatchery_shared::{
     api::{
         agents::{AgentStatus, Models},
+        audit::AuditAction,
         runs::RunTrigger,
         threads::{MessageRole, ThreadMessage},
     },
@@ -45,8 +46,8 @@ use self::{
 use crate::{
     realtime::Realtime,
     store::{
-        AgentRow, NewMessageRow, NewRun, RunRow, RunStart, RunThread, StartedRun, Store,
-        StoreError, WebhookDelivery,
+        Actor, AgentRow, Audit, NewMessageRow, NewRun, RunRow, RunStart, RunThread, StartedRun,
+        Store, StoreError, WebhookDelivery,
     },
 };
 
@@ -139,6 +140,8 @@ pub struct StartRequest {
     pub delivery: Option<Delivery>,
     /// Who follows the run from above, such as a room taking its turns.
     pub observer: Option<Observer>,
+    /// The audit record of a person starting it by hand, written with the run.
+    pub audit: Option<Audit>,
 }
 
 /// How the service that started a run follows it: the run's stream frames go to its topic
@@ -380,6 +383,7 @@ impl Runner {
                     trigger_id: &delivery.trigger_id,
                     signature: &delivery.signature,
                 }),
+                audit: request.audit.as_ref(),
             })
             .await?;
         match stored {
@@ -532,6 +536,21 @@ impl Runner {
         };
         cancel_with(&cancel, reason);
         true
+    }
+
+    /// A person (`actor`) cancels `run`, as [`Self::cancel`] does, and it goes in the audit
+    /// log; false when the run has already ended. The run records its own end, so the
+    /// record follows the cancel rather than sharing a transaction with it.
+    pub async fn cancel_as(&self, actor: &Actor, run: &RunRow) -> Result<bool, StoreError> {
+        if run.status.is_final() || !self.cancel(&run.id, CANCELLED_BY_USER) {
+            return Ok(false);
+        }
+        let audit = Audit::new(actor, AuditAction::RunCancelled, "by a person");
+        self.inner
+            .store
+            .record_audit(&audit, "run", &run.id, Some(&run.owner_id))
+            .await?;
+        Ok(true)
     }
 
     /// Cancels the runs of an agent (by `agent_id`) or of a thread (by `thread_id`) that is

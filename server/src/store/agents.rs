@@ -7,7 +7,7 @@ use hatchery_shared::api::{
     rooms::MemberRole,
 };
 
-use super::{Store, StoreError, on_pool};
+use super::{Audit, Store, StoreError, audited_change, insert_audit, on_pool};
 
 /// An agent as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,13 +181,14 @@ fn tools_json(tools: &[Tool]) -> String {
 }
 
 impl Store {
-    /// Creates an agent owned by `owner_id`.
+    /// Creates an agent owned by `owner_id`, with its audit record.
     pub async fn create_agent(
         &self,
         owner_id: &str,
         change: &AgentChange,
+        audit: &Audit,
     ) -> Result<AgentRow, StoreError> {
-        self.put_agent(owner_id, change, None).await
+        self.put_agent(owner_id, change, None, audit).await
     }
 
     /// The agent with this id.
@@ -228,11 +229,13 @@ impl Store {
         raws.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// Writes `change` over the agent `id`; `None` when it no longer exists.
+    /// Writes `change` over the agent `id`, with its audit record; `None` when it no longer
+    /// exists.
     pub async fn update_agent(
         &self,
         id: &str,
         change: &AgentChange,
+        audit: &Audit,
     ) -> Result<Option<AgentRow>, StoreError> {
         let sql = format!(
             "UPDATE agents SET name = $2, system_instructions = $3, task_instructions = $4, \
@@ -242,24 +245,32 @@ impl Store {
              WHERE id = $1 RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            bind_change!(sqlx::query_as::<_, RawAgent>(&sql).bind(id), change)
+            let mut tx = pool.begin().await?;
+            let raw = bind_change!(sqlx::query_as::<_, RawAgent>(&sql).bind(id), change)
                 .bind(super::now())
-                .fetch_optional(pool)
-                .await?
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(raw) = &raw {
+                insert_audit!(&mut *tx, audit, "agent", id, Some(&raw.owner_id))?;
+                tx.commit().await?;
+            }
+            raw
         });
         raw.map(TryInto::try_into).transpose()
     }
 
-    /// Deletes the agent `id`; true when it existed.
-    pub async fn delete_agent(&self, id: &str) -> Result<bool, StoreError> {
+    /// Deletes the agent `id`, with its audit record; true when it existed.
+    pub async fn delete_agent(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM agents WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            audited_change!(
+                pool,
+                audit,
+                "agent",
+                id,
+                sqlx::query_scalar("DELETE FROM agents WHERE id = $1 RETURNING owner_id").bind(id)
+            )
         });
-        Ok(deleted == 1)
+        Ok(deleted)
     }
 
     /// The agents kept as files.
@@ -280,17 +291,19 @@ impl Store {
         owner_id: &str,
         change: &AgentChange,
         file: &AgentFileRow,
+        audit: &Audit,
     ) -> Result<AgentRow, StoreError> {
-        self.put_agent(owner_id, change, Some(file)).await
+        self.put_agent(owner_id, change, Some(file), audit).await
     }
 
     /// Inserts an agent, or (for an agent kept as a file) updates the one from the same
-    /// file: without a file, the path is NULL, which never conflicts.
+    /// file: without a file, the path is NULL, which never conflicts. With its audit record.
     async fn put_agent(
         &self,
         owner_id: &str,
         change: &AgentChange,
         file: Option<&AgentFileRow>,
+        audit: &Audit,
     ) -> Result<AgentRow, StoreError> {
         let sql = format!(
             "INSERT INTO agents (id, owner_id, name, system_instructions, task_instructions, \
@@ -315,7 +328,8 @@ impl Store {
              RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            bind_change!(
+            let mut tx = pool.begin().await?;
+            let raw = bind_change!(
                 sqlx::query_as::<_, RawAgent>(&sql)
                     .bind(super::new_id())
                     .bind(owner_id),
@@ -326,8 +340,11 @@ impl Store {
             .bind(file.map(|file| file.modified_ns))
             .bind(file.and_then(|file| file.error.as_ref()))
             .bind(file.and_then(|file| file.room_role).map(MemberRole::as_str))
-            .fetch_one(pool)
-            .await?
+            .fetch_one(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, audit, "agent", &raw.id, Some(&raw.owner_id))?;
+            tx.commit().await?;
+            raw
         });
         raw.try_into()
     }

@@ -7,6 +7,7 @@
 //! schema's column types — lives here and in `migrations/{sqlite,postgres}` only.
 
 mod agents;
+mod audit;
 mod checkpoints;
 mod history;
 mod installation;
@@ -29,6 +30,7 @@ use sqlx::{
 };
 
 pub use agents::{AgentChange, AgentCursor, AgentFileRow, AgentFilter, AgentRow};
+pub use audit::{Actor, Audit, AuditFilter};
 pub use history::{RunCursor, RunFilter};
 pub use installation::Installation;
 pub use rooms::{
@@ -46,7 +48,10 @@ pub use users::{NewUser, UserRow, Withdrawn, email_key};
 
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use self::checkpoints::Commits;
+use self::{
+    audit::{audited_change, insert_audit},
+    checkpoints::Commits,
+};
 
 /// Which database to use and how to reach it (`HATCHERY_DATABASE_URL`).
 #[derive(Debug, Clone)]

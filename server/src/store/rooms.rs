@@ -7,7 +7,7 @@ use hatchery_shared::api::rooms::{
     RoomSettings, RoomState,
 };
 
-use super::{Store, StoreError, on_pool};
+use super::{Audit, Store, StoreError, audited_change, insert_audit, on_pool};
 
 /// Millionths of a dollar in a dollar.
 const MICROS: f64 = 1_000_000.0;
@@ -334,6 +334,7 @@ impl Store {
         owner_id: &str,
         change: &RoomChange,
         members: &[(String, MemberRole)],
+        audit: &Audit,
     ) -> Result<RoomRow, StoreError> {
         let id = super::new_id();
         on_pool!(self, |pool| {
@@ -368,6 +369,7 @@ impl Store {
                 .await
                 .map_err(StoreError::unique("this agent in the room"))?;
             }
+            insert_audit!(&mut *tx, audit, "room", &id, Some(owner_id))?;
             tx.commit().await?;
         });
         self.room(&id)
@@ -462,32 +464,39 @@ impl Store {
             .collect()
     }
 
-    /// Writes `change` over the room `id`; `None` when it no longer exists.
+    /// Writes `change` over the room `id`, with its audit record; `None` when it no longer
+    /// exists.
     pub async fn update_room(
         &self,
         id: &str,
         change: &RoomChange,
+        audit: &Audit,
     ) -> Result<Option<RoomRow>, StoreError> {
         let updated = on_pool!(self, |pool| {
-            bind_change!(
-                sqlx::query(
+            let mut tx = pool.begin().await?;
+            let owner: Option<String> = bind_change!(
+                sqlx::query_scalar(
                     "UPDATE rooms SET name = $2, description = $3, turn_policy = $4, \
                             max_rounds_per_message = $5, max_turns = $6, \
                             daily_cost_cap_micros = $7, pass_marker = $8, \
                             critics_visible_to_agents = $9, context_tokens = $10, \
                             updated_at = $11 \
-                     WHERE id = $1",
+                     WHERE id = $1 RETURNING owner_id",
                 )
                 .bind(id),
                 change
             )
             .bind(super::now())
-            .execute(pool)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(StoreError::unique("a room with this name"))?
-            .rows_affected()
+            .map_err(StoreError::unique("a room with this name"))?;
+            if let Some(owner) = &owner {
+                insert_audit!(&mut *tx, audit, "room", id, Some(owner))?;
+                tx.commit().await?;
+            }
+            owner.is_some()
         });
-        if updated == 0 {
+        if !updated {
             return Ok(None);
         }
         self.room(id).await
@@ -507,16 +516,19 @@ impl Store {
         Ok(updated == 1)
     }
 
-    /// Deletes the room `id` with its members and messages; true when it existed.
-    pub async fn delete_room(&self, id: &str) -> Result<bool, StoreError> {
+    /// Deletes the room `id` with its members and messages, with its audit record; true
+    /// when it existed.
+    pub async fn delete_room(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM rooms WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            audited_change!(
+                pool,
+                audit,
+                "room",
+                id,
+                sqlx::query_scalar("DELETE FROM rooms WHERE id = $1 RETURNING owner_id").bind(id)
+            )
         });
-        Ok(deleted == 1)
+        Ok(deleted)
     }
 
     /// Adds the agent `agent_id` to the room `room_id` with `role` at `position` (after the
@@ -528,8 +540,10 @@ impl Store {
         agent_id: &str,
         role: MemberRole,
         position: Option<u32>,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO room_members (room_id, agent_id, role, position) \
                  VALUES ($1, $2, $3, COALESCE($4, \
@@ -542,13 +556,17 @@ impl Store {
             .bind(agent_id)
             .bind(role.as_str())
             .bind(position.map(i64::from))
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE rooms SET updated_at = $2 WHERE id = $1")
-                .bind(room_id)
-                .bind(super::now())
-                .execute(pool)
-                .await?;
+            let owner: String = sqlx::query_scalar(
+                "UPDATE rooms SET updated_at = $2 WHERE id = $1 RETURNING owner_id",
+            )
+            .bind(room_id)
+            .bind(super::now())
+            .fetch_one(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, audit, "room", room_id, Some(&owner))?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -558,16 +576,23 @@ impl Store {
         &self,
         room_id: &str,
         agent_id: &str,
+        audit: &Audit,
     ) -> Result<bool, StoreError> {
         let removed = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND agent_id = $2")
+            audited_change!(
+                pool,
+                audit,
+                "room",
+                room_id,
+                sqlx::query_scalar(
+                    "DELETE FROM room_members WHERE room_id = $1 AND agent_id = $2 \
+                 RETURNING (SELECT owner_id FROM rooms WHERE rooms.id = room_members.room_id)",
+                )
                 .bind(room_id)
                 .bind(agent_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            )
         });
-        Ok(removed == 1)
+        Ok(removed)
     }
 
     /// Remembers the thread in which the agent `agent_id` takes its turns in `room_id`.

@@ -9,7 +9,10 @@ use hatchery_shared::api::{
     threads::{MessageRole, ThreadKind, ThreadMessage, ToolCallView},
 };
 
-use super::{AgentRow, Store, StoreError, agents::RawAgent, on_pool, threads::RawMessage};
+use super::{
+    AgentRow, Audit, Store, StoreError, agents::RawAgent, insert_audit, on_pool,
+    threads::RawMessage,
+};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +200,8 @@ pub struct NewRun<'a> {
     pub message: &'a NewMessageRow,
     /// The webhook delivery that asked for it, recorded as accepted.
     pub delivery: Option<WebhookDelivery<'a>>,
+    /// The audit record of a person starting it, written with it.
+    pub audit: Option<&'a Audit>,
 }
 
 /// A run just stored: its first message, the run (queued), and the webhook delivery's id
@@ -330,6 +335,9 @@ impl Store {
                 .await;
             match run {
                 Ok(run) => {
+                    if let Some(audit) = new.audit {
+                        insert_audit!(&mut *tx, audit, "run", &run_id, Some(&run.owner_id))?;
+                    }
                     tx.commit().await?;
                     (raw, run, delivery_id)
                 }

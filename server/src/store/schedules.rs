@@ -2,9 +2,9 @@
 //! next run time, the times they skipped, and their `scheduled` thread.
 
 use chrono::{DateTime, Utc};
-use hatchery_shared::api::threads::ThreadKind;
+use hatchery_shared::api::{audit::AuditAction, threads::ThreadKind};
 
-use super::{AgentRow, Store, StoreError, ThreadRow, on_pool};
+use super::{AgentRow, Audit, Store, StoreError, ThreadRow, on_pool};
 
 /// An agent's schedule as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -188,7 +188,9 @@ impl Store {
         match existing {
             Some(id) => self.thread(&id).await,
             None => {
-                self.create_thread(agent_id, "Scheduled runs", ThreadKind::Scheduled)
+                let audit =
+                    Audit::by_system(AuditAction::ThreadCreated, "for the agent's scheduled runs");
+                self.create_thread(agent_id, "Scheduled runs", ThreadKind::Scheduled, &audit)
                     .await
             }
         }

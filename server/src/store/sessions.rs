@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, UserRow, on_pool, users};
+use super::{Audit, Store, StoreError, UserRow, insert_audit, on_pool, users};
 
 /// A live session and its user.
 #[derive(Debug, Clone)]
@@ -27,15 +27,18 @@ struct RawSession {
 }
 
 impl Store {
-    /// Records a new session of `user_id`, ending at `expires_at` unless extended.
+    /// Records a new session of `user_id`, ending at `expires_at` unless extended, with its
+    /// audit record (a sign-in).
     pub async fn create_session(
         &self,
         id: &str,
         user_id: &str,
         expires_at: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let now = super::now();
         on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at) \
                  VALUES ($1, $2, $3, $3, $4)",
@@ -44,8 +47,10 @@ impl Store {
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            insert_audit!(&mut *tx, audit, "user", user_id, Some(user_id))?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -93,16 +98,22 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a session (sign-out); true when it existed.
-    pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+    /// Ends a session (sign-out), with its audit record; true when it existed.
+    pub async fn delete_session(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            let mut tx = pool.begin().await?;
+            let user: Option<String> =
+                sqlx::query_scalar("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(user) = &user {
+                insert_audit!(&mut *tx, audit, "user", user, Some(user))?;
+                tx.commit().await?;
+            }
+            user.is_some()
         });
-        Ok(deleted == 1)
+        Ok(deleted)
     }
 
     /// Forgets the sessions that have expired; returns their ids.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::threads::{MessageRole, Thread, ThreadKind, ThreadMessage, ToolCallView};
 
-use super::{Store, StoreError, on_pool};
+use super::{Audit, Store, StoreError, audited_change, insert_audit, on_pool};
 
 /// A thread as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,23 +123,28 @@ impl Store {
         agent_id: &str,
         title: &str,
         kind: ThreadKind,
+        audit: &Audit,
     ) -> Result<Option<ThreadRow>, StoreError> {
         let id = super::new_id();
         let inserted = on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO threads (id, agent_id, title, kind, created_at, updated_at) \
-                 SELECT $1, id, $3, $4, $5, $5 FROM agents WHERE id = $2",
+            audited_change!(
+                pool,
+                audit,
+                "thread",
+                &id,
+                sqlx::query_scalar(
+                    "INSERT INTO threads (id, agent_id, title, kind, created_at, updated_at) \
+                 SELECT $1, id, $3, $4, $5, $5 FROM agents WHERE id = $2 \
+                 RETURNING (SELECT owner_id FROM agents WHERE id = $2)",
+                )
+                .bind(&id)
+                .bind(agent_id)
+                .bind(title)
+                .bind(kind.as_str())
+                .bind(super::now())
             )
-            .bind(&id)
-            .bind(agent_id)
-            .bind(title)
-            .bind(kind.as_str())
-            .bind(super::now())
-            .execute(pool)
-            .await?
-            .rows_affected()
         });
-        if inserted == 0 {
+        if !inserted {
             return Ok(None);
         }
         self.thread(&id).await
@@ -186,29 +191,59 @@ impl Store {
     }
 
     /// Renames a thread; false when it does not exist.
-    pub async fn rename_thread(&self, id: &str, title: &str) -> Result<bool, StoreError> {
-        let updated = on_pool!(self, |pool| {
-            sqlx::query("UPDATE threads SET title = $2, updated_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(title)
-                .bind(super::now())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(updated == 1)
+    pub async fn rename_thread(
+        &self,
+        id: &str,
+        title: &str,
+        audit: &Audit,
+    ) -> Result<bool, StoreError> {
+        self.change_thread(
+            "UPDATE threads SET title = $2, updated_at = $3 WHERE id = $1 \
+             RETURNING (SELECT owner_id FROM agents WHERE agents.id = threads.agent_id)",
+            id,
+            Some(title),
+            audit,
+        )
+        .await
     }
 
-    /// Deletes a thread and its messages; false when it does not exist.
-    pub async fn delete_thread(&self, id: &str) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM threads WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+    /// Deletes a thread and its messages, with its audit record; false when it does not
+    /// exist.
+    pub async fn delete_thread(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
+        self.change_thread(
+            "DELETE FROM threads WHERE id = $1 \
+             RETURNING (SELECT owner_id FROM agents WHERE agents.id = threads.agent_id)",
+            id,
+            None,
+            audit,
+        )
+        .await
+    }
+
+    /// Runs `sql` (which changes the thread `$1`, given the title `$2` and the time `$3`
+    /// when `title` is given, and returns its owner) with the audit record of the change;
+    /// false when the thread does not exist.
+    async fn change_thread(
+        &self,
+        sql: &str,
+        id: &str,
+        title: Option<&str>,
+        audit: &Audit,
+    ) -> Result<bool, StoreError> {
+        let changed = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut query = sqlx::query_scalar::<_, String>(sql).bind(id);
+            if let Some(title) = title {
+                query = query.bind(title).bind(super::now());
+            }
+            let owner = query.fetch_optional(&mut *tx).await?;
+            if let Some(owner) = &owner {
+                insert_audit!(&mut *tx, audit, "thread", id, Some(owner))?;
+                tx.commit().await?;
+            }
+            owner.is_some()
         });
-        Ok(deleted == 1)
+        Ok(changed)
     }
 
     /// The latest `limit` messages of a thread, oldest first; with `within_runs`, only those

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::accounts::ApiToken;
 
-use super::{Store, StoreError, UserRow, on_pool, users};
+use super::{Audit, Store, StoreError, UserRow, insert_audit, on_pool, users};
 
 /// A token as stored (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -59,22 +59,30 @@ struct RawTokenUser {
 const COLUMNS: &str = "id, user_id, name, prefix, created_at, last_used_at";
 
 impl Store {
-    /// Stores a new token.
-    pub async fn create_api_token(&self, new: &NewApiToken<'_>) -> Result<ApiTokenRow, StoreError> {
+    /// Stores a new token, with its audit record.
+    pub async fn create_api_token(
+        &self,
+        new: &NewApiToken<'_>,
+        audit: &Audit,
+    ) -> Result<ApiTokenRow, StoreError> {
         let sql = format!(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
         );
         let row = on_pool!(self, |pool| {
-            sqlx::query_as::<_, ApiTokenRow>(&sql)
+            let mut tx = pool.begin().await?;
+            let row = sqlx::query_as::<_, ApiTokenRow>(&sql)
                 .bind(super::new_id())
                 .bind(new.user_id)
                 .bind(new.name)
                 .bind(new.hash)
                 .bind(new.prefix)
                 .bind(super::now())
-                .fetch_one(pool)
-                .await?
+                .fetch_one(&mut *tx)
+                .await?;
+            insert_audit!(&mut *tx, audit, "token", &row.id, Some(new.user_id))?;
+            tx.commit().await?;
+            row
         });
         Ok(row)
     }
@@ -135,16 +143,28 @@ impl Store {
         Ok(rows)
     }
 
-    /// Deletes one of a user's tokens; true when it existed.
-    pub async fn delete_api_token(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+    /// Deletes one of a user's tokens, with its audit record; true when it existed.
+    pub async fn delete_api_token(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &Audit,
+    ) -> Result<bool, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
+                == 1;
+            if deleted {
+                insert_audit!(&mut *tx, audit, "token", id, Some(user_id))?;
+                tx.commit().await?;
+            }
+            deleted
         });
-        Ok(deleted == 1)
+        Ok(deleted)
     }
 }

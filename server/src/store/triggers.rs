@@ -6,7 +6,7 @@ use hatchery_shared::api::{
     triggers::{Delivery, DeliveryOutcome},
 };
 
-use super::{Store, StoreError, on_pool};
+use super::{Audit, Store, StoreError, audited_change, on_pool};
 
 /// A trigger as stored, with its agent's owner and status.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -84,22 +84,27 @@ impl Store {
         agent_id: &str,
         name: &str,
         sealed_secret: &str,
+        audit: &Audit,
     ) -> Result<Option<TriggerRow>, StoreError> {
         let inserted = on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO triggers (id, agent_id, name, sealed_secret, created_at) \
-                 SELECT $1, id, $3, $4, $5 FROM agents WHERE id = $2",
+            audited_change!(
+                pool,
+                audit,
+                "trigger",
+                id,
+                sqlx::query_scalar(
+                    "INSERT INTO triggers (id, agent_id, name, sealed_secret, created_at) \
+                 SELECT $1, id, $3, $4, $5 FROM agents WHERE id = $2 \
+                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id)",
+                )
+                .bind(id)
+                .bind(agent_id)
+                .bind(name)
+                .bind(sealed_secret)
+                .bind(super::now())
             )
-            .bind(id)
-            .bind(agent_id)
-            .bind(name)
-            .bind(sealed_secret)
-            .bind(super::now())
-            .execute(pool)
-            .await?
-            .rows_affected()
         });
-        if inserted == 0 {
+        if !inserted {
             return Ok(None);
         }
         self.trigger(id).await
@@ -138,36 +143,48 @@ impl Store {
         id: &str,
         sealed_secret: &str,
         previous_valid_until: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<TriggerRow>, StoreError> {
         let updated = on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE triggers SET sealed_previous = sealed_secret, sealed_secret = $2, \
-                        previous_valid_until = $3, rotated_at = $4 WHERE id = $1",
+            audited_change!(
+                pool,
+                audit,
+                "trigger",
+                id,
+                sqlx::query_scalar(
+                    "UPDATE triggers SET sealed_previous = sealed_secret, sealed_secret = $2, \
+                        previous_valid_until = $3, rotated_at = $4 WHERE id = $1 \
+                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id)",
+                )
+                .bind(id)
+                .bind(sealed_secret)
+                .bind(previous_valid_until)
+                .bind(super::now())
             )
-            .bind(id)
-            .bind(sealed_secret)
-            .bind(previous_valid_until)
-            .bind(super::now())
-            .execute(pool)
-            .await?
-            .rows_affected()
         });
-        if updated == 0 {
+        if !updated {
             return Ok(None);
         }
         self.trigger(id).await
     }
 
-    /// Deletes the trigger `id` and its deliveries; true when it existed.
-    pub async fn delete_trigger(&self, id: &str) -> Result<bool, StoreError> {
+    /// Deletes the trigger `id` and its deliveries, with its audit record; true when it
+    /// existed.
+    pub async fn delete_trigger(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM triggers WHERE id = $1")
+            audited_change!(
+                pool,
+                audit,
+                "trigger",
+                id,
+                sqlx::query_scalar(
+                    "DELETE FROM triggers WHERE id = $1 \
+                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id)",
+                )
                 .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            )
         });
-        Ok(deleted == 1)
+        Ok(deleted)
     }
 
     /// Records a delivery to `trigger_id` refused with `status_code` because of `error`

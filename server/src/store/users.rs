@@ -1,9 +1,12 @@
 //! Users: accounts, the first-run admin, and the built-in admin of developer mode.
 
 use chrono::{DateTime, Utc};
-use hatchery_shared::api::accounts::{Role, User};
+use hatchery_shared::api::{
+    accounts::{Role, User},
+    audit::AuditAction,
+};
 
-use super::{Store, StoreError, on_pool};
+use super::{Audit, Store, StoreError, insert_audit, on_pool};
 
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,12 +100,18 @@ pub fn email_key(email: &str) -> String {
 }
 
 impl Store {
-    /// Creates a user; [`StoreError::Conflict`] when the email is taken.
-    pub async fn create_user(&self, new: &NewUser) -> Result<UserRow, StoreError> {
-        self.insert_user(&super::new_id(), new).await
+    /// Creates a user, with its audit record; [`StoreError::Conflict`] when the email is
+    /// taken.
+    pub async fn create_user(&self, new: &NewUser, audit: &Audit) -> Result<UserRow, StoreError> {
+        self.insert_user(&super::new_id(), new, audit).await
     }
 
-    async fn insert_user(&self, id: &str, new: &NewUser) -> Result<UserRow, StoreError> {
+    async fn insert_user(
+        &self,
+        id: &str,
+        new: &NewUser,
+        audit: &Audit,
+    ) -> Result<UserRow, StoreError> {
         let now = super::now();
         let sql = format!(
             "INSERT INTO users (id, email, email_key, display_name, role, password_hash, \
@@ -110,7 +119,8 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            sqlx::query_as::<_, RawUser>(&sql)
+            let mut tx = pool.begin().await?;
+            let raw = sqlx::query_as::<_, RawUser>(&sql)
                 .bind(id)
                 .bind(new.email.trim())
                 .bind(email_key(&new.email))
@@ -118,16 +128,23 @@ impl Store {
                 .bind(new.role.as_str())
                 .bind(&new.password_hash)
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-                .map_err(StoreError::unique("an account with this email"))?
+                .map_err(StoreError::unique("an account with this email"))?;
+            insert_audit!(&mut *tx, audit, "user", id, Some(id))?;
+            tx.commit().await?;
+            raw
         });
         raw.try_into()
     }
 
     /// Creates the first admin through the first-run page, once: `None` when an account that
     /// can sign in already exists or the setup was already claimed.
-    pub async fn create_first_admin(&self, new: &NewUser) -> Result<Option<UserRow>, StoreError> {
+    pub async fn create_first_admin(
+        &self,
+        new: &NewUser,
+        audit: &Audit,
+    ) -> Result<Option<UserRow>, StoreError> {
         let now = super::now();
         let id = super::new_id();
         let sql = format!(
@@ -160,6 +177,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::unique("an account with this email"))?;
+            insert_audit!(&mut *tx, audit, "user", &id, Some(&id))?;
             tx.commit().await?;
             raw
         });
@@ -192,12 +210,14 @@ impl Store {
         Ok(!exists)
     }
 
-    /// Makes sure the user `id` exists, creating it with `new` when missing.
+    /// Makes sure the user `id` exists, creating it with `new` when missing (recorded as
+    /// done by the server).
     pub async fn ensure_user(&self, id: &str, new: &NewUser) -> Result<UserRow, StoreError> {
         if let Some(user) = self.user(id).await? {
             return Ok(user);
         }
-        self.insert_user(id, new).await
+        let audit = Audit::by_system(AuditAction::UserCreated, "by the server's settings");
+        self.insert_user(id, new, &audit).await
     }
 
     /// The user with this id.
@@ -250,6 +270,7 @@ impl Store {
         user_id: &str,
         hash: &str,
         keeping: &str,
+        audit: &Audit,
     ) -> Result<Option<Withdrawn>, StoreError> {
         let withdrawn = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -271,6 +292,7 @@ impl Store {
             .bind(keeping)
             .fetch_all(&mut *tx)
             .await?;
+            insert_audit!(&mut *tx, audit, "user", user_id, Some(user_id))?;
             tx.commit().await?;
             Withdrawn {
                 sessions,
@@ -286,6 +308,7 @@ impl Store {
         &self,
         user_id: &str,
         disabled: bool,
+        audit: &Audit,
     ) -> Result<Option<(UserRow, Withdrawn)>, StoreError> {
         let now = super::now();
         let sql = format!(
@@ -303,7 +326,10 @@ impl Store {
                 (Some(_), true) => withdraw(&mut tx, user_id, true).await?,
                 _ => Withdrawn::default(),
             };
-            tx.commit().await?;
+            if raw.is_some() {
+                insert_audit!(&mut *tx, audit, "user", user_id, Some(user_id))?;
+                tx.commit().await?;
+            }
             raw.map(|raw| (raw, withdrawn))
         });
         found
@@ -311,11 +337,16 @@ impl Store {
             .transpose()
     }
 
-    /// Revokes every API token of `user_id`; returns their ids.
-    pub async fn revoke_tokens_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+    /// Revokes every API token of `user_id`, with the audit record; returns their ids.
+    pub async fn revoke_tokens_of(
+        &self,
+        user_id: &str,
+        audit: &Audit,
+    ) -> Result<Vec<String>, StoreError> {
         let withdrawn = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let withdrawn = withdraw(&mut tx, user_id, false).await?;
+            insert_audit!(&mut *tx, audit, "user", user_id, Some(user_id))?;
             tx.commit().await?;
             withdrawn
         });

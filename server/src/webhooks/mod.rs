@@ -19,6 +19,7 @@ use std::{
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use hatchery_shared::api::{
+    audit::AuditAction,
     runs::RunTrigger,
     threads::ThreadKind,
     triggers::{DeliveryAccepted, Trigger},
@@ -32,8 +33,9 @@ use crate::{
         limiter::{AttemptLimiter, address_key},
         secret,
     },
+    periodic,
     runner::{Delivery, Runner, StartError, StartRequest, ThreadChoice},
-    store::{Store, StoreError, TriggerRow, rfc3339},
+    store::{Actor, Audit, Store, StoreError, TriggerRow, rfc3339},
 };
 
 /// The prefix of a webhook secret.
@@ -175,6 +177,7 @@ impl Webhooks {
     /// Creates a trigger of `agent_id` with a new secret; `None` when the agent is gone.
     pub async fn create(
         &self,
+        actor: &Actor,
         agent_id: &str,
         name: &str,
     ) -> Result<Option<(TriggerRow, String)>, StoreError> {
@@ -184,13 +187,28 @@ impl Webhooks {
         let row = self
             .inner
             .store
-            .create_trigger(&id, agent_id, name, &sealed)
+            .create_trigger(
+                &id,
+                agent_id,
+                name,
+                &sealed,
+                &Audit::new(
+                    actor,
+                    AuditAction::TriggerCreated,
+                    format!("named {name:?}"),
+                ),
+            )
             .await?;
         Ok(row.map(|row| (row, secret)))
     }
 
-    /// Gives the trigger `id` a new secret; the old one works for the grace period.
-    pub async fn rotate(&self, id: &str) -> Result<Option<(TriggerRow, String)>, StoreError> {
+    /// Gives the trigger `id` a new secret, as `actor` asks; the old one works for the
+    /// grace period.
+    pub async fn rotate(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Option<(TriggerRow, String)>, StoreError> {
         let secret = secret::generate(SECRET_PREFIX);
         let sealed = self.inner.sealer.seal(&secret, id);
         let grace = chrono::Duration::from_std(self.inner.config.rotation_grace)
@@ -198,9 +216,24 @@ impl Webhooks {
         let row = self
             .inner
             .store
-            .rotate_trigger(id, &sealed, Utc::now() + grace)
+            .rotate_trigger(
+                id,
+                &sealed,
+                Utc::now() + grace,
+                &Audit::new(actor, AuditAction::TriggerRotated, "a new secret"),
+            )
             .await?;
         Ok(row.map(|row| (row, secret)))
+    }
+
+    /// Deletes `trigger` and its deliveries, as `actor` asks; false when it was gone.
+    pub async fn delete(&self, actor: &Actor, trigger: &TriggerRow) -> Result<bool, StoreError> {
+        let audit = Audit::new(
+            actor,
+            AuditAction::TriggerDeleted,
+            format!("named {:?}", trigger.name),
+        );
+        self.inner.store.delete_trigger(&trigger.id, &audit).await
     }
 
     /// Checks a request to the trigger `trigger_id` and starts its agent's run with the body
@@ -328,6 +361,7 @@ impl Webhooks {
                 signature,
             }),
             observer: None,
+            audit: None,
         };
         let started = self.inner.runner.start(request).await?;
         Ok(DeliveryAccepted {
@@ -352,20 +386,16 @@ impl Webhooks {
         let store = self.inner.store.clone();
         let retention = chrono::Duration::from_std(self.inner.config.retention)
             .unwrap_or(chrono::Duration::MAX);
-        tasks.spawn(async move {
-            let mut every = tokio::time::interval(PRUNE_EVERY);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    _ = every.tick() => {}
-                }
-                match store.prune_deliveries(Utc::now() - retention).await {
-                    Ok(0) => {}
-                    Ok(pruned) => tracing::info!(pruned, "deleted old webhook deliveries"),
-                    Err(err) => tracing::error!(error = %err, "cannot delete old deliveries"),
-                }
-            }
-        });
+        periodic::every(
+            tasks,
+            stop,
+            PRUNE_EVERY,
+            "deleted old webhook deliveries",
+            move || {
+                let store = store.clone();
+                async move { store.prune_deliveries(Utc::now() - retention).await }
+            },
+        );
     }
 }
 

@@ -11,6 +11,7 @@ use hatchery_server::{
     store::RunEnd,
 };
 use hatchery_shared::api::{
+    audit::AuditAction,
     runs::{RunStatus, RunTrigger},
     threads::ThreadKind,
     usage::Caps,
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::{
     fake_llm::{FakeLlm, Scripted},
-    helpers::{TestApp, spawn_app, spawn_app_configured},
+    helpers::{self, TestApp, spawn_app, spawn_app_configured},
 };
 
 /// A server with a $0.05 daily cap per user and $0.03 per agent, every model priced.
@@ -40,7 +41,12 @@ async fn capped() -> TestApp {
 async fn spend(app: &TestApp, agent: &str, cost_micros: u64) {
     let thread = app
         .store
-        .create_thread(agent, "spent", ThreadKind::Chat)
+        .create_thread(
+            agent,
+            "spent",
+            ThreadKind::Chat,
+            &helpers::by_tests(AuditAction::ThreadCreated),
+        )
         .await
         .unwrap()
         .unwrap();

@@ -20,12 +20,13 @@ use hatchery_server::{
     realtime::{Realtime, RealtimeConfig},
     runner::{RunnerConfig, local::provider::LocalConfig},
     store::{
-        DatabaseConfig, NewApiToken, NewMessageRow, NewRun, NewUser, RunRow, RunStart, RunThread,
-        Store,
+        Audit, DatabaseConfig, NewApiToken, NewMessageRow, NewRun, NewUser, RunRow, RunStart,
+        RunThread, Store,
     },
     telemetry::{LogConfig, LogFormat},
 };
 use hatchery_shared::api::{
+    audit::AuditAction,
     runs::RunTrigger,
     threads::{MessageRole, ThreadKind},
 };
@@ -198,6 +199,7 @@ impl TestData {
                 ..RunnerConfig::default()
             },
             scheduler: hatchery_server::scheduler::SchedulerConfig::default(),
+            audit: hatchery_server::audit::AuditConfig::default(),
             webhooks: hatchery_server::webhooks::WebhookConfig::default(),
             serve: hatchery_server::serve::ServeLimits::default(),
         }
@@ -277,12 +279,15 @@ async fn seed_accounts(store: &Store) -> HashMap<&'static str, String> {
             .expect("a test account");
         let token = secret::generate(TOKEN_PREFIX);
         store
-            .create_api_token(&NewApiToken {
-                user_id: id,
-                name: "tests",
-                hash: &secret::hash(&token),
-                prefix: &token[..10],
-            })
+            .create_api_token(
+                &NewApiToken {
+                    user_id: id,
+                    name: "tests",
+                    hash: &secret::hash(&token),
+                    prefix: &token[..10],
+                },
+                &by_tests(AuditAction::TokenCreated),
+            )
             .await
             .expect("a test token");
         tokens.insert(token_name, token);
@@ -383,7 +388,12 @@ impl TestApp {
         let agent = agent["id"].as_str().expect("an agent id").to_owned();
         let thread = self
             .store
-            .create_thread(&agent, "test", ThreadKind::Chat)
+            .create_thread(
+                &agent,
+                "test",
+                ThreadKind::Chat,
+                &by_tests(AuditAction::ThreadCreated),
+            )
             .await
             .expect("a thread")
             .expect("its agent exists");
@@ -414,6 +424,7 @@ impl TestApp {
                 model,
                 message: &message,
                 delivery: None,
+                audit: None,
             })
             .await
             .expect("the run is stored");
@@ -564,4 +575,9 @@ pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The audit record of a change the tests make straight in the store.
+pub fn by_tests(action: AuditAction) -> Audit {
+    Audit::by_system(action, "by the tests")
 }

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod agent_files;
 mod agents;
+mod audit;
 mod authorization;
 mod caps;
 mod chaos;
