@@ -17,7 +17,10 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     agents::{Agents, files::AgentFiles},
-    audit::{self, AuditConfig},
+    audit::{
+        self, AuditConfig,
+        system_log::{self, SystemLogConfig, SystemLogIntake},
+    },
     auth::Auth,
     config::Config,
     http::{self, AppState, Parts},
@@ -87,6 +90,10 @@ pub struct Application {
     log_bytes: prometheus::IntGauge,
     /// The audit log's settings, for its retention task.
     audit: AuditConfig,
+    /// The system log's settings, for its retention task.
+    system_log: SystemLogConfig,
+    /// The records of the system log's layer, when the process installed one.
+    system_log_intake: Option<SystemLogIntake>,
 }
 
 impl Application {
@@ -172,7 +179,19 @@ impl Application {
             serve_limits: config.serve,
             log_bytes,
             audit: config.audit.clone(),
+            system_log: config.system_log.clone(),
+            system_log_intake: None,
         })
+    }
+
+    /// Keeps the records of the system log's layer (see [`crate::telemetry::init`]) in the
+    /// database and tails them on the `logs` topic; counts those dropped in `/metrics`.
+    pub fn with_system_log(mut self, intake: SystemLogIntake) -> Result<Self, StartupError> {
+        self.state
+            .metrics
+            .register(Box::new(intake.dropped.clone()))?;
+        self.system_log_intake = Some(intake);
+        Ok(self)
     }
 
     /// The address the server listens on.
@@ -212,6 +231,8 @@ impl Application {
             serve_limits,
             log_bytes,
             audit,
+            system_log,
+            system_log_intake,
         } = self;
         let store = state.store.clone();
         let realtime = state.realtime.clone();
@@ -237,7 +258,19 @@ impl Application {
             .webhooks
             .start_pruning(&background, stop_background.clone());
         store.start_checkpoints(log_bytes, &background, stop_background.clone());
-        audit::start_pruning(&store, &audit, &background, stop_background.clone());
+        audit::start_pruning(&store, &audit, &system_log, &background, &stop_background);
+        // The system log's writer stops last, to keep what the rest logs as it stops.
+        let writer = TaskTracker::new();
+        let stop_writer = CancellationToken::new();
+        if let Some(intake) = system_log_intake {
+            system_log::start_writer(
+                intake,
+                store.clone(),
+                realtime.clone(),
+                &writer,
+                stop_writer.clone(),
+            );
+        }
         if let Some(files) = agent_files {
             files.watch(&background, stop_background.clone());
         }
@@ -276,6 +309,9 @@ impl Application {
         stop_following.cancel();
         followers.close();
         followers.wait().await;
+        stop_writer.cancel();
+        writer.close();
+        writer.wait().await;
         realtime.shutdown(shutdown_grace).await;
         store.close().await;
         tracing::info!("stopped");

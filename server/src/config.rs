@@ -11,10 +11,12 @@ use std::{
 };
 
 use clap::{CommandFactory, FromArgMatches, Parser, error::ContextKind};
+use hatchery_shared::api::logs::LogCategory;
 use secrecy::SecretBox;
+use strum::IntoEnumIterator;
 
 use crate::{
-    audit::AuditConfig,
+    audit::{AuditConfig, system_log::SystemLogConfig},
     auth::{AuthConfig, AuthMode},
     realtime::RealtimeConfig,
     runner::{
@@ -67,6 +69,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The audit log (`HATCHERY_AUDIT_RETENTION_DAYS`).
     pub audit: AuditConfig,
+    /// The system log (`HATCHERY_SYSTEM_LOG_INFO`, `HATCHERY_SYSTEM_LOG_RETENTION_DAYS`).
+    pub system_log: SystemLogConfig,
     /// Connection and request limits of the HTTP server.
     pub serve: ServeLimits,
 }
@@ -193,6 +197,10 @@ struct Settings {
     webhook_retention_days: Option<u64>,
     #[arg(long, env = "HATCHERY_AUDIT_RETENTION_DAYS", value_parser = number::<1, 36500>)]
     audit_retention_days: Option<u64>,
+    #[arg(long, env = "HATCHERY_SYSTEM_LOG_INFO", value_parser = categories)]
+    system_log_info: Option<Categories>,
+    #[arg(long, env = "HATCHERY_SYSTEM_LOG_RETENTION_DAYS", value_parser = number::<1, 3650>)]
+    system_log_retention_days: Option<u64>,
     #[arg(long, env = "HATCHERY_SECRET_KEY", value_parser = secret_key)]
     secret_key: Option<[u8; 32]>,
 }
@@ -443,9 +451,45 @@ impl Settings {
                         Duration::from_secs(days * 24 * 3600)
                     }),
             },
+            system_log: {
+                let defaults = SystemLogConfig::default();
+                SystemLogConfig {
+                    info_categories: self
+                        .system_log_info
+                        .map_or(defaults.info_categories, |Categories(list)| list),
+                    retention: self
+                        .system_log_retention_days
+                        .map_or(defaults.retention, |days| {
+                            Duration::from_secs(days * 24 * 3600)
+                        }),
+                }
+            },
             serve,
         })
     }
+}
+
+/// A list of system log categories, as `HATCHERY_SYSTEM_LOG_INFO` gives it.
+#[derive(Debug, Clone)]
+struct Categories(Vec<LogCategory>);
+
+/// Reads `runner,scheduler` (or `none`) as a list of categories.
+fn categories(text: &str) -> Result<Categories, String> {
+    if text.trim() == "none" {
+        return Ok(Categories(Vec::new()));
+    }
+    text.split(',')
+        .map(|name| {
+            name.trim().parse().map_err(|_| {
+                let known: Vec<&str> = LogCategory::iter().map(LogCategory::as_str).collect();
+                format!(
+                    "{name:?} is not a category; use none or some of {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(Categories)
 }
 
 /// A number the parser kept within a range that fits.

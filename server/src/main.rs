@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use hatchery_server::{
     Application, Config,
+    audit::system_log::SystemLogIntake,
     cli::{Cli, Command},
     shutdown_signal, telemetry,
 };
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log);
+    let system_log = telemetry::init(&config.log, &config.system_log);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = config.worker_threads {
         runtime.worker_threads(threads);
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => runtime.block_on(serve(config)),
+        Command::Serve => runtime.block_on(serve(config, system_log)),
         Command::User(command) => {
             match runtime.block_on(hatchery_server::cli::run_user_command(&config, command)) {
                 Ok(done) => {
@@ -59,8 +60,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> ExitCode {
-    let app = match Application::build(&config).await {
+async fn serve(config: Config, system_log: SystemLogIntake) -> ExitCode {
+    let app = match Application::build(&config)
+        .await
+        .and_then(|app| app.with_system_log(system_log))
+    {
         Ok(app) => app,
         Err(err) => {
             tracing::error!(error = %err, "cannot start");

@@ -4,13 +4,13 @@
 
 mod actor;
 mod agents;
-mod audit;
 mod auth;
 mod error;
 mod guard;
 mod health;
 mod identity;
 mod json;
+mod logs;
 mod metrics;
 mod owned;
 mod page;
@@ -59,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(triggers::router())
         .merge(usage::router())
         .merge(rooms::router())
-        .merge(audit::router())
+        .merge(logs::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .with_state(state.clone());

@@ -1,7 +1,11 @@
-//! Cursor pagination: the `limit` and `cursor` query parameters and the [`Page`] answer.
+//! Cursor pagination: the `limit` and `cursor` query parameters and the [`Page`] answer,
+//! and the time bounds of filtered lists.
 
+use chrono::{DateTime, Utc};
 use hatchery_shared::api::{MAX_PAGE_SIZE, Page};
 use serde::Deserialize;
+
+use super::ApiError;
 
 /// `?limit=&cursor=` of a list endpoint.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -44,4 +48,33 @@ impl PageQuery {
             items: rows.iter().map(view).collect(),
         }
     }
+}
+
+/// A time range, `from` inclusive and `to` exclusive; either end may be open.
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The `from` and `to` query parameters (RFC 3339, either may be absent), or a validation
+/// error that names the one that is not a time or says that the range ends before it
+/// starts.
+pub fn time_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, ApiError> {
+    let from = time_param("from", from)?;
+    let to = time_param("to", to)?;
+    super::runs::check_range(from, to)?;
+    Ok((from, to))
+}
+
+/// The RFC 3339 time given as the query parameter `field` (absent: `None`), or a
+/// validation error that names the field.
+fn time_param(field: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|time| time.to_utc())
+            .map_err(|_| {
+                ApiError::validation(
+                    field,
+                    format!("{text:?} is not a time such as 2026-12-03T10:00:00Z"),
+                )
+            })
+    })
+    .transpose()
 }

@@ -24,7 +24,10 @@ pub async fn may_follow(
         TopicKind::User if topic.id() == Some(peer.user_id.as_str()) => Ok(()),
         TopicKind::User => forbidden("only that user may follow a user topic"),
         _ if peer.is_admin => Ok(()),
-        TopicKind::Ops => forbidden("only admins may follow the ops topic"),
+        TopicKind::Ops | TopicKind::Logs => forbidden(&format!(
+            "only admins may follow the {} topic",
+            topic.as_str()
+        )),
         TopicKind::Agent | TopicKind::Thread | TopicKind::Room => {
             let id = topic.id().unwrap_or_default();
             let owner = match topic.kind() {

@@ -35,6 +35,7 @@ use hatchery_shared::{
 };
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
 
 use self::{
     admission::{Admission, Limits, Ticket},
@@ -489,7 +490,9 @@ impl Runner {
         self.active().insert(run.id.clone(), cancel.clone());
         let runner = self.clone();
         let task_run = run.clone();
-        self.inner.tasks.spawn(async move {
+        // Records logged by the run carry its id (and the request's that started it).
+        let span = tracing::info_span!("run", run_id = %run.id);
+        let task = async move {
             let id = task_run.id.clone();
             let (stream_to, ended) = observer.map(|o| (o.stream_to, o.ended)).unzip();
             let outcome = run::execute(&runner, task_run, agent, stream_to, &cancel).await;
@@ -500,7 +503,8 @@ impl Runner {
                 // The observer may have stopped waiting.
                 let _ = ended.send(outcome);
             }
-        });
+        };
+        self.inner.tasks.spawn(task.instrument(span));
     }
 
     /// The daily cost caps.

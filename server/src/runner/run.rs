@@ -91,6 +91,21 @@ pub(super) async fn execute(
         ),
         error,
     };
+    match end.status {
+        RunStatus::Failed => tracing::warn!(
+            agent = %run.agent_id,
+            trigger = run.trigger.as_str(),
+            error = end.error.as_deref().unwrap_or_default(),
+            "the run failed"
+        ),
+        status => tracing::info!(
+            agent = %run.agent_id,
+            trigger = run.trigger.as_str(),
+            status = status.as_str(),
+            cost_micros = end.cost_micros,
+            "the run ended"
+        ),
+    }
     match inner.store.finish_run(&run.id, &end).await {
         Ok(Some((finished, agent))) => {
             context.announce_run(&finished, Some(agent)).await;

@@ -3,12 +3,16 @@
 //! pruned after the retention period.
 //!
 //! Record ids are UUIDv7, so their order is the order in time, and a time range is an id
-//! range: every filter seeks through one index ordered by id.
+//! range (see `id_page`).
 
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::audit::{AuditAction, AuditRecord};
 
-use super::{Store, StoreError, on_pool, rfc3339};
+use super::{
+    Store, StoreError,
+    id_page::{IdPage, first_id_at},
+    on_pool, rfc3339,
+};
 
 /// Who did something, and from where: the first half of each audit record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,15 +128,6 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// The lowest id a record made at `time` or later can have: a UUIDv7 with that
-/// millisecond and nothing after it.
-fn first_id_at(time: DateTime<Utc>) -> String {
-    let millis = u64::try_from(time.timestamp_millis()).unwrap_or_default();
-    let mut bytes = [0u8; 16];
-    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    uuid::Uuid::from_bytes(bytes).to_string()
-}
-
 #[derive(sqlx::FromRow)]
 struct RawRecord {
     id: String,
@@ -193,93 +188,27 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let from = filter.from.map(first_id_at);
-        let to = filter.to.map(first_id_at);
-        let (clause, limit_param) = super::Conditions::default()
-            .add("subject_user_id =", filter.subject_user_id.as_ref())
-            .add("actor_user_id =", filter.actor_user_id.as_ref())
-            .add("action =", filter.action)
-            .add("target_kind =", filter.target_kind.as_ref())
-            .add("target_id =", filter.target_id.as_ref())
-            .add("id >=", from.as_ref())
-            .add("id <", to.as_ref())
-            .add("id <", after)
-            .finish();
-        let sql = format!(
-            "SELECT id, at, actor_user_id, actor_token_id, action, target_kind, target_id, \
-                    summary, client_address, request_id \
-             FROM audit_log {clause} ORDER BY id DESC LIMIT ${limit_param}"
-        );
-        let raws = on_pool!(self, |pool| {
-            let mut query = sqlx::query_as::<_, RawRecord>(&sql);
-            for value in [
-                &filter.subject_user_id,
-                &filter.actor_user_id,
-                &filter.action.map(|action| action.as_str().to_owned()),
-                &filter.target_kind,
-                &filter.target_id,
-                &from,
-                &to,
-                &after.map(str::to_owned),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                query = query.bind(value.clone());
-            }
-            query.bind(i64::from(limit)).fetch_all(pool).await?
-        });
+        let raws: Vec<RawRecord> = IdPage::default()
+            .condition("subject_user_id =", filter.subject_user_id.clone())
+            .condition("actor_user_id =", filter.actor_user_id.clone())
+            .condition("action =", filter.action.map(|a| a.as_str().to_owned()))
+            .condition("target_kind =", filter.target_kind.clone())
+            .condition("target_id =", filter.target_id.clone())
+            .time_range(filter.from, filter.to)
+            .fetch(
+                self,
+                "SELECT id, at, actor_user_id, actor_token_id, action, target_kind, target_id, \
+                        summary, client_address, request_id FROM audit_log",
+                after,
+                limit,
+            )
+            .await?;
         raws.into_iter().map(TryInto::try_into).collect()
     }
 
     /// Deletes the records made before `before`, a batch at a time; how many it deleted.
     pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let below = first_id_at(before);
-        let mut deleted = 0;
-        loop {
-            let batch = on_pool!(self, |pool| {
-                sqlx::query(
-                    "DELETE FROM audit_log WHERE id IN \
-                     (SELECT id FROM audit_log WHERE id < $1 ORDER BY id LIMIT $2)",
-                )
-                .bind(&below)
-                .bind(PRUNE_BATCH)
-                .execute(pool)
-                .await?
-                .rows_affected()
-            });
-            deleted += batch;
-            if batch < PRUNE_BATCH as u64 {
-                return Ok(deleted);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_instant_bounds_the_ids_made_from_it_on() {
-        let time = DateTime::parse_from_rfc3339("2026-12-03T10:00:00.123Z")
-            .unwrap()
-            .to_utc();
-        let bound = first_id_at(time);
-        let made_then = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            1_796_292_000,
-            123_000_000,
-        ))
-        .to_string();
-        let made_before = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            1_796_292_000,
-            122_999_999,
-        ))
-        .to_string();
-        assert_eq!(time.timestamp(), 1_796_292_000);
-        assert!(bound <= made_then, "{bound} > {made_then}");
-        assert!(made_before < bound, "{made_before} >= {bound}");
+        self.prune_by_id("audit_log", &first_id_at(before), PRUNE_BATCH)
+            .await
     }
 }

@@ -10,11 +10,13 @@ mod agents;
 mod audit;
 mod checkpoints;
 mod history;
+mod id_page;
 mod installation;
 mod rooms;
 mod runs;
 mod schedules;
 mod sessions;
+mod system_log;
 mod threads;
 mod tokens;
 mod triggers;
@@ -41,6 +43,7 @@ pub use runs::{
 };
 pub use schedules::{ScheduleSkipRow, ScheduledAgentRow};
 pub use sessions::SessionRow;
+pub use system_log::LogFilter;
 pub use threads::ThreadRow;
 pub use tokens::{ApiTokenRow, NewApiToken};
 pub use triggers::TriggerRow;
@@ -241,6 +244,30 @@ impl Store {
         }
     }
 
+    /// Deletes the rows of `table` (keyed by UUIDv7 ids) with ids below `below`, `batch`
+    /// rows per statement so that none holds the database for long; how many it deleted.
+    async fn prune_by_id(&self, table: &str, below: &str, batch: i64) -> Result<u64, StoreError> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE id IN \
+             (SELECT id FROM {table} WHERE id < $1 ORDER BY id LIMIT $2)"
+        );
+        let mut deleted = 0;
+        loop {
+            let done = on_pool!(self, |pool| {
+                sqlx::query(&sql)
+                    .bind(below)
+                    .bind(batch)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            });
+            deleted += done;
+            if done < u64::try_from(batch).unwrap_or(u64::MAX) {
+                return Ok(deleted);
+            }
+        }
+    }
+
     /// Closes every connection; later queries fail at once.
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await);
@@ -288,6 +315,17 @@ impl Conditions {
             self.params += 1;
             self.parts
                 .push(format!("{column_operator} ${}", self.params));
+        }
+        self
+    }
+
+    /// Adds `{column} LIKE $n ESCAPE '\'` when `pattern` is present: `\` escapes the
+    /// pattern's own `%`, `_` and `\`.
+    fn add_like<T>(mut self, column: &str, pattern: Option<T>) -> Self {
+        if pattern.is_some() {
+            self.params += 1;
+            self.parts
+                .push(format!("{column} LIKE ${} ESCAPE '\\'", self.params));
         }
         self
     }

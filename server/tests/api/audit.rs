@@ -1,5 +1,6 @@
 //! The audit log over the API: a record for each change, written with it and absent when
-//! it fails; who may read which records; filters, time ranges and pages.
+//! it fails; who may read which records; filters, time ranges and pages. Who may read the
+//! system log (its records are tested with the real binary, in `process`).
 
 use hatchery_shared::api::{
     Page,
@@ -285,4 +286,26 @@ async fn a_bad_filter_is_a_clear_error() {
     assert_eq!(response.status(), 400);
     let response = app.call(Method::GET, "/api/audit", None, None).await;
     assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn only_admins_read_the_system_log() {
+    let app = spawn_app().await;
+    let refused = app
+        .call(Method::GET, "/api/logs", Some("alice"), None)
+        .await;
+    assert_eq!(refused.status(), 403);
+    let page: Page<Value> = app
+        .json(
+            Method::GET,
+            "/api/logs?level=warn&category=runner",
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert!(page.next_cursor.is_none());
+    let bad = app
+        .call(Method::GET, "/api/logs?level=loud", Some("admin"), None)
+        .await;
+    assert_eq!(bad.status(), 400);
 }

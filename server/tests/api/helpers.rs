@@ -200,6 +200,7 @@ impl TestData {
             },
             scheduler: hatchery_server::scheduler::SchedulerConfig::default(),
             audit: hatchery_server::audit::AuditConfig::default(),
+            system_log: hatchery_server::audit::system_log::SystemLogConfig::default(),
             webhooks: hatchery_server::webhooks::WebhookConfig::default(),
             serve: hatchery_server::serve::ServeLimits::default(),
         }

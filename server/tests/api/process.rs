@@ -1,5 +1,5 @@
-//! The `hatchery` binary as an operator runs it: configuration errors, JSON logs, and a
-//! graceful stop on SIGTERM.
+//! The `hatchery` binary as an operator runs it: configuration errors, JSON logs, the
+//! system log, and a graceful stop on SIGTERM.
 
 use std::{process::Stdio, time::Duration};
 
@@ -9,7 +9,13 @@ use tokio::{
     time::timeout,
 };
 
-use crate::helpers::TestData;
+use hatchery_shared::api::{
+    Page,
+    logs::{LogCategory, LogLevel, LogRecord},
+    runs::Posted,
+};
+
+use crate::helpers::{TestData, eventually};
 
 /// The binary on `data`, on a free loopback port, logging JSON lines to a pipe.
 pub(crate) fn hatchery(data: &TestData) -> Command {
@@ -111,4 +117,85 @@ async fn sigterm_stops_the_server_gracefully_after_it_logged_json_lines() {
             .is_err(),
         "nothing listens after the stop"
     );
+}
+
+#[tokio::test]
+async fn a_failed_run_is_in_the_system_log_with_its_run_and_request() {
+    let data = TestData::new();
+    let (_child, _lines, addr) = started({
+        let mut command = hatchery(&data);
+        // Developer mode: every request acts as the built-in admin; no model to run.
+        command
+            .env("HATCHERY_AUTH", "disabled")
+            .env("HATCHERY_LOCAL_MODEL", data.path().join("missing.gguf"));
+        command
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let api = |path: &str| format!("http://{addr}{path}");
+    let agent: serde_json::Value = client
+        .post(api("/api/agents"))
+        .json(&serde_json::json!({ "name": "Doomed", "task_instructions": "go" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agent_id = agent["id"].as_str().unwrap();
+    let started = client
+        .post(api(&format!("/api/agents/{agent_id}/run")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let request_id = started.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let posted: Posted = started.json().await.unwrap();
+
+    // No model file and no provider: the run fails at once.
+    let records: Page<LogRecord> = eventually("the failed run in the system log", async || {
+        let page: Page<LogRecord> =
+            get_json(&client, &api(&format!("/api/logs?run={}", posted.run.id))).await;
+        (!page.items.is_empty()).then_some(page)
+    })
+    .await;
+    let failed = &records.items[0];
+    assert_eq!(failed.message, "the run failed");
+    assert_eq!(failed.level, LogLevel::Warn);
+    assert_eq!(failed.category, LogCategory::Runner);
+    assert_eq!(failed.fields["agent"], agent_id);
+    assert!(
+        failed.fields["error"].as_str().unwrap().contains("model"),
+        "{failed:?}"
+    );
+    assert_eq!(failed.request_id.as_deref(), Some(request_id.as_str()));
+
+    let of_request: Page<LogRecord> = get_json(
+        &client,
+        &api(&format!("/api/logs?request={request_id}&category=runner")),
+    )
+    .await;
+    assert!(of_request.items.iter().any(|record| record.id == failed.id));
+    let errors_only: Page<LogRecord> = get_json(
+        &client,
+        &api(&format!("/api/logs?run={}&level=error", posted.run.id)),
+    )
+    .await;
+    assert!(
+        errors_only
+            .items
+            .iter()
+            .all(|record| record.level == LogLevel::Error && record.id != failed.id),
+        "a warning is not an error: {errors_only:?}"
+    );
+    let searched: Page<LogRecord> = get_json(&client, &api("/api/logs?text=RUN%20FAILED")).await;
+    assert!(searched.items.iter().any(|record| record.id == failed.id));
+}
+
+/// The JSON answer to `GET url`.
+async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: &str) -> T {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }

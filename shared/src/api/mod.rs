@@ -44,6 +44,7 @@ macro_rules! wire_enum {
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod logs;
 pub mod rooms;
 pub mod runs;
 pub mod threads;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::topic::Topic;
 use crate::api::{
     agents::{Agent, AgentDeleted},
+    logs::LogRecords,
     rooms::{Room, RoomMessage},
     runs::{Run, StreamChunk, StreamStep},
     threads::ThreadMessage,
@@ -76,6 +77,8 @@ pub enum Message {
     RoomMessageCreated(RoomMessage),
     /// A critic judged a message (on `room:{id}`; `critique_of` names the message).
     CritiqueCreated(RoomMessage),
+    /// Records were written to the system log (on `logs`).
+    LogRecords(LogRecords),
 }
 
 impl Message {

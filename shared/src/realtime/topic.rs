@@ -18,6 +18,8 @@ pub enum TopicKind {
     Room,
     /// `ops`: the live operations feed, for admins. Has no id.
     Ops,
+    /// `logs`: the system log as it is written, for admins. Has no id.
+    Logs,
 }
 
 /// The longest id a topic may carry.
@@ -51,9 +53,10 @@ impl Topic {
             .parse()
             .map_err(|_| InvalidTopic(format!("unknown topic kind in {text:?}")))?;
         match (kind, id) {
-            (TopicKind::Ops, None) => {}
-            (TopicKind::Ops, Some(_)) => {
-                return Err(InvalidTopic("the ops topic takes no id".into()));
+            (TopicKind::Ops | TopicKind::Logs, None) => {}
+            (TopicKind::Ops | TopicKind::Logs, Some(_)) => {
+                let kind: &str = kind.into();
+                return Err(InvalidTopic(format!("the {kind} topic takes no id")));
             }
             (_, None) => {
                 return Err(InvalidTopic(format!(
@@ -100,6 +103,11 @@ impl Topic {
     /// `ops`: the live operations feed, for admins.
     pub fn ops() -> Self {
         Self(<&str>::from(TopicKind::Ops).to_owned())
+    }
+
+    /// `logs`: the system log as it is written, for admins.
+    pub fn logs() -> Self {
+        Self(<&str>::from(TopicKind::Logs).to_owned())
     }
 
     fn of(kind: TopicKind, id: &str) -> Self {
