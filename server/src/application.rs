@@ -23,10 +23,10 @@ use crate::{
     },
     auth::Auth,
     config::Config,
-    http::{self, AppState, Parts},
+    http::{self, AppState, HttpMetrics, Parts},
     realtime::Realtime,
     rooms::Rooms,
-    runner::{AgentTouched, Freshen, Runner},
+    runner::{AgentTouched, Freshen, Runner, metrics::RunnerMetrics},
     scheduler::{Scheduler, SchedulerConfig},
     serve::{self, ServeLimits},
     store::{Store, StoreError},
@@ -122,9 +122,10 @@ impl Application {
             "Size of SQLite's write-ahead log after the last checkpoint",
         )?;
         metrics.register(Box::new(log_bytes.clone()))?;
+        store.register_metrics(&metrics)?;
         let realtime = Realtime::new(config.realtime.clone(), &metrics, store.clone())?;
         let auth = Auth::new(config.auth.clone(), store.clone(), realtime.clone()).await?;
-        let scheduler = Scheduler::new();
+        let scheduler = Scheduler::with_metrics(&metrics)?;
         let agent_files = match &config.agents_dir {
             Some(dir) => Some(AgentFiles::new(
                 agents_dir(dir)?,
@@ -142,6 +143,7 @@ impl Application {
             agent_files
                 .clone()
                 .map(|files| Arc::new(files) as Arc<dyn Freshen>),
+            RunnerMetrics::register(&metrics)?,
         )
         .await?;
         let agents = Agents::new(
@@ -155,7 +157,13 @@ impl Application {
             None => sealing::key_from_file(&config.data_dir.join("secret.key"))
                 .map_err(StartupError::SecretKey)?,
         };
-        let webhooks = Webhooks::new(config.webhooks.clone(), &key, store.clone(), runner.clone());
+        let webhooks = Webhooks::new(
+            config.webhooks.clone(),
+            &key,
+            store.clone(),
+            runner.clone(),
+            &metrics,
+        )?;
         let rooms = Rooms::new(store.clone(), realtime.clone(), runner.clone());
         rooms.recover().await?;
         Ok(Self {
@@ -168,6 +176,7 @@ impl Application {
                 agents,
                 webhooks,
                 rooms,
+                http_metrics: HttpMetrics::register(&metrics)?,
                 metrics,
                 leptos,
             }),

@@ -41,6 +41,7 @@ use tracing::Level;
 
 pub use error::ApiError;
 pub use json::AppJson;
+pub use metrics::HttpMetrics;
 pub use state::{AppState, Parts};
 
 /// Builds the whole HTTP application: API routes, the site, and the shared layers.
@@ -62,6 +63,10 @@ pub fn router(state: AppState) -> Router {
         .merge(logs::router())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.http_metrics.clone(),
+            metrics::track,
+        ))
         .with_state(state.clone());
 
     Router::new()

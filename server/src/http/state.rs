@@ -34,6 +34,8 @@ pub struct Parts {
     pub rooms: Rooms,
     /// Every Prometheus metric of the process.
     pub metrics: prometheus::Registry,
+    /// The metrics of the API's requests.
+    pub http_metrics: super::metrics::HttpMetrics,
     /// Where the site's files are and what the bundle is called.
     pub leptos: LeptosOptions,
 }
@@ -73,5 +75,6 @@ parts_by_type! {
     webhooks: Webhooks,
     rooms: Rooms,
     metrics: prometheus::Registry,
+    http_metrics: super::metrics::HttpMetrics,
     leptos: LeptosOptions,
 }

@@ -12,6 +12,7 @@ pub use admission::AdmissionConfig;
 pub mod caps;
 mod context;
 pub mod local;
+pub mod metrics;
 pub mod provider;
 pub mod reply;
 mod run;
@@ -41,6 +42,7 @@ use self::{
     admission::{Admission, Limits, Ticket},
     caps::CostCaps,
     local::provider::{LOCAL_MODEL, LocalConfig, LocalModel},
+    metrics::RunnerMetrics,
     provider::{OpenAiCompatible, OpenAiConfig, Provider},
     tools::ToolConfig,
 };
@@ -268,6 +270,7 @@ struct Inner {
     active: Mutex<HashMap<String, Arc<Cancel>>>,
     admission: Arc<Admission>,
     stopping: CancellationToken,
+    metrics: RunnerMetrics,
 }
 
 /// Brings an agent up to date just before a run of it starts: an agent kept as a file is
@@ -304,13 +307,14 @@ struct Launch {
 impl Runner {
     /// A runner over `store` and `realtime`, and the channel on which it tells what its runs
     /// did to their agents (see [`AgentTouched`]); `freshen`, when given, sees each agent
-    /// before its run starts. Runs a crash left queued or running are failed first
-    /// ("interrupted by restart").
+    /// before its run starts; `metrics` count what runs do. Runs a crash left queued or
+    /// running are failed first ("interrupted by restart").
     pub async fn new(
         config: RunnerConfig,
         store: Store,
         realtime: Realtime,
         freshen: Option<Arc<dyn Freshen>>,
+        metrics: RunnerMetrics,
     ) -> Result<(Self, mpsc::Receiver<AgentTouched>), StoreError> {
         let interrupted = store.fail_interrupted_runs().await?;
         if interrupted > 0 {
@@ -342,6 +346,7 @@ impl Runner {
                 active: Mutex::default(),
                 admission: Arc::default(),
                 stopping: CancellationToken::new(),
+                metrics,
             }),
         };
         Ok((runner, agent_events_out))
@@ -389,6 +394,11 @@ impl Runner {
             .await?;
         match stored {
             RunStart::Started(started) => {
+                self.inner
+                    .metrics
+                    .runs_started
+                    .with_label_values(&[started.run.trigger.as_str()])
+                    .inc();
                 let launch = Launch {
                     agent: request.agent,
                     ticket,
@@ -456,10 +466,11 @@ impl Runner {
     }
 
     /// The provider that answers runs of `model` (see [`Self::model_for`]).
-    fn provider_for(&self, model: &str) -> Arc<dyn Provider> {
+    /// The provider that answers `model`, and its `provider` label in the metrics.
+    fn provider_for(&self, model: &str) -> (Arc<dyn Provider>, &'static str) {
         match &self.inner.remote {
-            Some(remote) if model != LOCAL_MODEL => remote.clone(),
-            _ => self.inner.local.clone(),
+            Some(remote) if model != LOCAL_MODEL => (remote.clone(), "remote"),
+            _ => (self.inner.local.clone(), "local"),
         }
     }
 

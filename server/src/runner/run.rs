@@ -3,7 +3,10 @@
 //! results in one transaction — until a final answer, the step limit, an error or a
 //! cancellation; then record how it ended.
 
-use std::{sync::PoisonError, time::Duration};
+use std::{
+    sync::PoisonError,
+    time::{Duration, Instant},
+};
 
 use futures_util::{StreamExt, future::join_all};
 use hatchery_shared::{
@@ -15,6 +18,7 @@ use hatchery_shared::{
 };
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::metrics::RunnerMetrics;
 use super::{
     AgentTouched, Cancel, LOCAL_MODEL, RunOutcome, Runner, context,
     provider::{ChatMessage, ChatRequest, ProviderError, ReplyStream, StreamEvent, ToolCall},
@@ -91,6 +95,7 @@ pub(super) async fn execute(
         ),
         error,
     };
+    count_end(&inner.metrics, &run, &end);
     match end.status {
         RunStatus::Failed => tracing::warn!(
             agent = %run.agent_id,
@@ -349,23 +354,33 @@ impl Context<'_> {
     /// the reply did not end normally, how the step ends.
     async fn stream_reply(&self, request: ChatRequest) -> (Reply, Option<Step>) {
         let inner = &self.runner.inner;
-        let provider = self.runner.provider_for(&self.run.model);
+        let (provider, provider_label) = self.runner.provider_for(&self.run.model);
+        let metrics = &inner.metrics;
         let mut reply = Reply::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let asked = Instant::now();
             let started = tokio::select! {
                 started = provider.stream(request.clone()) => started,
                 () = self.cancel.token.cancelled() => return (reply, Some(Step::Cancelled)),
             };
+            let first_token = FirstToken {
+                asked,
+                histogram: metrics.first_token_of(provider_label),
+            };
             let failure = match started {
-                Ok(stream) => match self.read(stream, &mut reply).await {
+                Ok(stream) => match self.read(stream, &mut reply, first_token).await {
                     Ok(()) => return (reply, None),
                     Err(ReadEnd::Cancelled) => return (reply, Some(Step::Cancelled)),
                     Err(ReadEnd::Failed(err)) => err,
                 },
                 Err(err) => err,
             };
+            metrics
+                .provider_errors
+                .with_label_values(&[provider_label, super::metrics::error_kind(&failure)])
+                .inc();
             let untouched = reply == Reply::default();
             if !(untouched && failure.is_retryable() && attempt < inner.config.attempts) {
                 return (reply, Some(Step::Failed(failure.to_string())));
@@ -379,8 +394,15 @@ impl Context<'_> {
         }
     }
 
-    /// Reads a reply stream into `reply`, publishing each piece.
-    async fn read(&self, mut stream: ReplyStream, reply: &mut Reply) -> Result<(), ReadEnd> {
+    /// Reads a reply stream into `reply`, publishing each piece; the time to its first
+    /// event goes to `first_token`.
+    async fn read(
+        &self,
+        mut stream: ReplyStream,
+        reply: &mut Reply,
+        first_token: FirstToken,
+    ) -> Result<(), ReadEnd> {
+        let mut first_token = Some(first_token);
         loop {
             let next = tokio::select! {
                 next = stream.next() => next,
@@ -391,6 +413,9 @@ impl Context<'_> {
                 Some(Err(err)) => return Err(ReadEnd::Failed(err)),
                 Some(Ok(event)) => event,
             };
+            if let Some(first) = first_token.take() {
+                first.histogram.observe(first.asked.elapsed().as_secs_f64());
+            }
             let run_id = self.run.id.clone();
             let chunk = match &event {
                 StreamEvent::Token(text) => Some(StreamChunk::AssistantToken {
@@ -435,7 +460,15 @@ impl Context<'_> {
             } else {
                 let run = tools::call(&call.name, &call.arguments, allowed, &inner.config.tools);
                 tokio::select! {
-                    output = run => output.unwrap_or_else(|err| format!("error: {err}")),
+                    output = run => {
+                        let outcome = if output.is_ok() { "ok" } else { "error" };
+                        inner
+                            .metrics
+                            .tool_calls
+                            .with_label_values(&[tools::label(&call.name), outcome])
+                            .inc();
+                        output.unwrap_or_else(|err| format!("error: {err}"))
+                    }
                     () = self.cancel.token.cancelled() => {
                         format!("error: the run was cancelled before this tool finished ({})", self.cancel_reason())
                     }
@@ -497,4 +530,35 @@ fn call_view(call: &ToolCall) -> ToolCallView {
         name: call.name.clone(),
         arguments: call.arguments.clone(),
     }
+}
+
+/// When a model call was made, for the histogram of its time to first event.
+struct FirstToken {
+    asked: Instant,
+    histogram: prometheus::Histogram,
+}
+
+/// Counts the end of `run` in `metrics`: its status, duration, tokens and cost.
+fn count_end(metrics: &RunnerMetrics, run: &RunRow, end: &RunEnd) {
+    let trigger = run.trigger.as_str();
+    metrics
+        .runs_ended
+        .with_label_values(&[trigger, end.status.as_str()])
+        .inc();
+    let took = (chrono::Utc::now() - run.created_at)
+        .to_std()
+        .unwrap_or_default();
+    metrics
+        .run_duration
+        .with_label_values(&[trigger])
+        .observe(took.as_secs_f64());
+    metrics
+        .tokens
+        .with_label_values(&["prompt"])
+        .inc_by(end.prompt_tokens);
+    metrics
+        .tokens
+        .with_label_values(&["completion"])
+        .inc_by(end.completion_tokens);
+    metrics.cost_micros.inc_by(end.cost_micros);
 }

@@ -120,12 +120,58 @@ struct Shared {
     /// Agents to plan again: at most one entry per agent.
     changed: Mutex<HashSet<String>>,
     wake: Notify,
+    metrics: SchedulerMetrics,
+}
+
+/// How late scheduled times fire, and how many are skipped.
+#[derive(Debug, Clone)]
+pub struct SchedulerMetrics {
+    /// `hatchery_schedule_lag_seconds`: when a time fired, minus when it was due.
+    pub lag: prometheus::Histogram,
+    /// `hatchery_schedule_skips_total{reason}` (`missed`: the server was down past the
+    /// catch-up grace; `refused`: a run was still going or a cap refused it).
+    pub skips: prometheus::IntCounterVec,
+}
+
+impl Default for SchedulerMetrics {
+    fn default() -> Self {
+        Self {
+            lag: prometheus::Histogram::with_opts(
+                prometheus::HistogramOpts::new(
+                    "hatchery_schedule_lag_seconds",
+                    "How late scheduled times fired",
+                )
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 300.0]),
+            )
+            .expect("valid histogram options"),
+            skips: prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "hatchery_schedule_skips_total",
+                    "Scheduled times that did not run, by reason",
+                ),
+                &["reason"],
+            )
+            .expect("valid counter options"),
+        }
+    }
 }
 
 impl Scheduler {
     /// A scheduler whose task is not started yet (see [`Scheduler::start`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A scheduler as [`Scheduler::new`], whose metrics are in `registry`.
+    pub fn with_metrics(registry: &prometheus::Registry) -> prometheus::Result<Self> {
+        let scheduler = Self::new();
+        let metrics = &scheduler.shared.metrics;
+        for reason in ["missed", "refused"] {
+            metrics.skips.with_label_values(&[reason]);
+        }
+        registry.register(Box::new(metrics.lag.clone()))?;
+        registry.register(Box::new(metrics.skips.clone()))?;
+        Ok(scheduler)
     }
 
     /// Plans `agent_id` again: after it was created, changed, enabled, disabled or deleted,
@@ -262,6 +308,11 @@ impl<S: Schedules> Task<S> {
                 return;
             }
             let reason = "missed while the server was down";
+            self.shared
+                .metrics
+                .skips
+                .with_label_values(&["missed"])
+                .inc();
             self.schedules.skipped(&id, missed, reason).await;
         }
         let (after, backing_off) = match self.resume_at(&planned) {
@@ -310,9 +361,18 @@ impl<S: Schedules> Task<S> {
     }
 
     async fn fire(&mut self, agent_id: String, due: DateTime<Utc>, schedule: Schedule) {
+        let lag = (self.now() - due).to_std().unwrap_or_default();
+        self.shared.metrics.lag.observe(lag.as_secs_f64());
         match self.schedules.fire(&agent_id, due).await {
             Fired::Started => {}
-            Fired::Skipped(reason) => self.schedules.skipped(&agent_id, due, &reason).await,
+            Fired::Skipped(reason) => {
+                self.shared
+                    .metrics
+                    .skips
+                    .with_label_values(&["refused"])
+                    .inc();
+                self.schedules.skipped(&agent_id, due, &reason).await;
+            }
             Fired::Gone => {
                 self.schedules.planned(&agent_id, None, None).await;
                 return;

@@ -100,7 +100,7 @@ pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgre
 pub enum StoreError {
     /// The database refused a query or could not be reached.
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A migration failed to apply.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -109,12 +109,29 @@ pub enum StoreError {
     Conflict(&'static str),
 }
 
+/// `hatchery_db_query_errors_total`: every failed statement of the process, counted where
+/// it becomes a [`StoreError`] (so one counter serves every pool and every registry).
+static QUERY_ERRORS: std::sync::LazyLock<prometheus::IntCounter> = std::sync::LazyLock::new(|| {
+    prometheus::IntCounter::new(
+        "hatchery_db_query_errors_total",
+        "Database statements that failed",
+    )
+    .expect("a valid metric")
+});
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        QUERY_ERRORS.inc();
+        Self::Database(err)
+    }
+}
+
 impl StoreError {
     /// Maps a unique-constraint violation to [`StoreError::Conflict`] about `what`.
     fn unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
         move |err| match &err {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(what),
-            _ => Self::Database(err),
+            _ => err.into(),
         }
     }
 }
@@ -146,6 +163,9 @@ pub struct Store {
     pool: Pool,
     /// Signalled on every SQLite commit, for the checkpoint task.
     commits: Commits,
+    /// `hatchery_db_connections{state}`: the pool's connections in use and idle, set when
+    /// the metrics are read.
+    connections: prometheus::IntGaugeVec,
 }
 
 impl Store {
@@ -193,7 +213,19 @@ impl Store {
                     .await?,
             ),
         };
-        Ok(Self { pool, commits })
+        let connections = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "hatchery_db_connections",
+                "Connections of the database pool, by state (in_use, idle)",
+            ),
+            &["state"],
+        )
+        .expect("a valid metric");
+        Ok(Self {
+            pool,
+            commits,
+            connections,
+        })
     }
 
     /// Starts the tracked task that keeps SQLite's write-ahead log short and sets
@@ -266,6 +298,25 @@ impl Store {
                 return Ok(deleted);
             }
         }
+    }
+
+    /// Registers the database's metrics in `registry`: its pool's connections and the
+    /// failed statements.
+    pub fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.connections.clone()))?;
+        registry.register(Box::new(QUERY_ERRORS.clone()))
+    }
+
+    /// Sets the gauges of the pool's connections in use and idle to what they are now.
+    pub fn refresh_gauges(&self) {
+        let (size, idle) = on_pool!(self, |pool| (pool.size(), pool.num_idle()));
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        self.connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(size.saturating_sub(idle)));
+        self.connections
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
     }
 
     /// Closes every connection; later queries fail at once.

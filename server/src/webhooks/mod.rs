@@ -91,6 +91,18 @@ impl Clone for WebhookConfig {
     }
 }
 
+/// Every outcome of a request to a trigger, as `hatchery_webhook_deliveries_total` counts
+/// them.
+const OUTCOMES: [&str; 7] = [
+    "accepted",
+    "not_found",
+    "rate_limited",
+    "unauthorized",
+    "not_text",
+    "run_refused",
+    "store_error",
+];
+
 /// Why a request to a trigger was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -124,6 +136,8 @@ pub struct Webhooks {
 }
 
 struct Inner {
+    /// Deliveries by outcome.
+    deliveries: prometheus::IntCounterVec,
     store: Store,
     runner: Runner,
     sealer: Sealer,
@@ -157,9 +171,30 @@ const UNSIGNED_KEYS: usize = 100_000;
 
 impl Webhooks {
     /// Triggers over `store` whose runs `runner` starts, sealing secrets with `key`.
-    pub fn new(config: WebhookConfig, key: &[u8; 32], store: Store, runner: Runner) -> Self {
-        Self {
+    ///
+    /// Its count of deliveries by outcome, `hatchery_webhook_deliveries_total{outcome}`, is
+    /// registered in `registry`.
+    pub fn new(
+        config: WebhookConfig,
+        key: &[u8; 32],
+        store: Store,
+        runner: Runner,
+        registry: &prometheus::Registry,
+    ) -> prometheus::Result<Self> {
+        let deliveries = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "hatchery_webhook_deliveries_total",
+                "Requests to webhook triggers, by outcome",
+            ),
+            &["outcome"],
+        )?;
+        for outcome in OUTCOMES {
+            deliveries.with_label_values(&[outcome]);
+        }
+        registry.register(Box::new(deliveries.clone()))?;
+        Ok(Self {
             inner: Arc::new(Inner {
+                deliveries,
                 store,
                 runner,
                 sealer: Sealer::new(key),
@@ -171,7 +206,7 @@ impl Webhooks {
                 ),
                 config,
             }),
-        }
+        })
     }
 
     /// Creates a trigger of `agent_id` with a new secret; `None` when the agent is gone.
@@ -241,6 +276,26 @@ impl Webhooks {
     /// before the trigger's rate is spent; a request that fails the check counts against
     /// its client address (per /64 for IPv6) until the address is refused with 429.
     pub async fn receive(
+        &self,
+        trigger_id: &str,
+        request: Request<'_>,
+    ) -> Result<DeliveryAccepted, Refusal> {
+        let received = self.check_and_start(trigger_id, request).await;
+        let outcome: &'static str = match &received {
+            Ok(_) => "accepted",
+            Err(Refusal::NotFound) => "not_found",
+            Err(Refusal::TooMany(..) | Refusal::TooManyUnsigned(_)) => "rate_limited",
+            Err(Refusal::Unauthorized(_)) => "unauthorized",
+            Err(Refusal::NotText) => "not_text",
+            Err(Refusal::Start(_)) => "run_refused",
+            Err(Refusal::Store(_)) => "store_error",
+        };
+        self.inner.deliveries.with_label_values(&[outcome]).inc();
+        received
+    }
+
+    /// [`Self::receive`] but for counting its outcome.
+    async fn check_and_start(
         &self,
         trigger_id: &str,
         request: Request<'_>,

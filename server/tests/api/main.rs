@@ -16,6 +16,7 @@ mod fuzz;
 mod health;
 mod history;
 mod local_model;
+mod metrics;
 mod process;
 mod provider;
 mod realtime;

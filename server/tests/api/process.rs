@@ -193,6 +193,18 @@ async fn a_failed_run_is_in_the_system_log_with_its_run_and_request() {
     );
     let searched: Page<LogRecord> = get_json(&client, &api("/api/logs?text=RUN%20FAILED")).await;
     assert!(searched.items.iter().any(|record| record.id == failed.id));
+    let metrics = client
+        .get(api("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hatchery_system_log_dropped_total 0"),
+        "nothing dropped, and it says so: {metrics}"
+    );
 }
 
 /// The JSON answer to `GET url`.

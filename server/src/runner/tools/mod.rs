@@ -103,6 +103,12 @@ struct ExpressionArgs {
     expression: String,
 }
 
+/// The name of the tool `name` as metrics label it: a known tool's own name, or
+/// `unknown` for any other name a model makes up (so that the label set stays fixed).
+pub fn label(name: &str) -> &'static str {
+    name.parse::<Tool>().map_or("unknown", Tool::as_str)
+}
+
 /// Runs one call of `name` with its JSON `arguments`, if `allowed` includes it, within the
 /// configured timeout; the result (or the error's text) goes back to the model.
 pub async fn call(
