@@ -26,6 +26,7 @@ use crate::{
         agents::AgentsPage,
         chat::ChatPage,
         dashboard::Dashboard,
+        logs::LogsPage,
         not_found::NotFound,
         password::PasswordPage,
         rooms::{RoomPage, RoomsPage},
@@ -34,7 +35,6 @@ use crate::{
         setup::Setup,
         sign_in::SignIn,
         tokens::TokensPage,
-        unavailable::Unavailable,
         usage::UsagePage,
         users::UsersPage,
     },
@@ -91,7 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("usage") ssr=SsrMode::Async view=UsagePage />
                     <Route path=StaticSegment("rooms") ssr=SsrMode::Async view=RoomsPage />
                     <Route path=(StaticSegment("rooms"), ParamSegment("id")) ssr=SsrMode::Async view=RoomPage />
-                    <Route path=StaticSegment("logs") ssr=SsrMode::Async view=|| view! { <Unavailable title="Logs" /> } />
+                    <Route path=StaticSegment("logs") ssr=SsrMode::Async view=LogsPage />
                 </Routes>
             </Layout>
         </Router>

@@ -1,9 +1,10 @@
 //! One run, `/runs/{id}`: its status followed live, what started it, its model, times,
-//! tokens and cost, a link to the thread it wrote to, and a way to stop it while it runs.
+//! tokens and cost, a link to the thread it wrote to (and, for admins, to its records in the
+//! system log), and a way to stop it while it runs.
 
 use gloo_net::http::Method;
 use hatchery_shared::{
-    api::{agents::Agent, runs::Run},
+    api::{accounts::Role, agents::Agent, runs::Run},
     realtime::{Message, Topic},
 };
 use leptos::prelude::*;
@@ -11,7 +12,11 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use super::{agents::exact_time, runs::duration};
-use crate::{api, realtime::use_live_state, session::SignedIn};
+use crate::{
+    api,
+    realtime::use_live_state,
+    session::{SignedIn, use_session},
+};
 
 /// `/runs/{id}`.
 #[component]
@@ -67,6 +72,9 @@ fn RunDetails(loaded: Run, agent: api::Load<Option<Agent>>) -> impl IntoView {
     let agent_id = loaded.agent_id.clone();
     let thread = format!("/agents/{agent_id}/chat?thread={}", loaded.thread_id);
     let agent_link = format!("/agents/{agent_id}");
+    let logs = api::with_query("/logs", &[("tab", "system"), ("run", &id)]);
+    let session = use_session();
+    let is_admin = move || session.user().is_some_and(|user| user.role == Role::Admin);
     let run = RwSignal::new(loaded);
 
     let path = format!("/api/runs/{id}");
@@ -115,6 +123,9 @@ fn RunDetails(loaded: Run, agent: api::Load<Option<Agent>>) -> impl IntoView {
                 view! { <span class=format!("badge badge-{status}") data-testid="run-status">{status}</span> }
             }}
             <A href=thread attr:class="button">"Open thread"</A>
+            <Show when=is_admin>
+                <A href=logs.clone() attr:class="button" attr:data-testid="run-logs">"Logs"</A>
+            </Show>
             <Show when=move || !ended()>
                 <button
                     class="button danger"

@@ -35,14 +35,23 @@ async fn the_dashboard_is_rendered_on_the_server_with_the_navigation_and_version
 }
 
 #[tokio::test]
-async fn a_section_not_yet_available_says_so() {
+async fn the_logs_page_arrives_with_the_audit_records() {
     let app = spawn_app().await;
+    let (agent, _) = app.agent_with_thread("admin", "Audited").await;
 
-    let response = app.get("/logs").await;
+    let response = app
+        .call(
+            Method::GET,
+            "/logs?tab=audit&action=agent_created",
+            Some("admin"),
+            None,
+        )
+        .await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
-    assert!(html.contains("Logs are not available in this version yet"));
+    assert!(html.contains("data-action=\"agent_created\""), "{html}");
+    assert!(html.contains(&format!("agent {agent}")), "{html}");
 }
 
 #[tokio::test]
@@ -128,6 +137,8 @@ async fn every_page_arrives_whole_every_time() {
         "/usage".to_owned(),
         "/account/tokens".to_owned(),
         "/admin/users".to_owned(),
+        "/logs".to_owned(),
+        format!("/logs?tab=system&run={}", run.id),
     ];
 
     let mut unfinished = Vec::new();
