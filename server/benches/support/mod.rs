@@ -366,3 +366,27 @@ pub async fn serve_provider(app: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/v1")
 }
+
+/// Makes the account `user_id` of the database at `url` an admin.
+pub async fn make_admin(url: &str, user_id: &str) {
+    let sql = "UPDATE users SET role = 'admin' WHERE id = $1";
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url)
+            .await
+            .expect("SQLite opens");
+        sqlx::query(sql)
+            .bind(user_id)
+            .execute(&mut connection)
+            .await
+            .expect("an admin");
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url)
+            .await
+            .expect("PostgreSQL answers");
+        sqlx::query(sql)
+            .bind(user_id)
+            .execute(&mut connection)
+            .await
+            .expect("an admin");
+    }
+}
