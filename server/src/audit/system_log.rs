@@ -255,6 +255,11 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // When the writer is behind, the record is dropped before anything is made of it.
+        if self.records.capacity() == 0 {
+            self.dropped.inc();
+            return;
+        }
         let metadata = event.metadata();
         let level = match *metadata.level() {
             Level::ERROR => LogLevel::Error,
