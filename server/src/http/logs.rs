@@ -59,11 +59,7 @@ async fn system_log(
     let records = store
         .log_records(&filter, page.cursor.as_deref(), page.fetch())
         .await?;
-    Ok(Json(page.page(
-        records,
-        |record| record.id.clone(),
-        LogRecord::clone,
-    )))
+    Ok(Json(page.page_of(records, |item| item.id.clone())))
 }
 
 /// `GET /api/audit?actor=&action=&target_kind=&target_id=&from=&to=&limit=&cursor=`.
@@ -90,9 +86,5 @@ async fn audit(
     let records = store
         .audit_records(&filter, page.cursor.as_deref(), page.fetch())
         .await?;
-    Ok(Json(page.page(
-        records,
-        |record| record.id.clone(),
-        AuditRecord::clone,
-    )))
+    Ok(Json(page.page_of(records, |item| item.id.clone())))
 }

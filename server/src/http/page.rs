@@ -32,20 +32,30 @@ impl PageQuery {
         self.limit() + 1
     }
 
-    /// The page made of `rows` (fetched with [`PageQuery::fetch`]), each shown by `view`,
-    /// with the cursor after the last one given by `cursor_of`.
-    pub fn page<R, T>(
-        &self,
-        mut rows: Vec<R>,
-        cursor_of: impl Fn(&R) -> String,
-        view: impl Fn(&R) -> T,
-    ) -> Page<T> {
+    /// The page made of `rows` (fetched with [`PageQuery::fetch`]) as they are, with the
+    /// cursor after the last one given by `cursor_of`.
+    pub fn page_of<T>(&self, mut rows: Vec<T>, cursor_of: impl Fn(&T) -> String) -> Page<T> {
         let limit = self.limit() as usize;
         let more = rows.len() > limit;
         rows.truncate(limit);
         Page {
             next_cursor: more.then(|| rows.last().map(&cursor_of)).flatten(),
-            items: rows.iter().map(view).collect(),
+            items: rows,
+        }
+    }
+
+    /// The page made of `rows` (fetched with [`PageQuery::fetch`]), each shown by `view`,
+    /// with the cursor after the last one given by `cursor_of`.
+    pub fn page<R, T>(
+        &self,
+        rows: Vec<R>,
+        cursor_of: impl Fn(&R) -> String,
+        view: impl Fn(&R) -> T,
+    ) -> Page<T> {
+        let page = self.page_of(rows, cursor_of);
+        Page {
+            items: page.items.iter().map(view).collect(),
+            next_cursor: page.next_cursor,
         }
     }
 }

@@ -138,11 +138,7 @@ async fn messages(
     let rows = store
         .room_messages(&row.id, page.cursor.as_ref(), page.fetch())
         .await?;
-    Ok(Json(page.page(
-        rows,
-        |message| message.id.clone(),
-        RoomMessage::clone,
-    )))
+    Ok(Json(page.page_of(rows, |item| item.id.clone())))
 }
 
 /// `POST /api/rooms/{id}/messages`: the caller speaks (201 with the message as stored);

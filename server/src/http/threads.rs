@@ -83,11 +83,7 @@ async fn messages(
     let rows = store
         .messages(&thread.id, page.cursor.as_deref(), page.fetch())
         .await?;
-    Ok(Json(page.page(
-        rows,
-        |message| message.id.clone(),
-        Clone::clone,
-    )))
+    Ok(Json(page.page_of(rows, |item| item.id.clone())))
 }
 
 /// `POST /api/threads/{id}/messages {content}`: stores the message and starts a run that

@@ -120,11 +120,7 @@ async fn deliveries(
     let rows = webhooks
         .deliveries(&trigger.id, page.cursor.as_ref(), page.fetch())
         .await?;
-    Ok(Json(page.page(
-        rows,
-        |delivery| delivery.id.clone(),
-        Clone::clone,
-    )))
+    Ok(Json(page.page_of(rows, |item| item.id.clone())))
 }
 
 /// `POST /api/hooks/{id}`: a signed request that starts the agent's run (202). At most
