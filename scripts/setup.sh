@@ -64,8 +64,9 @@ ensure_curl_and_openssl() {
   apt_install curl openssl
 }
 
-# A third-party OpenAI-compatible server (llm-katan, from PyPI) that the provider tests run
-# against beside their own fake, in a virtual environment of its own.
+# Third-party tools from PyPI, in a virtual environment of their own: an OpenAI-compatible
+# server (llm-katan) that the provider tests run against beside their own fake, and a
+# validator of OpenAPI documents (openapi-spec-validator) that checks the API's.
 ensure_python_tools() {
   local venv=scripts/tools/.venv
   [ "$venv/.installed" -nt scripts/tools/requirements.txt ] && return

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Whether a component can serve requests.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
@@ -13,6 +14,7 @@ pub enum CheckStatus {
 }
 
 /// The body of `GET /healthz`: the process is alive and serving HTTP.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// Always [`CheckStatus::Ok`] when the process answers at all.
@@ -22,6 +24,7 @@ pub struct Health {
 }
 
 /// The body of `GET /readyz`: whether every dependency the server needs answers.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Readiness {
     /// [`CheckStatus::Ok`] only when every check is.
@@ -31,6 +34,7 @@ pub struct Readiness {
 }
 
 /// The outcome of the database readiness check.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseCheck {
     /// Whether the database answered.

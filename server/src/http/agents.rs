@@ -3,17 +3,18 @@
 //! `/api/models`: which models answer them.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State},
     http::{StatusCode, header},
     response::IntoResponse,
-    routing::get,
 };
 use hatchery_shared::api::{
     Page,
     agents::{Agent, AgentPatch, Models, NewAgent},
 };
 use serde::Deserialize;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery, scope::Scope};
 use crate::{
@@ -24,30 +25,51 @@ use crate::{
 };
 
 /// Routes of agents.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/agents", get(list).post(create))
-        .route("/api/agents/{id}", get(read).patch(update).delete(remove))
-        .route("/api/agents/{id}/export", get(export))
-        .route("/api/models", get(models))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(export))
+        .routes(routes!(models))
 }
 
 /// `GET /api/models`: the provider and the built-in model, for any signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/models",
+    tag = "agents",
+    operation_id = "agents_models",
+    responses(
+        (status = 200, description = "The provider's models and the built-in one.", body = Models),
+    ),
+)]
 async fn models(_: Identity, State(runner): State<Runner>) -> Json<Models> {
     Json(runner.models())
 }
 
 /// `?scope=&limit=&cursor=` of the list. (Not a flattened [`PageQuery`]: flattening loses
 /// the number types of a query string.)
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(default)]
+    #[param(inline)]
     scope: Scope,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
 /// `GET /api/agents?scope=mine|all&limit=&cursor=`: agents, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/agents",
+    tag = "agents",
+    operation_id = "agents_list",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Agents, newest first.", body = Page<Agent>),
+    ),
+)]
 async fn list(
     identity: Identity,
     State(store): State<Store>,
@@ -68,6 +90,16 @@ async fn list(
 }
 
 /// `POST /api/agents`: a new agent owned by the caller.
+#[utoipa::path(
+    post,
+    path = "/api/agents",
+    tag = "agents",
+    operation_id = "agents_create",
+    request_body = NewAgent,
+    responses(
+        (status = 201, description = "The new agent.", body = Agent),
+    ),
+)]
 async fn create(
     identity: Identity,
     actor: Actor,
@@ -79,11 +111,32 @@ async fn create(
 }
 
 /// `GET /api/agents/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}",
+    tag = "agents",
+    operation_id = "agents_read",
+    params(("id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 200, description = "The agent.", body = Agent),
+    ),
+)]
 async fn read(Owned(row): Owned<AgentRow>) -> Json<Agent> {
     Json(agents::view(&row))
 }
 
 /// `PATCH /api/agents/{id}`: changes the fields given.
+#[utoipa::path(
+    patch,
+    path = "/api/agents/{id}",
+    tag = "agents",
+    operation_id = "agents_update",
+    params(("id" = String, Path, description = "The agent's id.")),
+    request_body = AgentPatch,
+    responses(
+        (status = 200, description = "The agent as changed.", body = Agent),
+    ),
+)]
 async fn update(
     actor: Actor,
     State(agents): State<Agents>,
@@ -94,6 +147,16 @@ async fn update(
 }
 
 /// `DELETE /api/agents/{id}` (its runs in progress stop).
+#[utoipa::path(
+    delete,
+    path = "/api/agents/{id}",
+    tag = "agents",
+    operation_id = "agents_remove",
+    params(("id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 204, description = "Deleted; its runs in progress stop."),
+    ),
+)]
 async fn remove(
     actor: Actor,
     State(agents): State<Agents>,
@@ -105,6 +168,16 @@ async fn remove(
 
 /// `GET /api/agents/{id}/export`: the agent as a Markdown file for the agents directory
 /// (`HATCHERY_AGENTS_DIR`), downloaded as `{name}.md`.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}/export",
+    tag = "agents",
+    operation_id = "agents_export",
+    params(("id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 200, description = "The agent as a Markdown file for the agents directory.", body = String, content_type = "text/markdown"),
+    ),
+)]
 async fn export(Owned(row): Owned<AgentRow>) -> impl IntoResponse {
     let disposition = format!(
         "attachment; filename=\"{}.md\"",

@@ -4,13 +4,14 @@
 use std::net::SocketAddr;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode},
-    routing::{get, post},
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use hatchery_shared::api::accounts::{NewAccount, PasswordChange, SessionInfo, SignIn, User};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppJson, AppState};
 use crate::{
@@ -19,18 +20,28 @@ use crate::{
 };
 
 /// Routes of sign-in and sign-out.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/session", get(session))
-        .route("/api/auth/sign-in", post(sign_in))
-        .route("/api/auth/sign-out", post(sign_out))
-        .route("/api/auth/setup", post(setup))
-        .route("/api/auth/sign-up", post(sign_up))
-        .route("/api/auth/password", post(change_password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(session))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(setup))
+        .routes(routes!(sign_up))
+        .routes(routes!(change_password))
 }
 
 /// `GET /api/auth/session`: who the caller is, whether the first-run page is due, and
 /// whether sign-up is open. Renews the session cookie's lifetime.
+#[utoipa::path(
+    get,
+    path = "/api/auth/session",
+    tag = "auth",
+    operation_id = "auth_session",
+    security(()),
+    responses(
+        (status = 200, description = "Who the caller is, and how this server signs people in.", body = SessionInfo),
+    ),
+)]
 async fn session(
     State(auth): State<Auth>,
     State(store): State<Store>,
@@ -62,6 +73,17 @@ async fn session(
 }
 
 /// `POST /api/auth/sign-in {email, password}`: sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/api/auth/sign-in",
+    tag = "auth",
+    operation_id = "auth_sign_in",
+    request_body = SignIn,
+    security(()),
+    responses(
+        (status = 200, description = "Signed in: the session cookie is set.", body = User),
+    ),
+)]
 async fn sign_in(
     State(auth): State<Auth>,
     actor: Actor,
@@ -82,6 +104,15 @@ async fn sign_in(
 }
 
 /// `POST /api/auth/sign-out`: ends the session, clears the cookie, closes its sockets.
+#[utoipa::path(
+    post,
+    path = "/api/auth/sign-out",
+    tag = "auth",
+    operation_id = "auth_sign_out",
+    responses(
+        (status = 204, description = "Signed out: the session ended and its cookie is cleared."),
+    ),
+)]
 async fn sign_out(
     State(auth): State<Auth>,
     identity: Identity,
@@ -97,6 +128,16 @@ async fn sign_out(
 
 /// `POST /api/auth/password {current_password, new_password}`: changes the caller's
 /// password (from a browser session); every other session of the account ends.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password",
+    tag = "auth",
+    operation_id = "auth_change_password",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "The password is changed; other sessions end."),
+    ),
+)]
 async fn change_password(
     State(auth): State<Auth>,
     identity: Identity,
@@ -110,6 +151,17 @@ async fn change_password(
 
 /// `POST /api/auth/setup {email, display_name, password}`: creates the first admin and
 /// signs them in; 409 once any account can sign in.
+#[utoipa::path(
+    post,
+    path = "/api/auth/setup",
+    tag = "auth",
+    operation_id = "auth_setup",
+    request_body = NewAccount,
+    security(()),
+    responses(
+        (status = 201, description = "The first admin, signed in.", body = User),
+    ),
+)]
 async fn setup(
     State(auth): State<Auth>,
     actor: Actor,
@@ -127,6 +179,17 @@ async fn setup(
 /// `POST /api/auth/sign-up {email, display_name, password}`, when `HATCHERY_SIGNUP=open`:
 /// 202 with no body whether it created the account or the email already had one (so the
 /// answer reveals nothing); the client signs in next.
+#[utoipa::path(
+    post,
+    path = "/api/auth/sign-up",
+    tag = "auth",
+    operation_id = "auth_sign_up",
+    request_body = NewAccount,
+    security(()),
+    responses(
+        (status = 202, description = "The account is made, unless the email was taken (the answer is the same)."),
+    ),
+)]
 async fn sign_up(
     State(auth): State<Auth>,
     actor: Actor,

@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::{Json, extract::State, http::StatusCode};
 use hatchery_shared::health::{CheckStatus, DatabaseCheck, Health, Readiness};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use crate::store::Store;
@@ -12,12 +14,21 @@ use crate::store::Store;
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Routes of the health endpoints.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
+/// `GET /healthz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    operation_id = "health_healthz",
+    security(()),
+    responses((status = 200, description = "The process answers.", body = Health)),
+)]
 async fn healthz() -> Json<Health> {
     Json(Health {
         status: CheckStatus::Ok,
@@ -25,6 +36,18 @@ async fn healthz() -> Json<Health> {
     })
 }
 
+/// `GET /readyz`.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    operation_id = "health_readyz",
+    security(()),
+    responses(
+        (status = 200, description = "The process and its database answer.", body = Readiness),
+        (status = 503, description = "The database does not answer.", body = Readiness),
+    ),
+)]
 async fn readyz(State(store): State<Store>) -> (StatusCode, Json<Readiness>) {
     let database = check_database(&store).await;
     let status = database.status;

@@ -4,15 +4,16 @@
 //! first, filtered and paged.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State, rejection::QueryRejection},
-    routing::get,
 };
 use hatchery_shared::api::{
     Page,
     audit::{AuditQuery, AuditRecord},
     logs::{LogQuery, LogRecord},
 };
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError, AppState,
@@ -24,13 +25,23 @@ use crate::{
 };
 
 /// Routes of the audit and system logs.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/audit", get(audit))
-        .route("/api/logs", get(system_log))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(audit))
+        .routes(routes!(system_log))
 }
 
 /// `GET /api/logs?level=&category=&text=&run=&request=&from=&to=&limit=&cursor=`.
+#[utoipa::path(
+    get,
+    path = "/api/logs",
+    tag = "logs",
+    operation_id = "logs_system_log",
+    params(LogQuery),
+    responses(
+        (status = 200, description = "System log records, newest first (admins).", body = Page<LogRecord>),
+    ),
+)]
 async fn system_log(
     identity: Identity,
     State(store): State<Store>,
@@ -63,6 +74,16 @@ async fn system_log(
 }
 
 /// `GET /api/audit?actor=&action=&target_kind=&target_id=&from=&to=&limit=&cursor=`.
+#[utoipa::path(
+    get,
+    path = "/api/audit",
+    tag = "logs",
+    operation_id = "logs_audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Audit records, newest first: all for admins, else those about the caller.", body = Page<AuditRecord>),
+    ),
+)]
 async fn audit(
     identity: Identity,
     State(store): State<Store>,

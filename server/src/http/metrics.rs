@@ -5,25 +5,33 @@
 use std::time::Instant;
 
 use axum::{
-    Router,
     extract::{MatchedPath, Request, State},
     http::header,
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use super::{ApiError, AppState};
 use crate::{auth::Identity, realtime::Realtime, store::Store};
 
 /// The metrics route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
+/// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    operation_id = "health_metrics",
+    responses((status = 200, description = "Every metric, in the Prometheus text format (admins).", content_type = "text/plain; version=0.0.4", body = String)),
+)]
 async fn metrics(
     identity: Identity,
     State(registry): State<Registry>,

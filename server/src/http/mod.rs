@@ -5,6 +5,7 @@
 mod actor;
 mod agents;
 mod auth;
+mod contract;
 mod error;
 mod guard;
 mod health;
@@ -38,17 +39,21 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
+use utoipa_axum::router::OpenApiRouter;
 
+pub use contract::{openapi, realtime_schema};
 pub use error::ApiError;
 pub use json::AppJson;
 pub use metrics::HttpMetrics;
 pub use state::{AppState, Parts};
 
-/// Builds the whole HTTP application: API routes, the site, and the shared layers.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// Every documented route: the API's resources, the contract documents, health and
+/// metrics. The router and the OpenAPI document are both made from this.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(contract::base())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(contract::router())
         .merge(realtime::router())
         .merge(auth::router())
         .merge(users::router())
@@ -61,6 +66,12 @@ pub fn router(state: AppState) -> Router {
         .merge(usage::router())
         .merge(rooms::router())
         .merge(logs::router())
+}
+
+/// Builds the whole HTTP application: API routes, the site, and the shared layers.
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = routes().split_for_parts();
+    let api = routes
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(

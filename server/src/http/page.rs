@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::ApiError;
 
 /// `?limit=&cursor=` of a list endpoint.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items to return: clamped to 1–200, default 50.
     pub limit: Option<u32>,

@@ -2,11 +2,10 @@
 //! (publish and history).
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::Response,
-    routing::get,
 };
 use hatchery_shared::{
     api::audit::AuditAction,
@@ -17,6 +16,8 @@ use hatchery_shared::{
 };
 use serde::Deserialize;
 
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use super::{ApiError, AppJson, AppState, ws_upgrade::WsUpgrade};
 use crate::{
     auth::{Identity, origin},
@@ -25,14 +26,27 @@ use crate::{
 };
 
 /// Routes of the hub.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/ws", get(upgrade).connect(upgrade))
-        .route("/api/topics/{topic}/events", get(history).post(publish))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes({
+            // CONNECT is how HTTP/2 opens a WebSocket; OpenAPI has no such method.
+            let (schemas, paths, methods) = routes!(upgrade);
+            (schemas, paths, methods.connect(upgrade))
+        })
+        .routes(routes!(history, publish))
 }
 
 /// `GET /api/ws` (`CONNECT` over HTTP/2): authenticates and checks the origin before upgrading; a refused client
 /// still gets the upgrade, then an immediate close (4401 or 4403) it can read.
+#[utoipa::path(
+    get,
+    path = "/api/ws",
+    tag = "realtime",
+    operation_id = "realtime_upgrade",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol; frames as in /api/schema/realtime.json. A refused client gets the upgrade and then a close with 4401 (not signed in) or 4403 (another origin)."),
+    ),
+)]
 async fn upgrade(
     ws: WsUpgrade,
     State(realtime): State<Realtime>,
@@ -77,6 +91,17 @@ async fn authorize(
 }
 
 /// `POST /api/topics/{topic}/events {type, data}`: publish a notice (admins only).
+#[utoipa::path(
+    post,
+    path = "/api/topics/{topic}/events",
+    tag = "realtime",
+    operation_id = "realtime_publish",
+    params(("topic" = String, Path, description = "A topic such as `user:7` or `ops`.")),
+    request_body = Message,
+    responses(
+        (status = 202, description = "Published to the topic's subscribers.", body = Published),
+    ),
+)]
 async fn publish(
     identity: Identity,
     actor: Actor,
@@ -106,7 +131,8 @@ async fn publish(
 }
 
 /// Query of the history endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
     epoch: String,
     after: u64,
@@ -118,6 +144,16 @@ const MAX_PAGE: usize = 200;
 
 /// `GET /api/topics/{topic}/events?epoch=&after=&limit=`: the events after a position,
 /// authorized like a subscription.
+#[utoipa::path(
+    get,
+    path = "/api/topics/{topic}/events",
+    tag = "realtime",
+    operation_id = "realtime_history",
+    params(("topic" = String, Path, description = "A topic such as `user:7` or `ops`."), HistoryQuery),
+    responses(
+        (status = 200, description = "The events after the position, oldest first, or whether they are lost.", body = TopicEvents),
+    ),
+)]
 async fn history(
     identity: Identity,
     State(realtime): State<Realtime>,

@@ -3,16 +3,17 @@
 //! published on `room:{id}`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State, rejection::QueryRejection},
     http::StatusCode,
-    routing::{delete, get, post},
 };
 use hatchery_shared::api::{
     Page,
     rooms::{NewMember, NewRoom, NewRoomMessage, Room, RoomMessage, RoomPatch},
 };
 use serde::Deserialize;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery, scope::Scope};
 use crate::{
@@ -22,28 +23,40 @@ use crate::{
 };
 
 /// Routes of rooms.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/rooms", get(list).post(create))
-        .route("/api/rooms/{id}", get(read).patch(update).delete(remove))
-        .route("/api/rooms/{id}/members", post(put_member))
-        .route("/api/rooms/{id}/members/{agent_id}", delete(remove_member))
-        .route("/api/rooms/{id}/messages", get(messages).post(speak))
-        .route("/api/rooms/{id}/pause", post(pause))
-        .route("/api/rooms/{id}/resume", post(resume))
-        .route("/api/rooms/{id}/stop", post(stop))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(put_member))
+        .routes(routes!(remove_member))
+        .routes(routes!(messages, speak))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(stop))
 }
 
 /// `?scope=&limit=&cursor=` of the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(default)]
+    #[param(inline)]
     scope: Scope,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
 /// `GET /api/rooms?scope=mine|all&limit=&cursor=`: rooms, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/rooms",
+    tag = "rooms",
+    operation_id = "rooms_list",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Rooms, newest first.", body = Page<Room>),
+    ),
+)]
 async fn list(
     identity: Identity,
     State(store): State<Store>,
@@ -67,6 +80,16 @@ async fn list(
 }
 
 /// `POST /api/rooms`: a new room owned by the caller, with its first members.
+#[utoipa::path(
+    post,
+    path = "/api/rooms",
+    tag = "rooms",
+    operation_id = "rooms_create",
+    request_body = NewRoom,
+    responses(
+        (status = 201, description = "The new room.", body = Room),
+    ),
+)]
 async fn create(
     actor: Actor,
     identity: Identity,
@@ -78,11 +101,32 @@ async fn create(
 }
 
 /// `GET /api/rooms/{id}`: the room with its members and what they are doing.
+#[utoipa::path(
+    get,
+    path = "/api/rooms/{id}",
+    tag = "rooms",
+    operation_id = "rooms_read",
+    params(("id" = String, Path, description = "The room's id.")),
+    responses(
+        (status = 200, description = "The room with its members and what they are doing.", body = Room),
+    ),
+)]
 async fn read(State(rooms): State<Rooms>, Owned(row): Owned<RoomRow>) -> Json<Room> {
     Json(rooms.view(&row))
 }
 
 /// `PATCH /api/rooms/{id}`: changes the fields given.
+#[utoipa::path(
+    patch,
+    path = "/api/rooms/{id}",
+    tag = "rooms",
+    operation_id = "rooms_update",
+    params(("id" = String, Path, description = "The room's id.")),
+    request_body = RoomPatch,
+    responses(
+        (status = 200, description = "The room as changed.", body = Room),
+    ),
+)]
 async fn update(
     actor: Actor,
     State(rooms): State<Rooms>,
@@ -93,6 +137,16 @@ async fn update(
 }
 
 /// `DELETE /api/rooms/{id}`: its turns in flight stop, then it goes with its messages.
+#[utoipa::path(
+    delete,
+    path = "/api/rooms/{id}",
+    tag = "rooms",
+    operation_id = "rooms_remove",
+    params(("id" = String, Path, description = "The room's id.")),
+    responses(
+        (status = 204, description = "Deleted with its messages; its turns in flight stop."),
+    ),
+)]
 async fn remove(
     actor: Actor,
     State(rooms): State<Rooms>,
@@ -104,6 +158,17 @@ async fn remove(
 
 /// `POST /api/rooms/{id}/members`: adds one of the owner's agents, or changes its role or
 /// place.
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{id}/members",
+    tag = "rooms",
+    operation_id = "rooms_put_member",
+    params(("id" = String, Path, description = "The room's id.")),
+    request_body = NewMember,
+    responses(
+        (status = 200, description = "The room with the member added or changed.", body = Room),
+    ),
+)]
 async fn put_member(
     actor: Actor,
     State(rooms): State<Rooms>,
@@ -114,6 +179,16 @@ async fn put_member(
 }
 
 /// `DELETE /api/rooms/{id}/members/{agent_id}`: takes an agent out; what it said stays.
+#[utoipa::path(
+    delete,
+    path = "/api/rooms/{id}/members/{agent_id}",
+    tag = "rooms",
+    operation_id = "rooms_remove_member",
+    params(("id" = String, Path, description = "The room's id."), ("agent_id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 200, description = "The room without the member.", body = Room),
+    ),
+)]
 async fn remove_member(
     actor: Actor,
     identity: Identity,
@@ -129,6 +204,16 @@ async fn remove_member(
 }
 
 /// `GET /api/rooms/{id}/messages?limit=&cursor=`: the room's messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/rooms/{id}/messages",
+    tag = "rooms",
+    operation_id = "rooms_messages",
+    params(("id" = String, Path, description = "The room's id."), PageQuery),
+    responses(
+        (status = 200, description = "The room's messages, newest first.", body = Page<RoomMessage>),
+    ),
+)]
 async fn messages(
     State(store): State<Store>,
     Owned(row): Owned<RoomRow>,
@@ -143,6 +228,17 @@ async fn messages(
 
 /// `POST /api/rooms/{id}/messages`: the caller speaks (201 with the message as stored);
 /// replies in flight are cut off and a new round starts.
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{id}/messages",
+    tag = "rooms",
+    operation_id = "rooms_speak",
+    params(("id" = String, Path, description = "The room's id.")),
+    request_body = NewRoomMessage,
+    responses(
+        (status = 201, description = "The caller's message as stored.", body = RoomMessage),
+    ),
+)]
 async fn speak(
     identity: Identity,
     State(rooms): State<Rooms>,
@@ -155,6 +251,16 @@ async fn speak(
 
 /// `POST /api/rooms/{id}/pause`: the turns in flight finish; no new one starts. 409 unless
 /// the room is in motion.
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{id}/pause",
+    tag = "rooms",
+    operation_id = "rooms_pause",
+    params(("id" = String, Path, description = "The room's id.")),
+    responses(
+        (status = 200, description = "The room, pausing.", body = Room),
+    ),
+)]
 async fn pause(
     actor: Actor,
     State(rooms): State<Rooms>,
@@ -164,6 +270,16 @@ async fn pause(
 }
 
 /// `POST /api/rooms/{id}/resume`: goes on where the room paused. 409 unless it is paused.
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{id}/resume",
+    tag = "rooms",
+    operation_id = "rooms_resume",
+    params(("id" = String, Path, description = "The room's id.")),
+    responses(
+        (status = 200, description = "The room, running again.", body = Room),
+    ),
+)]
 async fn resume(
     actor: Actor,
     State(rooms): State<Rooms>,
@@ -173,6 +289,16 @@ async fn resume(
 }
 
 /// `POST /api/rooms/{id}/stop`: replies in flight are cut off; no new round starts.
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{id}/stop",
+    tag = "rooms",
+    operation_id = "rooms_stop",
+    params(("id" = String, Path, description = "The room's id.")),
+    responses(
+        (status = 200, description = "The room, stopped.", body = Room),
+    ),
+)]
 async fn stop(
     actor: Actor,
     State(rooms): State<Rooms>,

@@ -2,10 +2,9 @@
 //! it, and "Run now".
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State, rejection::QueryRejection},
     http::StatusCode,
-    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::{
@@ -13,6 +12,8 @@ use hatchery_shared::api::{
     runs::{Posted, Run, RunStatus, RunTrigger},
 };
 use serde::Deserialize;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppState, owned::Owned, page::PageQuery, scope::Scope};
 use crate::{
@@ -23,19 +24,21 @@ use crate::{
 };
 
 /// Routes of runs.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/runs", get(list))
-        .route("/api/agents/{id}/runs", get(list_of_agent))
-        .route("/api/runs/{id}", get(read))
-        .route("/api/runs/{id}/cancel", post(cancel))
-        .route("/api/agents/{id}/run", post(run_now))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(list_of_agent))
+        .routes(routes!(read))
+        .routes(routes!(cancel))
+        .routes(routes!(run_now))
 }
 
 /// `?status=&trigger=&agent=&from=&to=&scope=&limit=&cursor=` of the run lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(default)]
+    #[param(inline)]
     scope: Scope,
     agent: Option<String>,
     status: Option<RunStatus>,
@@ -49,6 +52,16 @@ struct ListQuery {
 /// `GET /api/runs`: the caller's runs (everyone's with `scope=all`, for admins), newest
 /// first, filtered by status, trigger, agent and creation time (`from` inclusive, `to`
 /// exclusive, RFC 3339).
+#[utoipa::path(
+    get,
+    path = "/api/runs",
+    tag = "runs",
+    operation_id = "runs_list",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Runs, newest first.", body = Page<Run>),
+    ),
+)]
 async fn list(
     identity: Identity,
     State(store): State<Store>,
@@ -61,6 +74,16 @@ async fn list(
 }
 
 /// `GET /api/agents/{id}/runs`: one agent's runs, with the filters of `GET /api/runs`.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}/runs",
+    tag = "runs",
+    operation_id = "runs_list_of_agent",
+    params(("id" = String, Path, description = "The agent's id."), ListQuery),
+    responses(
+        (status = 200, description = "The agent's runs, newest first.", body = Page<Run>),
+    ),
+)]
 async fn list_of_agent(
     State(store): State<Store>,
     Owned(agent): Owned<AgentRow>,
@@ -113,12 +136,32 @@ pub fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Re
 }
 
 /// `GET /api/runs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/runs/{id}",
+    tag = "runs",
+    operation_id = "runs_read",
+    params(("id" = String, Path, description = "The run's id.")),
+    responses(
+        (status = 200, description = "The run.", body = Run),
+    ),
+)]
 async fn read(Owned(run): Owned<RunRow>) -> Json<Run> {
     Json(run.view())
 }
 
 /// `POST /api/runs/{id}/cancel`: asks the run to stop (202); it records `cancelled`, with
 /// the text written so far kept and marked as cut off. 409 once it has ended.
+#[utoipa::path(
+    post,
+    path = "/api/runs/{id}/cancel",
+    tag = "runs",
+    operation_id = "runs_cancel",
+    params(("id" = String, Path, description = "The run's id.")),
+    responses(
+        (status = 202, description = "The run was asked to stop; it records `cancelled`."),
+    ),
+)]
 async fn cancel(
     actor: Actor,
     State(runner): State<Runner>,
@@ -135,6 +178,16 @@ async fn cancel(
 
 /// `POST /api/agents/{id}/run` ("Run now"): runs the agent's task instructions in a new
 /// `manual` thread (202 with the message and the run).
+#[utoipa::path(
+    post,
+    path = "/api/agents/{id}/run",
+    tag = "runs",
+    operation_id = "runs_run_now",
+    params(("id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 202, description = "The task message and the run started for it.", body = Posted),
+    ),
+)]
 async fn run_now(
     actor: Actor,
     State(agents): State<Agents>,

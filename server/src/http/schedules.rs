@@ -2,13 +2,14 @@
 //! being written.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State, rejection::QueryRejection},
-    routing::get,
 };
 use chrono::Utc;
 use hatchery_shared::api::agents::{AgentSchedule, AgentStatus, SchedulePreview, SkippedTime};
 use serde::Deserialize;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppState};
 use crate::{
@@ -18,10 +19,10 @@ use crate::{
 };
 
 /// Routes of schedules.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/agents/{id}/schedule", get(of_agent))
-        .route("/api/schedule/preview", get(preview))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(of_agent))
+        .routes(routes!(preview))
 }
 
 /// Run times listed ahead.
@@ -30,6 +31,16 @@ const UPCOMING: usize = 5;
 const SKIPPED: u32 = 20;
 
 /// `GET /api/agents/{id}/schedule`.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}/schedule",
+    tag = "schedules",
+    operation_id = "schedules_of_agent",
+    params(("id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 200, description = "The agent's schedule in words, its next times and skipped ones.", body = AgentSchedule),
+    ),
+)]
 async fn of_agent(
     identity: Identity,
     State(store): State<Store>,
@@ -73,7 +84,8 @@ async fn of_agent(
 }
 
 /// `?schedule=&time_zone=` of the preview.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PreviewQuery {
     schedule: String,
     time_zone: Option<String>,
@@ -81,6 +93,16 @@ struct PreviewQuery {
 
 /// `GET /api/schedule/preview`: the schedule in words and its next five times; 422 naming
 /// the field when the schedule or the time zone is not valid.
+#[utoipa::path(
+    get,
+    path = "/api/schedule/preview",
+    tag = "schedules",
+    operation_id = "schedules_preview",
+    params(PreviewQuery),
+    responses(
+        (status = 200, description = "The schedule in words and its next five times.", body = SchedulePreview),
+    ),
+)]
 async fn preview(
     _identity: Identity,
     query: Result<Query<PreviewQuery>, QueryRejection>,

@@ -6,7 +6,7 @@ use super::ApiError;
 use crate::auth::Identity;
 
 /// Whose things a list or a sum covers.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// The caller's own.

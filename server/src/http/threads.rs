@@ -2,16 +2,17 @@
 //! the agent: its owner and admins; anyone else gets "not found".
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State},
     http::StatusCode,
-    routing::{get, patch},
 };
 use hatchery_shared::api::{
     Page,
     runs::{NewMessage, Posted},
     threads::{NewThread, Thread, ThreadMessage, ThreadPatch},
 };
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery};
 use crate::{
@@ -20,17 +21,24 @@ use crate::{
 };
 
 /// Routes of threads and messages.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/agents/{id}/threads", get(list).post(create))
-        .route("/api/threads/{id}", patch(rename).delete(remove))
-        .route(
-            "/api/threads/{id}/messages",
-            get(messages).post(post_message),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(rename, remove))
+        .routes(routes!(messages, post_message))
 }
 
 /// `GET /api/agents/{id}/threads?limit=&cursor=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}/threads",
+    tag = "threads",
+    operation_id = "threads_list",
+    params(("id" = String, Path, description = "The agent's id."), PageQuery),
+    responses(
+        (status = 200, description = "The agent's threads, newest first.", body = Page<Thread>),
+    ),
+)]
 async fn list(
     State(store): State<Store>,
     Owned(agent): Owned<AgentRow>,
@@ -43,6 +51,17 @@ async fn list(
 }
 
 /// `POST /api/agents/{id}/threads {title?}`: a new chat thread.
+#[utoipa::path(
+    post,
+    path = "/api/agents/{id}/threads",
+    tag = "threads",
+    operation_id = "threads_create",
+    params(("id" = String, Path, description = "The agent's id.")),
+    request_body = NewThread,
+    responses(
+        (status = 201, description = "The new thread.", body = Thread),
+    ),
+)]
 async fn create(
     actor: Actor,
     State(agents): State<Agents>,
@@ -54,6 +73,17 @@ async fn create(
 }
 
 /// `PATCH /api/threads/{id} {title}`.
+#[utoipa::path(
+    patch,
+    path = "/api/threads/{id}",
+    tag = "threads",
+    operation_id = "threads_rename",
+    params(("id" = String, Path, description = "The thread's id.")),
+    request_body = ThreadPatch,
+    responses(
+        (status = 200, description = "The thread as renamed.", body = Thread),
+    ),
+)]
 async fn rename(
     actor: Actor,
     State(agents): State<Agents>,
@@ -65,6 +95,16 @@ async fn rename(
 }
 
 /// `DELETE /api/threads/{id}`: the thread and its messages (a reply in progress stops).
+#[utoipa::path(
+    delete,
+    path = "/api/threads/{id}",
+    tag = "threads",
+    operation_id = "threads_remove",
+    params(("id" = String, Path, description = "The thread's id.")),
+    responses(
+        (status = 204, description = "Deleted with its messages."),
+    ),
+)]
 async fn remove(
     actor: Actor,
     State(agents): State<Agents>,
@@ -75,6 +115,16 @@ async fn remove(
 }
 
 /// `GET /api/threads/{id}/messages?limit=&cursor=`: oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/threads/{id}/messages",
+    tag = "threads",
+    operation_id = "threads_messages",
+    params(("id" = String, Path, description = "The thread's id."), PageQuery),
+    responses(
+        (status = 200, description = "The thread's messages, oldest first.", body = Page<ThreadMessage>),
+    ),
+)]
 async fn messages(
     State(store): State<Store>,
     Owned(thread): Owned<ThreadRow>,
@@ -88,6 +138,17 @@ async fn messages(
 
 /// `POST /api/threads/{id}/messages {content}`: stores the message and starts a run that
 /// replies (202 with both); 409 while the thread is already replying.
+#[utoipa::path(
+    post,
+    path = "/api/threads/{id}/messages",
+    tag = "threads",
+    operation_id = "threads_post_message",
+    params(("id" = String, Path, description = "The thread's id.")),
+    request_body = NewMessage,
+    responses(
+        (status = 202, description = "The message is stored and the agent's run started.", body = Posted),
+    ),
+)]
 async fn post_message(
     State(agents): State<Agents>,
     Owned(thread): Owned<ThreadRow>,

@@ -2,15 +2,16 @@
 //! revoke.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State},
     http::StatusCode,
-    routing::{delete, get},
 };
 use hatchery_shared::api::{
     Page,
     accounts::{ApiToken, CreatedApiToken, NewApiToken},
 };
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppJson, AppState, page::PageQuery};
 use crate::{
@@ -19,13 +20,23 @@ use crate::{
 };
 
 /// Routes of API tokens.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/tokens", get(list).post(create))
-        .route("/api/tokens/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
 /// `GET /api/tokens?limit=&cursor=`: the caller's tokens, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "tokens",
+    operation_id = "tokens_list",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "The caller's API tokens, newest first.", body = Page<ApiToken>),
+    ),
+)]
 async fn list(
     identity: Identity,
     State(store): State<Store>,
@@ -43,6 +54,16 @@ async fn list(
 
 /// `POST /api/tokens {name}`: a new token; the answer holds its secret, shown this once.
 /// Not with a token: a leaked token cannot make itself others that outlive its revocation.
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "tokens",
+    operation_id = "tokens_create",
+    request_body = NewApiToken,
+    responses(
+        (status = 201, description = "The new token with its secret, shown this once.", body = CreatedApiToken),
+    ),
+)]
 async fn create(
     identity: Identity,
     actor: Actor,
@@ -60,6 +81,16 @@ async fn create(
 }
 
 /// `DELETE /api/tokens/{id}`: revokes one of the caller's tokens and closes its sockets.
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    tag = "tokens",
+    operation_id = "tokens_revoke",
+    params(("id" = String, Path, description = "The token's id.")),
+    responses(
+        (status = 204, description = "Revoked; its sockets close."),
+    ),
+)]
 async fn revoke(
     identity: Identity,
     actor: Actor,

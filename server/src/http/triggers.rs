@@ -4,11 +4,10 @@
 use std::net::SocketAddr;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{ConnectInfo, Path, Query, State},
     http::{HeaderMap, StatusCode, header},
-    routing::{get, post},
 };
 use hatchery_shared::api::{
     Page,
@@ -18,6 +17,8 @@ use hatchery_shared::api::{
     },
 };
 
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use super::{ApiError, AppJson, AppState, owned::Owned, page::PageQuery};
 use crate::{
     auth::{Auth, client_address::client_address},
@@ -26,19 +27,29 @@ use crate::{
 };
 
 /// Routes of triggers.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/agents/{id}/triggers", get(list).post(create))
-        .route("/api/triggers/{id}", get(read).delete(remove))
-        .route("/api/triggers/{id}/rotate", post(rotate))
-        .route("/api/triggers/{id}/deliveries", get(deliveries))
-        .route("/api/hooks/{id}", post(receive))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, remove))
+        .routes(routes!(rotate))
+        .routes(routes!(deliveries))
+        .routes(routes!(receive))
 }
 
 /// The longest trigger name.
 const MAX_NAME_CHARS: usize = 100;
 
 /// `GET /api/agents/{id}/triggers`: the agent's triggers, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}/triggers",
+    tag = "triggers",
+    operation_id = "triggers_list",
+    params(("id" = String, Path, description = "The agent's id."), PageQuery),
+    responses(
+        (status = 200, description = "The agent's triggers, newest first.", body = Page<Trigger>),
+    ),
+)]
 async fn list(
     State(store): State<Store>,
     Owned(agent): Owned<AgentRow>,
@@ -51,6 +62,17 @@ async fn list(
 }
 
 /// `POST /api/agents/{id}/triggers`: a new trigger, with its secret shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/agents/{id}/triggers",
+    tag = "triggers",
+    operation_id = "triggers_create",
+    params(("id" = String, Path, description = "The agent's id.")),
+    request_body = NewTrigger,
+    responses(
+        (status = 201, description = "The new trigger with its secret, shown this once.", body = TriggerWithSecret),
+    ),
+)]
 async fn create(
     actor: Actor,
     State(webhooks): State<Webhooks>,
@@ -78,12 +100,32 @@ async fn create(
 }
 
 /// `GET /api/triggers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/triggers/{id}",
+    tag = "triggers",
+    operation_id = "triggers_read",
+    params(("id" = String, Path, description = "The trigger's id.")),
+    responses(
+        (status = 200, description = "The trigger.", body = Trigger),
+    ),
+)]
 async fn read(Owned(trigger): Owned<TriggerRow>) -> Json<Trigger> {
     Json(webhooks::view(&trigger))
 }
 
 /// `POST /api/triggers/{id}/rotate`: a new secret, shown this once; the old one keeps
 /// working for the grace period.
+#[utoipa::path(
+    post,
+    path = "/api/triggers/{id}/rotate",
+    tag = "triggers",
+    operation_id = "triggers_rotate",
+    params(("id" = String, Path, description = "The trigger's id.")),
+    responses(
+        (status = 200, description = "The new secret, shown this once; the old one keeps working for a grace period.", body = TriggerWithSecret),
+    ),
+)]
 async fn rotate(
     actor: Actor,
     State(webhooks): State<Webhooks>,
@@ -100,6 +142,16 @@ async fn rotate(
 }
 
 /// `DELETE /api/triggers/{id}`: the trigger and its deliveries.
+#[utoipa::path(
+    delete,
+    path = "/api/triggers/{id}",
+    tag = "triggers",
+    operation_id = "triggers_remove",
+    params(("id" = String, Path, description = "The trigger's id.")),
+    responses(
+        (status = 204, description = "Deleted with its deliveries."),
+    ),
+)]
 async fn remove(
     actor: Actor,
     State(webhooks): State<Webhooks>,
@@ -112,6 +164,16 @@ async fn remove(
 }
 
 /// `GET /api/triggers/{id}/deliveries?limit=&cursor=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/triggers/{id}/deliveries",
+    tag = "triggers",
+    operation_id = "triggers_deliveries",
+    params(("id" = String, Path, description = "The trigger's id."), PageQuery),
+    responses(
+        (status = 200, description = "The trigger's deliveries, newest first.", body = Page<Delivery>),
+    ),
+)]
 async fn deliveries(
     State(webhooks): State<Webhooks>,
     Owned(trigger): Owned<TriggerRow>,
@@ -126,6 +188,18 @@ async fn deliveries(
 /// `POST /api/hooks/{id}`: a signed request that starts the agent's run (202). At most
 /// 128 KiB of body is read: a larger `Content-Length` gets 413 before any of it is read,
 /// and so does a longer body without one. No credentials but the signature.
+#[utoipa::path(
+    post,
+    path = "/api/hooks/{id}",
+    tag = "triggers",
+    operation_id = "triggers_receive",
+    params(("id" = String, Path, description = "The trigger's id."), ("X-Hatchery-Timestamp" = String, Header, description = "Unix seconds when the request was signed."), ("X-Hatchery-Signature" = String, Header, description = "`sha256=` and the hex HMAC-SHA256 of `{timestamp}.{body}` under the trigger's secret.")),
+    request_body(content = Object, description = "Any JSON; the agent gets it with its task (at most 128 KiB).", content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 202, description = "Accepted: the agent's run is started.", body = DeliveryAccepted),
+    ),
+)]
 async fn receive(
     State(webhooks): State<Webhooks>,
     State(auth): State<Auth>,

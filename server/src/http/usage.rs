@@ -2,13 +2,14 @@
 //! `GET /api/usage/caps`: today's spending against the daily cost caps.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State, rejection::QueryRejection},
-    routing::get,
 };
 use chrono::{DateTime, Days, Utc};
 use hatchery_shared::api::usage::{Caps, Usage, UsageFigures, UsageGroup};
 use serde::Deserialize;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppState, runs::check_range, scope::Scope};
 use crate::{
@@ -18,10 +19,10 @@ use crate::{
 };
 
 /// Routes of usage.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/usage", get(usage))
-        .route("/api/usage/caps", get(caps_of))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(usage))
+        .routes(routes!(caps_of))
 }
 
 /// Days covered when the request gives no `from`: today and the 29 before it.
@@ -31,7 +32,8 @@ const DEFAULT_DAYS: u64 = 30;
 const MAX_DAYS: u64 = 366;
 
 /// `?group_by=day|agent|model&from=&to=&days=&scope=mine|all`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UsageQuery {
     #[serde(default = "by_day")]
     group_by: UsageGroup,
@@ -40,6 +42,7 @@ struct UsageQuery {
     /// Without `from`: the period is the last `days` UTC days, today included.
     days: Option<u64>,
     #[serde(default)]
+    #[param(inline)]
     scope: Scope,
 }
 
@@ -50,6 +53,16 @@ fn by_day() -> UsageGroup {
 /// `GET /api/usage`: the runs created from `from` (default: the start of the UTC day
 /// `days - 1` days before `to`, with `days` 30 unless given) until `to` (default: now),
 /// added up per group in the database.
+#[utoipa::path(
+    get,
+    path = "/api/usage",
+    tag = "usage",
+    operation_id = "usage_usage",
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "Runs, tokens and cost in buckets.", body = Usage),
+    ),
+)]
 async fn usage(
     identity: Identity,
     State(store): State<Store>,
@@ -94,13 +107,24 @@ async fn usage(
 }
 
 /// `?agent=` of the caps.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CapsQuery {
     agent: Option<String>,
 }
 
 /// `GET /api/usage/caps?agent=`: today's spending against the caller's daily cap and, when
 /// asked, the agent's.
+#[utoipa::path(
+    get,
+    path = "/api/usage/caps",
+    tag = "usage",
+    operation_id = "usage_caps_of",
+    params(CapsQuery),
+    responses(
+        (status = 200, description = "Today's spending against the daily caps.", body = Caps),
+    ),
+)]
 async fn caps_of(
     identity: Identity,
     State(store): State<Store>,

@@ -2,15 +2,16 @@
 //! revoke their API tokens.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State},
     http::StatusCode,
-    routing::{delete, get, patch},
 };
 use hatchery_shared::api::{
     Page,
     accounts::{NewAccount, Role, User, UserPatch},
 };
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppJson, AppState, page::PageQuery};
 use crate::{
@@ -19,11 +20,11 @@ use crate::{
 };
 
 /// Routes of user management.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users", get(list).post(create))
-        .route("/api/users/{id}", patch(update))
-        .route("/api/users/{id}/tokens", delete(revoke_tokens))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
+        .routes(routes!(revoke_tokens))
 }
 
 fn admin_only(identity: &Identity) -> Result<(), ApiError> {
@@ -35,6 +36,16 @@ fn admin_only(identity: &Identity) -> Result<(), ApiError> {
 }
 
 /// `GET /api/users?limit=&cursor=`: every user, newest first (admins only).
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    tag = "users",
+    operation_id = "users_list",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Every user, newest first (admins).", body = Page<User>),
+    ),
+)]
 async fn list(
     identity: Identity,
     State(store): State<Store>,
@@ -50,6 +61,16 @@ async fn list(
 }
 
 /// `POST /api/users {email, display_name, password, role}`: a new account (admins only).
+#[utoipa::path(
+    post,
+    path = "/api/users",
+    tag = "users",
+    operation_id = "users_create",
+    request_body = NewAccount,
+    responses(
+        (status = 201, description = "The new account (admins).", body = User),
+    ),
+)]
 async fn create(
     identity: Identity,
     actor: Actor,
@@ -65,6 +86,17 @@ async fn create(
 
 /// `PATCH /api/users/{id} {disabled}`: disables an account (its sessions end, its tokens
 /// are revoked, their sockets close) or enables it again (admins only; not their own).
+#[utoipa::path(
+    patch,
+    path = "/api/users/{id}",
+    tag = "users",
+    operation_id = "users_update",
+    params(("id" = String, Path, description = "The user's id.")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The account as changed (admins).", body = User),
+    ),
+)]
 async fn update(
     identity: Identity,
     actor: Actor,
@@ -82,6 +114,16 @@ async fn update(
 
 /// `DELETE /api/users/{id}/tokens`: revokes every API token of a user and closes their
 /// sockets (admins only).
+#[utoipa::path(
+    delete,
+    path = "/api/users/{id}/tokens",
+    tag = "users",
+    operation_id = "users_revoke_tokens",
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "Every API token of the user is revoked (admins)."),
+    ),
+)]
 async fn revoke_tokens(
     identity: Identity,
     actor: Actor,

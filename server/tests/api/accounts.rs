@@ -23,7 +23,7 @@ async fn session_info(app: &TestApp, cookie: Option<&str>) -> SessionInfo {
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
-    let response = request.send().await.unwrap();
+    let response = app.send(request).await.unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
@@ -113,21 +113,26 @@ async fn sign_in_and_sign_out() {
     let cookie = app.session_cookie("alice@example.com").await;
     let me = session_info(&app, Some(&cookie)).await.user.unwrap();
     assert_eq!(me.id, "alice");
-    let agents = with_cookie(&app, Method::GET, "/api/agents", &cookie)
-        .send()
+    let agents = app
+        .send(with_cookie(&app, Method::GET, "/api/agents", &cookie))
         .await
         .unwrap();
     assert_eq!(agents.status(), 200);
 
-    let out = with_cookie(&app, Method::POST, "/api/auth/sign-out", &cookie)
-        .send()
+    let out = app
+        .send(with_cookie(
+            &app,
+            Method::POST,
+            "/api/auth/sign-out",
+            &cookie,
+        ))
         .await
         .unwrap();
     assert_eq!(out.status(), 204);
     let cleared = out.headers()["set-cookie"].to_str().unwrap();
     assert!(cleared.starts_with("hatchery_session=;"), "{cleared}");
-    let after = with_cookie(&app, Method::GET, "/api/agents", &cookie)
-        .send()
+    let after = app
+        .send(with_cookie(&app, Method::GET, "/api/agents", &cookie))
         .await
         .unwrap();
     assert_eq!(after.status(), 401, "the session is revoked server-side");
@@ -140,15 +145,15 @@ async fn a_session_expires_unless_used() {
     // Used within its lifetime, it slides forward.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(900)).await;
-        let used = with_cookie(&app, Method::GET, "/api/agents", &cookie)
-            .send()
+        let used = app
+            .send(with_cookie(&app, Method::GET, "/api/agents", &cookie))
             .await
             .unwrap();
         assert_eq!(used.status(), 200, "a session in use stays alive");
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let expired = with_cookie(&app, Method::GET, "/api/agents", &cookie)
-        .send()
+    let expired = app
+        .send(with_cookie(&app, Method::GET, "/api/agents", &cookie))
         .await
         .unwrap();
     assert_eq!(expired.status(), 401);
@@ -168,22 +173,24 @@ async fn cross_site_requests_with_the_session_cookie_are_refused() {
     let agent = json!({"name": "from elsewhere"});
 
     let evil = app
-        .client
-        .post(app.url("/api/agents"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .json(&agent)
-        .send()
+        .send(
+            app.client
+                .post(app.url("/api/agents"))
+                .header("cookie", &cookie)
+                .header("origin", "https://evil.example")
+                .json(&agent),
+        )
         .await
         .unwrap();
     assert_eq!(evil.status(), 403);
     let no_origin = app
-        .client
-        .post(app.url("/api/agents"))
-        .header("cookie", &cookie)
-        .header("sec-fetch-site", "cross-site")
-        .json(&agent)
-        .send()
+        .send(
+            app.client
+                .post(app.url("/api/agents"))
+                .header("cookie", &cookie)
+                .header("sec-fetch-site", "cross-site")
+                .json(&agent),
+        )
         .await
         .unwrap();
     assert_eq!(no_origin.status(), 403);
@@ -197,9 +204,8 @@ async fn cross_site_requests_with_the_session_cookie_are_refused() {
         "nothing was created"
     );
 
-    let own = with_cookie(&app, Method::POST, "/api/agents", &cookie)
-        .json(&agent)
-        .send()
+    let own = app
+        .send(with_cookie(&app, Method::POST, "/api/agents", &cookie).json(&agent))
         .await
         .unwrap();
     assert_eq!(own.status(), 201);
@@ -293,13 +299,14 @@ async fn sign_in_via_proxy(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/auth/sign-in"))
-        .header("X-Forwarded-For", client)
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .unwrap()
+    app.send(
+        app.client
+            .post(app.url("/api/auth/sign-in"))
+            .header("X-Forwarded-For", client)
+            .json(&json!({ "email": email, "password": password })),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -348,9 +355,8 @@ async fn without_trusted_proxies_a_forwarded_address_does_not_escape_the_limit()
 async fn api_tokens_are_shown_once_and_revocation_closes_their_sockets() {
     let app = spawn_app().await;
     let cookie = app.session_cookie("alice@example.com").await;
-    let created = with_cookie(&app, Method::POST, "/api/tokens", &cookie)
-        .json(&json!({"name": "ci"}))
-        .send()
+    let created = app
+        .send(with_cookie(&app, Method::POST, "/api/tokens", &cookie).json(&json!({"name": "ci"})))
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
@@ -392,9 +398,8 @@ async fn api_tokens_are_shown_once_and_revocation_closes_their_sockets() {
         .call(Method::GET, "/api/agents", Some(&created.secret), None)
         .await;
     assert_eq!(after.status(), 401);
-    let empty = with_cookie(&app, Method::POST, "/api/tokens", &cookie)
-        .json(&json!({"name": " "}))
-        .send()
+    let empty = app
+        .send(with_cookie(&app, Method::POST, "/api/tokens", &cookie).json(&json!({"name": " "})))
         .await
         .unwrap();
     assert_eq!(empty.status(), 422);
@@ -416,10 +421,14 @@ async fn signing_out_closes_the_sessions_sockets() {
     let mut ws = app.ws_with_cookie(&cookie).await;
     ws.expect(MessageType::Hello).await;
     ws.expect(MessageType::Subscribed).await;
-    with_cookie(&app, Method::POST, "/api/auth/sign-out", &cookie)
-        .send()
-        .await
-        .unwrap();
+    app.send(with_cookie(
+        &app,
+        Method::POST,
+        "/api/auth/sign-out",
+        &cookie,
+    ))
+    .await
+    .unwrap();
     assert_eq!(
         ws.expect_close(Duration::from_secs(2)).await,
         Ended::Closed(4401)
@@ -435,9 +444,10 @@ async fn changing_the_password_ends_the_other_sessions_and_keeps_this_one() {
     elsewhere_ws.expect(MessageType::Hello).await;
     elsewhere_ws.expect(MessageType::Subscribed).await;
     let change = |current: &str, new: &str| {
-        with_cookie(&app, Method::POST, "/api/auth/password", &here)
-            .json(&json!({"current_password": current, "new_password": new}))
-            .send()
+        app.send(
+            with_cookie(&app, Method::POST, "/api/auth/password", &here)
+                .json(&json!({"current_password": current, "new_password": new})),
+        )
     };
 
     let wrong = change("not my password", "a brand new password")
@@ -584,13 +594,15 @@ async fn an_admin_disables_an_account_and_revokes_tokens_closing_their_sockets()
 
 #[tokio::test]
 async fn the_secure_flag_follows_only_a_trusted_proxy() {
-    let sign_in = |app: &TestApp| {
-        app.client
-            .post(app.url("/api/auth/sign-in"))
-            .header("x-forwarded-proto", "https")
-            .json(&json!({"email": "alice@example.com", "password": PASSWORD}))
-            .send()
-    };
+    async fn sign_in(app: &TestApp) -> reqwest::Result<reqwest::Response> {
+        app.send(
+            app.client
+                .post(app.url("/api/auth/sign-in"))
+                .header("x-forwarded-proto", "https")
+                .json(&json!({"email": "alice@example.com", "password": PASSWORD})),
+        )
+        .await
+    }
     let direct = spawn_app().await;
     let response = sign_in(&direct).await.unwrap();
     let cookie = response.headers()["set-cookie"]
@@ -626,8 +638,8 @@ async fn a_session_that_expires_closes_its_sockets() {
         ws.expect_close(Duration::from_secs(5)).await,
         Ended::Closed(4401)
     );
-    let again = with_cookie(&app, Method::GET, "/api/agents", &cookie)
-        .send()
+    let again = app
+        .send(with_cookie(&app, Method::GET, "/api/agents", &cookie))
         .await
         .unwrap();
     assert_eq!(again.status(), 401);
@@ -776,14 +788,15 @@ async fn rebound(
     site: &str,
     body: Value,
 ) -> reqwest::Response {
-    app.client
-        .request(method, app.url(path))
-        .header("host", site)
-        .header("origin", format!("http://{site}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.send(
+        app.client
+            .request(method, app.url(path))
+            .header("host", site)
+            .header("origin", format!("http://{site}"))
+            .json(&body),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

@@ -356,11 +356,12 @@ async fn a_request_that_fails_in_the_database_publishes_nothing() {
     let token = app.bearer("alice").to_owned();
     app.store.close().await;
     let response = app
-        .client
-        .post(app.url("/api/agents"))
-        .bearer_auth(token)
-        .json(&json!({"name": "never stored"}))
-        .send()
+        .send(
+            app.client
+                .post(app.url("/api/agents"))
+                .bearer_auth(token)
+                .json(&json!({"name": "never stored"})),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), 500);

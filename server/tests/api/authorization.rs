@@ -69,11 +69,12 @@ async fn alices_trigger(app: &TestApp) -> String {
 async fn alices_token(app: &TestApp) -> String {
     let cookie = app.session_cookie("alice@example.com").await;
     let response = app
-        .client
-        .post(app.url("/api/tokens"))
-        .header("cookie", cookie)
-        .json(&json!({"name": "t"}))
-        .send()
+        .send(
+            app.client
+                .post(app.url("/api/tokens"))
+                .header("cookie", cookie)
+                .json(&json!({"name": "t"})),
+        )
         .await
         .unwrap();
     let created: Value = response.json().await.unwrap();

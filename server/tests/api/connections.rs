@@ -206,7 +206,7 @@ async fn a_request_to_the_websocket_that_is_not_a_handshake_is_a_400_saying_why(
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.unwrap();
+        let response = app.send(request).await.unwrap();
         assert_eq!(response.status(), 400, "{why}");
         let body = response.text().await.unwrap();
         assert!(

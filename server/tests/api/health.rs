@@ -70,10 +70,11 @@ async fn a_usable_request_id_from_the_caller_is_echoed_back() {
     let app = spawn_app().await;
 
     let response = app
-        .client
-        .get(app.url("/readyz"))
-        .header("x-request-id", "trace-42.a_b:c")
-        .send()
+        .send(
+            app.client
+                .get(app.url("/readyz"))
+                .header("x-request-id", "trace-42.a_b:c"),
+        )
         .await
         .unwrap();
 
@@ -86,10 +87,11 @@ async fn an_unusable_request_id_is_replaced() {
 
     for junk in ["x".repeat(129), "has spaces".into(), "quote\"d".into()] {
         let response = app
-            .client
-            .get(app.url("/healthz"))
-            .header("x-request-id", &junk)
-            .send()
+            .send(
+                app.client
+                    .get(app.url("/healthz"))
+                    .header("x-request-id", &junk),
+            )
             .await
             .unwrap();
 

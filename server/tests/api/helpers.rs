@@ -37,6 +37,8 @@ use tokio::{
     task::JoinHandle,
 };
 
+use crate::conformance;
+
 /// The password of every test account.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -357,7 +359,31 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        request.send().await.expect("the request completes")
+        self.send(request).await.expect("the request completes")
+    }
+
+    /// Sends a request to this server, and checks the answer against the API's OpenAPI
+    /// document (see [`conformance`]) before handing it back with its body unread.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
+        let request = request.build()?;
+        let method = request.method().to_string();
+        let path = request.url().path().to_owned();
+        let response = self.client.execute(request).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        conformance::check_response(&method, &path, status.as_u16(), content_type, &body);
+        let mut answer = axum::http::Response::new(body);
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        Ok(reqwest::Response::from(answer))
     }
 
     /// Like [`TestApp::call`], and the answer's JSON body.
@@ -463,12 +489,13 @@ impl TestApp {
 
     /// `POST /api/auth/sign-in`; the response as is.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/auth/sign-in"))
-            .json(&serde_json::json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .expect("the request completes")
+        self.send(
+            self.client
+                .post(self.url("/api/auth/sign-in"))
+                .json(&serde_json::json!({ "email": email, "password": password })),
+        )
+        .await
+        .expect("the request completes")
     }
 
     /// Signs in as `email` with the test password and returns the `Cookie` header value that
@@ -486,32 +513,34 @@ impl TestApp {
 
     /// `GET path` with no extra headers.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
+        self.send(self.client.get(self.url(path)))
             .await
             .expect("the request completes")
     }
 
     /// `POST /api/topics/{topic}/events` with a notice, as the holder of `token`.
     pub async fn publish_notice(&self, token: &str, topic: &str, text: &str) -> reqwest::Response {
-        self.client
-            .post(self.url(&format!("/api/topics/{topic}/events")))
-            .bearer_auth(self.bearer(token))
-            .json(&serde_json::json!({"type": "notice", "data": {"level": "info", "text": text}}))
-            .send()
-            .await
-            .expect("the request completes")
+        self.send(
+            self.client
+                .post(self.url(&format!("/api/topics/{topic}/events")))
+                .bearer_auth(self.bearer(token))
+                .json(
+                    &serde_json::json!({"type": "notice", "data": {"level": "info", "text": text}}),
+                ),
+        )
+        .await
+        .expect("the request completes")
     }
 
     /// `GET /api/topics/{topic}/events?{query}` as the holder of `token`.
     pub async fn topic_events(&self, token: &str, topic: &str, query: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(&format!("/api/topics/{topic}/events?{query}")))
-            .bearer_auth(self.bearer(token))
-            .send()
-            .await
-            .expect("the request completes")
+        self.send(
+            self.client
+                .get(self.url(&format!("/api/topics/{topic}/events?{query}")))
+                .bearer_auth(self.bearer(token)),
+        )
+        .await
+        .expect("the request completes")
     }
 
     /// The value of one metric sample in `GET /metrics`, e.g.

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, a fresh database per test (SQLite,
 //! or PostgreSQL when `HATCHERY_TEST_POSTGRES` is set), driven over HTTP. One binary so that it links once.
 
+mod conformance;
 mod fake_llm;
 mod helpers;
 
@@ -12,6 +13,7 @@ mod authorization;
 mod caps;
 mod chaos;
 mod connections;
+mod contract;
 mod fuzz;
 mod health;
 mod history;

@@ -51,18 +51,19 @@ async fn send(
     body: &str,
 ) -> reqwest::Response {
     let timestamp = timestamp.to_string();
-    app.client
-        .post(app.url(&trigger.path))
-        .header("X-Hatchery-Timestamp", &timestamp)
-        .header(
-            "X-Hatchery-Signature",
-            signature::sign(secret, &timestamp, body.as_bytes()),
-        )
-        .header("Content-Type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
+    app.send(
+        app.client
+            .post(app.url(&trigger.path))
+            .header("X-Hatchery-Timestamp", &timestamp)
+            .header(
+                "X-Hatchery-Signature",
+                signature::sign(secret, &timestamp, body.as_bytes()),
+            )
+            .header("Content-Type", "application/json")
+            .body(body.to_owned()),
+    )
+    .await
+    .unwrap()
 }
 
 fn now() -> i64 {
@@ -187,26 +188,24 @@ async fn unsigned_badly_signed_stale_and_future_requests_are_refused() {
         ),
         (
             "no headers",
-            app.client
-                .post(app.url(&trigger.path))
-                .body(body)
-                .send()
+            app.send(app.client.post(app.url(&trigger.path)).body(body))
                 .await
                 .unwrap(),
         ),
         (
             "a signature of another body",
-            app.client
-                .post(app.url(&trigger.path))
-                .header("X-Hatchery-Timestamp", now().to_string())
-                .header(
-                    "X-Hatchery-Signature",
-                    signature::sign(&created.secret, &now().to_string(), b"other"),
-                )
-                .body(body)
-                .send()
-                .await
-                .unwrap(),
+            app.send(
+                app.client
+                    .post(app.url(&trigger.path))
+                    .header("X-Hatchery-Timestamp", now().to_string())
+                    .header(
+                        "X-Hatchery-Signature",
+                        signature::sign(&created.secret, &now().to_string(), b"other"),
+                    )
+                    .body(body),
+            )
+            .await
+            .unwrap(),
         ),
     ];
     for (what, response) in cases {
@@ -241,16 +240,17 @@ async fn a_correctly_signed_body_that_is_not_text_is_refused_and_logged() {
     let body = vec![0xff, 0xfe, 0x00, 0x80];
     let timestamp = now().to_string();
     let response = app
-        .client
-        .post(app.url(&created.trigger.path))
-        .header("X-Hatchery-Timestamp", &timestamp)
-        .header(
-            "X-Hatchery-Signature",
-            signature::sign(&created.secret, &timestamp, &body),
+        .send(
+            app.client
+                .post(app.url(&created.trigger.path))
+                .header("X-Hatchery-Timestamp", &timestamp)
+                .header(
+                    "X-Hatchery-Signature",
+                    signature::sign(&created.secret, &timestamp, &body),
+                )
+                .header("Content-Type", "application/octet-stream")
+                .body(body),
         )
-        .header("Content-Type", "application/octet-stream")
-        .body(body)
-        .send()
         .await
         .unwrap();
 
@@ -349,10 +349,11 @@ async fn a_trigger_of_a_deleted_or_disabled_agent_is_not_found() {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
     let unknown = app
-        .client
-        .post(app.url("/api/hooks/no-such-trigger"))
-        .body("{}")
-        .send()
+        .send(
+            app.client
+                .post(app.url("/api/hooks/no-such-trigger"))
+                .body("{}"),
+        )
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
@@ -400,11 +401,12 @@ async fn unsigned_requests_cannot_keep_the_real_sender_out() {
     let mut statuses = Vec::new();
     for _ in 0..80 {
         let response = app
-            .client
-            .post(app.url(&created.trigger.path))
-            .header("X-Forwarded-For", "203.0.113.9")
-            .body("{}")
-            .send()
+            .send(
+                app.client
+                    .post(app.url(&created.trigger.path))
+                    .header("X-Forwarded-For", "203.0.113.9")
+                    .body("{}"),
+            )
             .await
             .unwrap();
         statuses.push(response.status().as_u16());
@@ -418,16 +420,17 @@ async fn unsigned_requests_cannot_keep_the_real_sender_out() {
     let timestamp = now().to_string();
     let body = r#"{"real": true}"#;
     let real = app
-        .client
-        .post(app.url(&created.trigger.path))
-        .header("X-Forwarded-For", "198.51.100.4")
-        .header("X-Hatchery-Timestamp", &timestamp)
-        .header(
-            "X-Hatchery-Signature",
-            signature::sign(&created.secret, &timestamp, body.as_bytes()),
+        .send(
+            app.client
+                .post(app.url(&created.trigger.path))
+                .header("X-Forwarded-For", "198.51.100.4")
+                .header("X-Hatchery-Timestamp", &timestamp)
+                .header(
+                    "X-Hatchery-Signature",
+                    signature::sign(&created.secret, &timestamp, body.as_bytes()),
+                )
+                .body(body),
         )
-        .body(body)
-        .send()
         .await
         .unwrap();
     assert_eq!(

@@ -11,7 +11,7 @@ use tokio_tungstenite::{
     tungstenite::{self, client::IntoClientRequest, protocol::frame::coding::CloseCode},
 };
 
-use crate::helpers::TestApp;
+use crate::{conformance, helpers::TestApp};
 
 /// How long `expect` waits by default.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -105,7 +105,9 @@ impl WsHarness {
         let req = format!("r{}", self.next_req);
         let mut envelope = Envelope::new(message, String::new(), None);
         envelope.req = Some(req.clone());
-        self.send_raw(envelope.to_json()).await;
+        let frame = envelope.to_json();
+        conformance::check_frame(&frame);
+        self.send_raw(frame).await;
         req
     }
 
@@ -139,9 +141,12 @@ impl WsHarness {
                 return Next::Silent;
             };
             return match frame {
-                Some(Ok(tungstenite::Message::Text(text))) => Next::Frame(Box::new(
-                    parse_frame(&text).expect("the server sends valid frames"),
-                )),
+                Some(Ok(tungstenite::Message::Text(text))) => {
+                    conformance::check_frame(&text);
+                    Next::Frame(Box::new(
+                        parse_frame(&text).expect("the server sends valid frames"),
+                    ))
+                }
                 Some(Ok(tungstenite::Message::Close(Some(frame)))) => {
                     Next::Ended(Ended::Closed(u16::from(frame.code)))
                 }

@@ -13,6 +13,7 @@ wire_enum! {
 }
 
 /// A user as the API shows it (never with a password hash).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// The user's id.
@@ -31,6 +32,7 @@ pub struct User {
 }
 
 /// `PATCH /api/users/{id}` (admins): enable or disable an account.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
@@ -41,6 +43,7 @@ pub struct UserPatch {
 
 /// `POST /api/auth/password`: change one's own password. Every other session of the
 /// account ends; the one that asked stays signed in.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
@@ -51,6 +54,7 @@ pub struct PasswordChange {
 }
 
 /// How the server decides who a request comes from.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
@@ -61,6 +65,7 @@ pub enum AuthMode {
 }
 
 /// `GET /api/auth/session`: who the caller is, or what to do to become someone.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     /// The signed-in user, if any.
@@ -74,6 +79,7 @@ pub struct SessionInfo {
 }
 
 /// `POST /api/auth/sign-in`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignIn {
     /// The account's email (compared case-insensitively).
@@ -84,6 +90,7 @@ pub struct SignIn {
 
 /// `POST /api/auth/setup` (the first admin), `POST /api/auth/sign-up` (open sign-up) and
 /// `POST /api/users` (an admin creating a user).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAccount {
     /// The email to sign in with; unique, case-insensitively.
@@ -101,6 +108,7 @@ pub struct NewAccount {
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// A personal API token as listed (never with its secret).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {
     /// The token's id (used to revoke it).
@@ -116,6 +124,7 @@ pub struct ApiToken {
 }
 
 /// `POST /api/tokens`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApiToken {
     /// A name to recognise the token by, 1–100 characters.
@@ -123,6 +132,7 @@ pub struct NewApiToken {
 }
 
 /// The answer to `POST /api/tokens`: the only time the secret is shown.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedApiToken {
     /// The token as it will be listed.

@@ -31,6 +31,7 @@ wire_enum! {
 }
 
 /// An agent as the API shows it.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Agent {
     /// The agent's id.
@@ -84,6 +85,7 @@ pub struct Agent {
 }
 
 /// Where an agent kept as a file comes from, and how its last reading went.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentFile {
     /// The file's path on the server.
@@ -99,6 +101,7 @@ pub struct AgentFile {
 pub const EVENT_INSTRUCTIONS_CHARS: usize = 2_000;
 
 /// `POST /api/agents`: a new agent. Only `name` is required; an unknown field is an error.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgent {
@@ -135,6 +138,7 @@ pub struct NewAgent {
 
 /// `PATCH /api/agents/{id}`: the fields to change; absent fields stay as they are, and an
 /// unknown field is an error.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentPatch {
@@ -175,6 +179,7 @@ pub struct AgentPatch {
 }
 
 /// The payload of `agent_deleted`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentDeleted {
     /// The deleted agent's id.
@@ -189,6 +194,7 @@ pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// The built-in local model, which answers when the server has no provider set.
 pub const LOCAL_MODEL: &str = "local/smollm2-135m";
 /// `GET /api/models`: which models answer agents on this server.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Models {
     /// The host of the OpenAI-compatible provider that answers agents of every other model,
@@ -213,6 +219,7 @@ fn default_schedule_memory_runs() -> u32 {
 pub const MAX_NAME_CHARS: usize = 100;
 
 /// `GET /api/agents/{id}/schedule`: when the agent runs next and which times it skipped.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentSchedule {
     /// The cron expression; `None` when the agent has no schedule.
@@ -228,6 +235,7 @@ pub struct AgentSchedule {
 }
 
 /// A scheduled time that did not run.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedTime {
     /// The time (RFC 3339, UTC).
@@ -238,6 +246,7 @@ pub struct SkippedTime {
 
 /// `GET /api/schedule/preview?schedule=&time_zone=`: a schedule in words and its next five
 /// times, before it is saved.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulePreview {
     /// The schedule in words.

@@ -67,6 +67,7 @@ wire_enum! {
 }
 
 /// One record of the audit log.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// The record's id (UUIDv7: records sort by it as by time).
@@ -95,6 +96,7 @@ pub struct AuditRecord {
 }
 
 /// `GET /api/audit` filters, all optional: records matching every one given, newest first.
+#[cfg_attr(feature = "schema", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {

@@ -53,6 +53,7 @@ wire_enum! {
 }
 
 /// One record of the system log.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     /// The record's id (UUIDv7: records sort by it as by time).
@@ -74,6 +75,7 @@ pub struct LogRecord {
 }
 
 /// `GET /api/logs` filters, all optional: records matching every one given, newest first.
+#[cfg_attr(feature = "schema", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
@@ -98,6 +100,7 @@ pub struct LogQuery {
 }
 
 /// A batch of new records, as the `logs` topic sends them (`log_records`).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecords {
     /// The records, oldest first.

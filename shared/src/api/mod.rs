@@ -26,6 +26,7 @@ macro_rules! wire_enum {
             strum::IntoStaticStr,
             strum::EnumIter,
         )]
+        #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         #[strum(serialize_all = "snake_case")]
         pub enum $name {
@@ -54,6 +55,7 @@ pub mod usage;
 use serde::{Deserialize, Serialize};
 
 /// One page of a list, newest first, and the cursor of the next page (`None` on the last).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// The items of this page.
@@ -80,6 +82,7 @@ where
 pub type FieldErrors = std::collections::BTreeMap<String, String>;
 
 /// The body of every API error: `{"error": {"code", "message", "fields"}}`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// What went wrong.
@@ -87,6 +90,7 @@ pub struct ErrorBody {
 }
 
 /// What went wrong, for programs (`code`) and people (`message`, `fields`).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// A stable, machine-readable code such as `not_found` or `validation_failed`.
@@ -95,5 +99,6 @@ pub struct ErrorDetail {
     pub message: String,
     /// For validation errors: what is wrong with each field, by field name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[cfg_attr(feature = "schema", schema(inline))]
     pub fields: FieldErrors,
 }

@@ -85,6 +85,7 @@ pub const MAX_ROOM_MEMBERS: usize = 32;
 pub const MAX_ROUNDS_PER_MESSAGE: u32 = 20;
 
 /// How a room's conversation runs.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RoomSettings {
@@ -122,6 +123,7 @@ impl Default for RoomSettings {
 }
 
 /// An agent in a room.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomMember {
     /// The agent.
@@ -137,6 +139,7 @@ pub struct RoomMember {
 }
 
 /// A room as the API shows it.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Room {
     /// The room's id.
@@ -166,6 +169,7 @@ pub struct Room {
 }
 
 /// `POST /api/rooms`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRoom {
     /// 1–100 characters, unique among the owner's rooms.
@@ -182,6 +186,7 @@ pub struct NewRoom {
 }
 
 /// `PATCH /api/rooms/{id}`: only the fields present change.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoomPatch {
     /// A new name.
@@ -196,6 +201,7 @@ pub struct RoomPatch {
 }
 
 /// `POST /api/rooms/{id}/members`: adds an agent, or changes its role or place.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewMember {
     /// An agent of the room's owner.
@@ -210,6 +216,7 @@ pub struct NewMember {
 }
 
 /// A message in a room.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomMessage {
     /// The message's id.
@@ -244,6 +251,7 @@ pub struct RoomMessage {
 }
 
 /// `POST /api/rooms/{id}/messages`: a person speaks.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewRoomMessage {
     /// The text, 1–100,000 characters.

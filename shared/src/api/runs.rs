@@ -45,6 +45,7 @@ wire_enum! {
 }
 
 /// A run as the API shows it.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// The run's id.
@@ -79,6 +80,7 @@ pub struct Run {
 }
 
 /// `POST /api/threads/{id}/messages`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewMessage {
     /// The text, 1–100,000 characters.
@@ -87,6 +89,7 @@ pub struct NewMessage {
 
 /// The answer to `POST /api/threads/{id}/messages` (202): the stored message and the run
 /// that replies to it.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Posted {
     /// The user's message as stored.
@@ -97,6 +100,7 @@ pub struct Posted {
 
 /// `stream_start` / `stream_end` on `thread:{id}` (and, for a turn in a room, on
 /// `room:{id}`): a step of a run begins or ends.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamStep {
     /// The run.
@@ -110,6 +114,7 @@ pub struct StreamStep {
 }
 
 /// `stream_chunk` on `thread:{id}`: a piece of what a step is writing.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StreamChunk {

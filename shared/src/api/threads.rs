@@ -19,6 +19,7 @@ wire_enum! {
 }
 
 /// A thread as the API shows it.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thread {
     /// The thread's id.
@@ -36,6 +37,7 @@ pub struct Thread {
 }
 
 /// `POST /api/agents/{id}/threads`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewThread {
     /// A title, 1–200 characters (default "New chat").
@@ -44,6 +46,7 @@ pub struct NewThread {
 }
 
 /// `PATCH /api/threads/{id}`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadPatch {
     /// The new title, 1–200 characters.
@@ -65,6 +68,7 @@ wire_enum! {
 }
 
 /// A tool call made by the model, as stored with its message.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCallView {
     /// The provider's id of the call.
@@ -76,6 +80,7 @@ pub struct ToolCallView {
 }
 
 /// A message of a thread.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadMessage {
     /// The message's id.

@@ -8,6 +8,7 @@ pub const TIMESTAMP_HEADER: &str = "X-Hatchery-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-Hatchery-Signature";
 
 /// A webhook trigger as the API shows it (never with its secret).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
     /// The trigger's id.
@@ -27,6 +28,7 @@ pub struct Trigger {
 }
 
 /// `POST /api/agents/{id}/triggers`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTrigger {
@@ -37,6 +39,7 @@ pub struct NewTrigger {
 
 /// The answer to creating a trigger or rotating its secret: the only time the secret is
 /// shown.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TriggerWithSecret {
     /// The trigger.
@@ -56,6 +59,7 @@ wire_enum! {
 }
 
 /// One request received by a trigger.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     /// The delivery's id.
@@ -73,6 +77,7 @@ pub struct Delivery {
 }
 
 /// The answer to an accepted delivery (202).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAccepted {
     /// The delivery.

@@ -15,6 +15,7 @@ wire_enum! {
 }
 
 /// The answer to `GET /api/usage?group_by=&from=&to=`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     /// How the buckets are grouped.
@@ -31,6 +32,7 @@ pub struct Usage {
 }
 
 /// One group's figures.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageBucket {
     /// The day (`2026-11-24`), agent id or model name.
@@ -43,6 +45,7 @@ pub struct UsageBucket {
 }
 
 /// Runs, tokens and cost.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageFigures {
     /// How many runs.
@@ -57,6 +60,7 @@ pub struct UsageFigures {
 
 /// The answer to `GET /api/usage/caps?agent=`: today's spending against the daily cost caps
 /// (UTC days).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Caps {
     /// The day counted (`2026-11-24`).
@@ -70,6 +74,7 @@ pub struct Caps {
 }
 
 /// One cap and how much of it is used.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CapStatus {
     /// The cap, in US dollars a day.

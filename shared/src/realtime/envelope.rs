@@ -12,6 +12,7 @@ use super::{
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// One frame: the message with its routing and tracing fields.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     /// The protocol version, [`PROTOCOL_VERSION`].

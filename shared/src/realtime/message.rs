@@ -15,6 +15,7 @@ use crate::api::{
 ///
 /// Serialized adjacently tagged, `{"type":"subscribe","data":{…}}`, which the
 /// [`Envelope`](super::Envelope) flattens into the frame.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 #[strum_discriminants(
@@ -124,10 +125,12 @@ impl MessageType {
 }
 
 /// A payload with no fields (`{}`).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Empty {}
 
 /// The first frame the server sends on a connection.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// This connection's id (also in the server's logs).
@@ -143,6 +146,7 @@ pub struct Hello {
 }
 
 /// Subscribe to topics; one reply per topic.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscribe {
     /// The topics, each with an optional recovery point.
@@ -151,6 +155,7 @@ pub struct Subscribe {
 
 /// One topic in a [`Subscribe`]. The topic is a plain string here so that an invalid one
 /// gets its own `subscribe_error` instead of failing the whole frame.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscribeTopic {
     /// The topic name.
@@ -161,6 +166,7 @@ pub struct SubscribeTopic {
 }
 
 /// A position in a topic's stream: its epoch and a sequence number.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StreamPosition {
     /// The stream's epoch; a new one means its history was lost.
@@ -170,6 +176,7 @@ pub struct StreamPosition {
 }
 
 /// A topic subscription succeeded.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscribed {
     /// The topic.
@@ -185,6 +192,7 @@ pub struct Subscribed {
 }
 
 /// A topic subscription was refused.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscribeError {
     /// The topic as the client wrote it.
@@ -196,6 +204,7 @@ pub struct SubscribeError {
 }
 
 /// Why a subscription was refused.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscribeErrorCode {
@@ -210,6 +219,7 @@ pub enum SubscribeErrorCode {
 }
 
 /// Unsubscribe from topics; one `unsubscribed` reply per topic.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unsubscribe {
     /// The topic names.
@@ -217,6 +227,7 @@ pub struct Unsubscribe {
 }
 
 /// A topic is no longer received.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unsubscribed {
     /// The topic as the client wrote it.
@@ -224,6 +235,7 @@ pub struct Unsubscribed {
 }
 
 /// A frame the server could not handle.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Why, for programs.
@@ -233,6 +245,7 @@ pub struct ErrorBody {
 }
 
 /// Why a frame could not be handled.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -247,6 +260,7 @@ pub enum ErrorCode {
 }
 
 /// A notice for people to read.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     /// How much attention it needs.
@@ -256,6 +270,7 @@ pub struct Notice {
 }
 
 /// How much attention a [`Notice`] needs.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeLevel {

@@ -14,6 +14,7 @@ pub use topic::{InvalidTopic, MAX_TOPIC_ID_LEN, Topic, TopicKind};
 use serde::{Deserialize, Serialize};
 
 /// The answer to `POST /api/topics/{topic}/events`: where the event landed.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
     /// The topic.
@@ -25,6 +26,7 @@ pub struct Published {
 }
 
 /// The answer to `GET /api/topics/{topic}/events?epoch=&after=`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicEvents {
     /// The topic.

@@ -26,6 +26,7 @@ pub enum TopicKind {
 pub const MAX_TOPIC_ID_LEN: usize = 64;
 
 /// A validated topic name: `kind:id` (id of 1–64 letters, digits, `_` or `-`) or `ops`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Topic(String);
