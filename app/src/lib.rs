@@ -24,6 +24,7 @@ use crate::{
     pages::{
         agent_page::AgentPage,
         agents::AgentsPage,
+        api_docs::ApiDocsPage,
         chat::ChatPage,
         dashboard::Dashboard,
         logs::LogsPage,
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("rooms") ssr=SsrMode::Async view=RoomsPage />
                     <Route path=(StaticSegment("rooms"), ParamSegment("id")) ssr=SsrMode::Async view=RoomPage />
                     <Route path=StaticSegment("logs") ssr=SsrMode::Async view=LogsPage />
+                    <Route path=StaticSegment("api-docs") ssr=SsrMode::Async view=ApiDocsPage />
                 </Routes>
             </Layout>
         </Router>

@@ -41,6 +41,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <main class="content">{children()}</main>
             <footer class="footer">
                 <span>"Hatchery " <span class="version">{format!("v{}", hatchery_shared::VERSION)}</span></span>
+                <A href="/api-docs">"API"</A>
                 <a href="/healthz">"Health"</a>
             </footer>
             <Notices />

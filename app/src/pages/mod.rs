@@ -5,6 +5,7 @@ pub mod agent_page;
 pub mod agent_schedule;
 pub mod agent_triggers;
 pub mod agents;
+pub mod api_docs;
 pub mod chat;
 pub mod dashboard;
 pub mod logs;

@@ -71,7 +71,7 @@ static REALTIME_JSON: LazyLock<Bytes> = LazyLock::new(|| {
 /// The OpenAPI 3.1 document of the whole API.
 pub fn openapi() -> openapi::OpenApi {
     let (_, document) = super::routes().split_for_parts();
-    with_error_answers(document)
+    finish_operations(document)
 }
 
 /// The fixed parts every router's document is merged into.
@@ -109,9 +109,11 @@ impl Modify for Conventions {
     }
 }
 
-/// Gives every operation a `default` answer, the error body, so that any status the
-/// operation does not list is documented as an error.
-fn with_error_answers(mut doc: openapi::OpenApi) -> openapi::OpenApi {
+/// Finishes every operation: a `default` answer, the error body, so that any status the
+/// operation does not list is documented as an error; and a summary without the route the
+/// handler's doc comment starts with (`` `GET /api/agents`: agents, newest first``), which
+/// the document already says.
+fn finish_operations(mut doc: openapi::OpenApi) -> openapi::OpenApi {
     let error = Response::builder()
         .description("An error: its code, a sentence, and what is wrong with each field.")
         .content(
@@ -130,6 +132,7 @@ fn with_error_answers(mut doc: openapi::OpenApi) -> openapi::OpenApi {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
+            operation.summary = operation.summary.as_deref().and_then(summary_of);
             operation
                 .responses
                 .responses
@@ -138,6 +141,24 @@ fn with_error_answers(mut doc: openapi::OpenApi) -> openapi::OpenApi {
         }
     }
     doc
+}
+
+/// A handler's first doc paragraph without the route it starts with, as a sentence; `None` when
+/// nothing else is left.
+fn summary_of(line: &str) -> Option<String> {
+    let rest = match line.strip_prefix('`').and_then(|line| line.split_once('`')) {
+        Some((_, rest)) => rest.trim_start_matches([':', '.', ' ']),
+        None => line,
+    };
+    let mut chars = rest.chars();
+    let first = chars.next()?;
+    Some(
+        first
+            .to_uppercase()
+            .chain(chars)
+            .collect::<String>()
+            .replace('\n', " "),
+    )
 }
 
 /// The JSON Schema (2020-12) of a realtime frame, either way, with a definition for the

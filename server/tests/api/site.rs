@@ -139,6 +139,7 @@ async fn every_page_arrives_whole_every_time() {
         "/admin/users".to_owned(),
         "/logs".to_owned(),
         format!("/logs?tab=system&run={}", run.id),
+        "/api-docs".to_owned(),
     ];
 
     let mut unfinished = Vec::new();
