@@ -1,6 +1,7 @@
-//! A list loaded a page at a time, newest first ("Load more"), that follows a topic: the
-//! first page is a [`live`] resource (so the server renders it), further pages are appended
-//! in the browser, and the topic's events edit the list in place.
+//! A list loaded a page at a time, newest first, that follows a topic: the first page is a
+//! [`live`] resource (so the server renders it), further pages are appended in the browser
+//! as the reader scrolls to the end ([`LoadMore`]), and the topic's events edit the list in
+//! place.
 
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct Paged<T: Send + Sync + 'static> {
     list: LiveLoad<Page<T>>,
     /// Why loading a further page failed.
     more_failure: RwSignal<Option<String>>,
+    /// Whether a further page is being loaded (one at a time).
+    loading_more: RwSignal<bool>,
     first_page: StoredValue<FirstPage>,
     topic: StoredValue<Topic>,
 }
@@ -52,6 +55,7 @@ where
                 move || first_page()
             }),
             more_failure: RwSignal::new(None),
+            loading_more: RwSignal::new(false),
             first_page: StoredValue::new(first_page),
             topic: StoredValue::new(topic),
         }
@@ -72,8 +76,15 @@ where
 
     /// Whether a further page exists (tracked).
     pub fn has_more(&self) -> bool {
-        self.list
-            .with(|list| matches!(list, Some(Ok(live)) if live.state.next_cursor.is_some()))
+        self.next_cursor().is_some()
+    }
+
+    /// The cursor of the next page, `None` on the last (tracked).
+    fn next_cursor(&self) -> Option<String> {
+        self.list.with(|list| match list {
+            Some(Ok(live)) => live.state.next_cursor.clone(),
+            _ => None,
+        })
     }
 
     /// Why the list, or its last further page, could not be loaded (tracked).
@@ -111,22 +122,24 @@ where
         self.list.refetch();
     }
 
-    /// Loads the next page and appends it to the items.
+    /// Loads the next page and appends it to the items, unless one is loading already.
     pub fn load_more(&self) {
-        let cursor = self.list.with_untracked(|list| match list {
-            Some(Ok(live)) => live.state.next_cursor.clone(),
-            _ => None,
-        });
-        let Some(cursor) = cursor else {
+        if self.loading_more.get_untracked() {
+            return;
+        }
+        let Some(cursor) = untrack(|| self.next_cursor()) else {
             return;
         };
         let first_page = self
             .first_page
             .with_value(|first_page| untrack(|| first_page()));
         let path = api::page_after(&first_page, &cursor);
-        let (list, more_failure) = (self.list, self.more_failure);
+        let (list, more_failure, loading_more) = (self.list, self.more_failure, self.loading_more);
+        loading_more.set(true);
         leptos::task::spawn_local(async move {
-            match api::get::<Page<T>>(&path).await {
+            let loaded = api::get::<Page<T>>(&path).await;
+            loading_more.set(false);
+            match loaded {
                 Ok(more) => {
                     more_failure.set(None);
                     live::edit(list, |page| {
@@ -141,5 +154,86 @@ where
 
     fn edit(&self, edit: impl FnOnce(&mut Vec<T>)) {
         live::edit(self.list, |page| edit(&mut page.items));
+    }
+}
+
+/// The end of a [`Paged`] list: a "Load more" button (for keyboards, and to try again after
+/// a page failed) that also presses itself when it scrolls into view, so that reading on
+/// loads the next page. Gone on the last page.
+#[component]
+pub fn LoadMore<T>(
+    /// The list whose next page it loads.
+    records: Paged<T>,
+) -> impl IntoView
+where
+    T: Clone + DeserializeOwned + Send + Sync + 'static,
+{
+    let button = NodeRef::<leptos::html::Button>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || {
+        // Observed again after each page: the first report says whether the end is still
+        // in view (a page too short to fill the screen), and then the next one loads too.
+        records.next_cursor();
+        if let Some(button) = button.get() {
+            let watch = in_view::Watch::new(&button, move || records.load_more());
+            on_cleanup(move || watch.take().stop());
+        }
+    });
+    view! {
+        <Show when=move || records.has_more()>
+            <button class="button load-more" node_ref=button on:click=move |_| records.load_more()>
+                "Load more"
+            </button>
+        </Show>
+    }
+}
+
+/// Telling when an element scrolls into view (the browser's `IntersectionObserver`).
+#[cfg(feature = "hydrate")]
+mod in_view {
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::{JsCast, closure::Closure};
+    use web_sys::{IntersectionObserver, IntersectionObserverEntry, IntersectionObserverInit};
+
+    /// How far below the window an element counts as in view: the next page starts loading
+    /// a little before the end is reached.
+    const AHEAD: &str = "0px 0px 400px 0px";
+
+    /// A watch on one element, with the callback the browser calls.
+    pub struct Watch {
+        observer: IntersectionObserver,
+        _report: Closure<dyn Fn(Vec<IntersectionObserverEntry>)>,
+    }
+
+    impl Watch {
+        /// Calls `in_view` whenever `element` comes into view, and once at the start if it
+        /// is, until [`Watch::stop`].
+        pub fn new(element: &web_sys::Element, in_view: impl Fn() + 'static) -> SendWrapper<Self> {
+            let report = Closure::<dyn Fn(Vec<IntersectionObserverEntry>)>::new(
+                move |entries: Vec<IntersectionObserverEntry>| {
+                    if entries
+                        .iter()
+                        .any(IntersectionObserverEntry::is_intersecting)
+                    {
+                        in_view();
+                    }
+                },
+            );
+            let options = IntersectionObserverInit::new();
+            options.set_root_margin(AHEAD);
+            let observer =
+                IntersectionObserver::new_with_options(report.as_ref().unchecked_ref(), &options)
+                    .expect("the browser has IntersectionObserver");
+            observer.observe(element);
+            SendWrapper::new(Self {
+                observer,
+                _report: report,
+            })
+        }
+
+        /// Stops watching; the callback goes with `self`.
+        pub fn stop(self) {
+            self.observer.disconnect();
+        }
     }
 }

@@ -97,3 +97,27 @@ test("the live tail shows a new record as it is written", async ({ page }) => {
   await list.locator("li").first().locator("summary").click();
   await expect(list.locator("li").first().getByRole("link", { name: run })).toBeVisible();
 });
+
+test("scrolling to the end of the audit log loads the next pages by itself", async ({ page }) => {
+  const agent = await createAgent("Often changed");
+  for (let n = 0; n < 120; n++) {
+    const response = await fetch(`${base}/api/agents/${agent}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ task_instructions: `Say hello, version ${n}.` }),
+    });
+    expect(response.status).toBe(200);
+  }
+  await page.goto(`${base}/logs?tab=audit&target_id=${agent}&action=agent_updated`);
+  await hydrated(page);
+  const records = page.getByTestId("audit").locator("li");
+  await expect(records).toHaveCount(50);
+
+  // Reading on to the end brings the next page, and then the last one, unasked.
+  await records.last().scrollIntoViewIfNeeded();
+  await expect(records).toHaveCount(100);
+  await records.last().scrollIntoViewIfNeeded();
+  await expect(records).toHaveCount(120);
+  await expect(page.getByRole("button", { name: "Load more" })).toHaveCount(0);
+  await expect(records.last()).toContainText("agent_updated");
+});

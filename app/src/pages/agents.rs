@@ -12,7 +12,7 @@ use leptos_router::components::A;
 
 use crate::{
     api,
-    paged::Paged,
+    paged::{LoadMore, Paged},
     session::{SignedIn, use_session},
 };
 
@@ -63,9 +63,7 @@ pub fn AgentsTable() -> impl IntoView {
                         view! { <AgentRows items agents /> }.into_any()
                     }
                 })}
-                <Show when=move || agents.has_more()>
-                    <button class="button" on:click=move |_| agents.load_more()>"Load more"</button>
-                </Show>
+                <LoadMore records=agents />
             </Transition>
         </section>
     }

@@ -22,7 +22,7 @@ use strum::IntoEnumIterator;
 use super::agents::short_time;
 use crate::{
     api,
-    paged::Paged,
+    paged::{LoadMore, Paged},
     session::{SignedIn, use_session},
 };
 
@@ -242,9 +242,7 @@ where
                     .into_any()
                 }
             })}
-            <Show when=move || records.has_more()>
-                <button class="button" on:click=move |_| records.load_more()>"Load more"</button>
-            </Show>
+            <LoadMore records=records />
         </Transition>
     }
 }

@@ -12,7 +12,7 @@ use leptos_router::components::A;
 use super::agents::short_time;
 use crate::{
     api,
-    paged::Paged,
+    paged::{LoadMore, Paged},
     session::{SignedIn, use_session},
 };
 
@@ -92,9 +92,7 @@ pub fn RunsTable(
                         .into_any()
                     }
                 })}
-                <Show when=move || runs.has_more()>
-                    <button class="button" on:click=move |_| runs.load_more()>"Load more"</button>
-                </Show>
+                <LoadMore records=runs />
             </Transition>
         </section>
     }
