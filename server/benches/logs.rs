@@ -8,7 +8,8 @@
 //! The default scenario seeds `--records` audit records and as many system log records,
 //! then measures over HTTP, one request at a time against the real binary: filtered first
 //! pages and pages after random cursors of both logs; and, in the store, an agent update
-//! with its audit record beside the audit record written alone (the most the record adds).
+//! with its audit record beside the same update without one (what the record adds) and
+//! the record written alone.
 //!
 //! `flood` runs a server in this process with the system log's layer installed, and
 //! measures `GET /api/agents` before and while another thread logs `--rate` warnings a
@@ -19,6 +20,7 @@
 mod support;
 
 use std::{
+    str::FromStr,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -79,7 +81,7 @@ async fn pages(args: &Args) {
         "{backend}: {records} audit and {records} system records seeded in {:.0} s; {requests} requests per line, one at a time",
         started.elapsed().as_secs_f64()
     );
-    audit_write_cost(&store, &user_id, requests).await;
+    audit_write_cost(&store, &url, &user_id, requests).await;
     store.close().await;
 
     let server = Server::on_database(data, args, &url).await;
@@ -301,8 +303,9 @@ async fn seed_agents(store: &Store) {
     }
 }
 
-/// An agent update with its audit record, and the audit record written alone.
-async fn audit_write_cost(store: &Store, user_id: &str, count: u64) {
+/// An agent update with its audit record, the same update without one (its own
+/// connection to the database, with the store's settings), and the audit record alone.
+async fn audit_write_cost(store: &Store, url: &str, user_id: &str, count: u64) {
     let actor = Actor {
         user_id: Some(user_id.to_owned()),
         ..Actor::default()
@@ -316,7 +319,7 @@ async fn audit_write_cost(store: &Store, user_id: &str, count: u64) {
         )
         .await
         .expect("an agent");
-    measure("store: agent update with its audit record", count, |n| {
+    let with = measure("store: agent update with its audit record", count, |n| {
         let change = AgentChange {
             temperature: (n % 20) as f64 / 10.0,
             ..change.clone()
@@ -331,6 +334,19 @@ async fn audit_write_cost(store: &Store, user_id: &str, count: u64) {
         }
     })
     .await;
+    let plain = Plain::connect(url).await;
+    let without = measure(
+        "store: the same update without an audit record",
+        count,
+        |n| plain.update_agent(&agent.id, (n % 20) as f64 / 10.0),
+    )
+    .await;
+    let p = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "    the audit record adds p50 {:+.3} ms, p99 {:+.3} ms to an agent update",
+        p(&with, 0.5) - p(&without, 0.5),
+        p(&with, 0.99) - p(&without, 0.99),
+    );
     measure(
         "store: the audit record alone (its own commit)",
         count,
@@ -348,6 +364,64 @@ async fn audit_write_cost(store: &Store, user_id: &str, count: u64) {
         },
     )
     .await;
+}
+
+/// A pool of either database without the store around it: the baseline of an update.
+enum Plain {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Plain {
+    /// Connects to `url` with the store's settings for the journal and syncing.
+    async fn connect(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                .expect("a SQLite URL")
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+            Self::Sqlite(
+                sqlx::SqlitePool::connect_with(options)
+                    .await
+                    .expect("SQLite opens"),
+            )
+        } else {
+            Self::Postgres(
+                sqlx::PgPool::connect(url)
+                    .await
+                    .expect("PostgreSQL answers"),
+            )
+        }
+    }
+
+    /// The statement the store's agent update runs, in a transaction of its own, without
+    /// the audit record.
+    async fn update_agent(&self, id: &str, temperature: f64) {
+        let sql = "UPDATE agents SET name = $2, system_instructions = $3, \
+                   task_instructions = $4, model = $5, temperature = $6, updated_at = $7 \
+                   WHERE id = $1 RETURNING *";
+        macro_rules! update {
+            ($pool:expr) => {{
+                let mut tx = $pool.begin().await.expect("a transaction");
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind("updated")
+                    .bind("You are careful.")
+                    .bind("")
+                    .bind("gpt-4o-mini")
+                    .bind(temperature)
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .expect("an update");
+                tx.commit().await.expect("a commit");
+            }};
+        }
+        match self {
+            Self::Sqlite(pool) => update!(pool),
+            Self::Postgres(pool) => update!(pool),
+        }
+    }
 }
 
 /// `GET /api/agents` before and during a flood of warnings, with the system log's layer

@@ -276,6 +276,7 @@ impl Application {
                 intake,
                 store.clone(),
                 realtime.clone(),
+                system_log.max_per_second,
                 &writer,
                 stop_writer.clone(),
             );

@@ -69,7 +69,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The audit log (`HATCHERY_AUDIT_RETENTION_DAYS`).
     pub audit: AuditConfig,
-    /// The system log (`HATCHERY_SYSTEM_LOG_INFO`, `HATCHERY_SYSTEM_LOG_RETENTION_DAYS`).
+    /// The system log (`HATCHERY_SYSTEM_LOG_INFO`, `HATCHERY_SYSTEM_LOG_RETENTION_DAYS`,
+    /// `HATCHERY_SYSTEM_LOG_MAX_PER_SECOND`).
     pub system_log: SystemLogConfig,
     /// Connection and request limits of the HTTP server.
     pub serve: ServeLimits,
@@ -201,6 +202,8 @@ struct Settings {
     system_log_info: Option<Categories>,
     #[arg(long, env = "HATCHERY_SYSTEM_LOG_RETENTION_DAYS", value_parser = number::<1, 3650>)]
     system_log_retention_days: Option<u64>,
+    #[arg(long, env = "HATCHERY_SYSTEM_LOG_MAX_PER_SECOND", value_parser = number::<1, 1_000_000>)]
+    system_log_max_per_second: Option<u64>,
     #[arg(long, env = "HATCHERY_SECRET_KEY", value_parser = secret_key)]
     secret_key: Option<[u8; 32]>,
 }
@@ -462,6 +465,11 @@ impl Settings {
                         .map_or(defaults.retention, |days| {
                             Duration::from_secs(days * 24 * 3600)
                         }),
+                    max_per_second: self
+                        .system_log_max_per_second
+                        .map_or(defaults.max_per_second, |n| {
+                            u32::try_from(n).expect("at most 1,000,000")
+                        }),
                 }
             },
             serve,
@@ -715,6 +723,7 @@ mod tests {
             ("HATCHERY_WEBHOOK_RATE_PER_MIN", "0"),
             ("HATCHERY_WEBHOOK_ROTATION_GRACE_SECS", "forever"),
             ("HATCHERY_WEBHOOK_RETENTION_DAYS", "0"),
+            ("HATCHERY_SYSTEM_LOG_MAX_PER_SECOND", "0"),
             ("HATCHERY_SECRET_KEY", "hunter2"),
             ("HATCHERY_USER_DAILY_COST_CAP_USD", "-1"),
             ("HATCHERY_AGENT_DAILY_COST_CAP_USD", "lots"),

@@ -55,6 +55,10 @@ pub struct SystemLogConfig {
     pub info_categories: Vec<LogCategory>,
     /// How long records are kept (`HATCHERY_SYSTEM_LOG_RETENTION_DAYS`, default 14).
     pub retention: Duration,
+    /// The most records written a second, sustained (`HATCHERY_SYSTEM_LOG_MAX_PER_SECOND`,
+    /// default 1,000): beyond it the queue fills and a flood is dropped and counted, so that
+    /// writing it never takes the database and the processor from the requests.
+    pub max_per_second: u32,
 }
 
 impl Default for SystemLogConfig {
@@ -69,6 +73,7 @@ impl Default for SystemLogConfig {
                 LogCategory::Rooms,
             ],
             retention: Duration::from_secs(14 * 24 * 3600),
+            max_per_second: 1_000,
         }
     }
 }
@@ -300,9 +305,11 @@ pub fn start_writer(
     mut intake: SystemLogIntake,
     store: Store,
     realtime: Realtime,
+    max_per_second: u32,
     tasks: &TaskTracker,
     stop: CancellationToken,
 ) {
+    let per_record = Duration::from_secs(1) / max_per_second.max(1);
     tasks.spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
@@ -322,8 +329,15 @@ pub fn start_writer(
             if received == 0 {
                 return;
             }
+            let started = tokio::time::Instant::now();
             write(&store, &realtime, &batch).await;
+            // Paced to `max_per_second`: meanwhile the queue takes bursts, and drops floods.
+            let paced = started + per_record * received as u32;
             batch.clear();
+            tokio::select! {
+                () = tokio::time::sleep_until(paced) => {}
+                () = stop.cancelled() => {}
+            }
         }
     });
 }

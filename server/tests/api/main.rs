@@ -28,6 +28,7 @@ mod schedules;
 mod schema;
 mod site;
 mod storage;
+mod system_log;
 mod third_party_llm;
 mod tools;
 mod webhooks;
