@@ -224,6 +224,12 @@ where
             .record(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX))
             .expect("a recordable latency");
     }
+    report(label, &latency);
+    latency
+}
+
+/// Prints a line of latency quantiles (in microseconds in `latency`) as milliseconds.
+pub fn report(label: &str, latency: &Histogram<u64>) {
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
     println!(
         "  {label:<52} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
@@ -231,7 +237,6 @@ where
         ms(0.99),
         latency.max() as f64 / 1000.0
     );
-    latency
 }
 
 /// A fresh database on the PostgreSQL server named by `HATCHERY_TEST_POSTGRES`.
