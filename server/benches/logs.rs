@@ -3,13 +3,16 @@
 //! ```text
 //! cargo bench -p hatchery-server --bench logs -- [--records 1000000] [--requests 2000] [--pin]
 //! scripts/with-postgres.sh cargo bench -p hatchery-server --bench logs -- --postgres
+//! cargo bench -p hatchery-server --bench logs -- write [--records 1000000] [--requests 2000]
 //! cargo bench -p hatchery-server --bench logs -- flood [--rate 100000]
 //! ```
 //! The default scenario seeds `--records` audit records and as many system log records,
 //! then measures over HTTP, one request at a time against the real binary: filtered first
-//! pages and pages after random cursors of both logs; and, in the store, an agent update
-//! with its audit record, and the same statements on a plain connection, with and without
-//! the record, taking turns (what the record adds).
+//! pages and pages after random cursors of both logs.
+//!
+//! `write` seeds `--records` audit records and measures what writing a record adds to an
+//! agent update: the store's update with its record taking turns with the same statement
+//! alone on a plain connection.
 //!
 //! `flood` runs a server in this process with the system log's layer installed, and
 //! measures `GET /api/agents` before and while another thread logs `--rate` warnings a
@@ -59,7 +62,8 @@ async fn main() {
     match args.scenario.as_str() {
         "pages" => pages(&args).await,
         "flood" => flood(&args).await,
-        other => panic!("unknown scenario {other}: use pages or flood"),
+        "write" => write(&args).await,
+        other => panic!("unknown scenario {other}: use pages, write or flood"),
     }
 }
 
@@ -70,8 +74,7 @@ async fn pages(args: &Args) {
     let data = tempfile::tempdir().expect("a temporary directory");
     let (database, url) = support::database(args, &data).await;
     let backend = support::backend(args);
-    let store = Store::connect(&database).await.expect("the database opens");
-    store.migrate().await.expect("the schema applies");
+    let (store, checkpoints) = support::open_store(&database).await;
     let (user_id, token) = support::bench_user(&store, EMAIL, PASSWORD).await;
     support::make_admin(&url, &user_id).await;
     let started = Instant::now();
@@ -81,7 +84,7 @@ async fn pages(args: &Args) {
         "{backend}: {records} audit and {records} system records seeded in {:.0} s; {requests} requests per line, one at a time",
         started.elapsed().as_secs_f64()
     );
-    audit_write_cost(&store, &url, &user_id, requests).await;
+    drop(checkpoints);
     store.close().await;
 
     let server = Server::on_database(data, args, &url).await;
@@ -182,6 +185,26 @@ async fn pages(args: &Args) {
     )
     .await;
     drop(server);
+}
+
+/// What an audit record adds to an agent update, with `--records` records in the log.
+async fn write(args: &Args) {
+    let records = args.number("records", 1_000_000);
+    let requests = args.number("requests", 2_000);
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let (database, url) = support::database(args, &data).await;
+    let (store, checkpoints) = support::open_store(&database).await;
+    let (user_id, _) = support::bench_user(&store, EMAIL, PASSWORD).await;
+    let started = Instant::now();
+    seed_audit(&store, records).await;
+    println!(
+        "{}: {records} audit records seeded in {:.0} s; {requests} updates per line",
+        support::backend(args),
+        started.elapsed().as_secs_f64()
+    );
+    audit_write_cost(&store, &url, &user_id, requests).await;
+    drop(checkpoints);
+    store.close().await;
 }
 
 /// The path of the n-th request of a line.
@@ -303,8 +326,10 @@ async fn seed_agents(store: &Store) {
     }
 }
 
-/// An agent update with its audit record, the same update without one (its own
-/// connection to the database, with the store's settings), and the audit record alone.
+/// What the audit record adds to an agent update: the store's update (the change and its
+/// record, in one statement on PostgreSQL and one transaction on SQLite) taking turns with
+/// the same `UPDATE` alone on a plain connection of the store's settings, and in a
+/// transaction of its own, so that all three meet the same database.
 async fn audit_write_cost(store: &Store, url: &str, user_id: &str, count: u64) {
     let actor = Actor {
         user_id: Some(user_id.to_owned()),
@@ -321,43 +346,45 @@ async fn audit_write_cost(store: &Store, url: &str, user_id: &str, count: u64) {
         .expect("an agent");
     let plain = Plain::connect(url).await;
     plain.checkpoint().await;
-    measure("store: agent update with its audit record", count, |n| {
+    let mut alone = Histogram::<u64>::new(3).expect("a histogram");
+    let mut in_transaction = Histogram::<u64>::new(3).expect("a histogram");
+    let mut audited = Histogram::<u64>::new(3).expect("a histogram");
+    let record = |histogram: &mut Histogram<u64>, started: Instant| {
+        histogram
+            .record(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX))
+            .expect("a recordable latency");
+    };
+    for n in 0..count {
+        let temperature = (n % 20) as f64 / 10.0;
+        let started = Instant::now();
+        plain.update_agent(&agent.id, temperature, false).await;
+        record(&mut alone, started);
+        let started = Instant::now();
+        plain.update_agent(&agent.id, temperature, true).await;
+        record(&mut in_transaction, started);
         let change = AgentChange {
-            temperature: (n % 20) as f64 / 10.0,
+            temperature,
             ..change.clone()
         };
         let audit = Audit::new(&actor, AuditAction::AgentUpdated, "temperature");
-        let (store, id) = (store.clone(), agent.id.clone());
-        async move {
-            store
-                .update_agent(&id, &change, &audit)
-                .await
-                .expect("an update");
-        }
-    })
-    .await;
-    // The same statements on one connection, taking turns so that both meet the same
-    // database: the update alone, and the update with the audit record in its transaction.
-    let mut bare = Histogram::<u64>::new(3).expect("a histogram");
-    let mut audited = Histogram::<u64>::new(3).expect("a histogram");
-    for n in 0..count {
-        let temperature = (n % 20) as f64 / 10.0;
-        for (histogram, subject) in [(&mut bare, None), (&mut audited, Some(user_id))] {
-            let started = Instant::now();
-            plain.update_agent(&agent.id, temperature, subject).await;
-            histogram
-                .record(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX))
-                .expect("a recordable latency");
-        }
+        let started = Instant::now();
+        store
+            .update_agent(&agent.id, &change, &audit)
+            .await
+            .expect("an update");
+        record(&mut audited, started);
     }
-    support::report("update alone (in turns, one connection)", &bare);
-    support::report("update with its audit record (in turns)", &audited);
+    support::report("the update alone (in turns)", &alone);
+    support::report("the update in a transaction (in turns)", &in_transaction);
+    support::report("the store's update with its record (in turns)", &audited);
     let p = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "    the audit record adds p50 {:+.3} ms, p99 {:+.3} ms to an agent update",
-        p(&audited, 0.5) - p(&bare, 0.5),
-        p(&audited, 0.99) - p(&bare, 0.99),
-    );
+    for (baseline, label) in [(&alone, "alone"), (&in_transaction, "in a transaction")] {
+        println!(
+            "    the audit record adds p50 {:+.3} ms, p99 {:+.3} ms to the update {label}",
+            p(&audited, 0.5) - p(baseline, 0.5),
+            p(&audited, 0.99) - p(baseline, 0.99),
+        );
+    }
 }
 
 /// A pool of either database without the store around it: the baseline of an update.
@@ -390,9 +417,8 @@ impl Plain {
         }
     }
 
-    /// Moves SQLite's write-ahead log into the database file, as the server does on its
-    /// own from time to time (this bench runs no server while it seeds): a log of all the
-    /// seeded records would slow every statement down.
+    /// Moves SQLite's write-ahead log into the database file, so that the measured
+    /// updates do not start behind a log of all the seeded records.
     async fn checkpoint(&self) {
         if let Self::Sqlite(pool) = self {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -402,42 +428,29 @@ impl Plain {
         }
     }
 
-    /// The statement the store's agent update runs, in a transaction of its own, with the
-    /// statement of its audit record when the record is about `subject`.
-    async fn update_agent(&self, id: &str, temperature: f64, subject: Option<&str>) {
+    /// The statement of the store's agent update, without an audit record: on its own, or
+    /// in a transaction.
+    async fn update_agent(&self, id: &str, temperature: f64, in_transaction: bool) {
         let sql = "UPDATE agents SET name = $2, system_instructions = $3, \
                    task_instructions = $4, model = $5, temperature = $6, updated_at = $7 \
                    WHERE id = $1 RETURNING *";
-        let record = "INSERT INTO audit_log (id, at, actor_user_id, actor_token_id, action, \
-                      target_kind, target_id, subject_user_id, summary, client_address, \
-                      request_id) VALUES ($1, $2, $3, NULL, 'agent_updated', 'agent', $4, \
-                      $3, 'temperature', '127.0.0.1', $5)";
         macro_rules! update {
             ($pool:expr) => {{
-                let mut tx = $pool.begin().await.expect("a transaction");
-                if let Some(subject) = subject {
-                    sqlx::query(record)
-                        .bind(uuid::Uuid::now_v7().to_string())
-                        .bind(Utc::now())
-                        .bind(subject)
-                        .bind(id)
-                        .bind(uuid::Uuid::now_v7().to_string())
-                        .execute(&mut *tx)
-                        .await
-                        .expect("an audit record");
-                }
-                sqlx::query(sql)
+                let query = sqlx::query(sql)
                     .bind(id)
                     .bind("updated")
                     .bind("You are careful.")
                     .bind("")
                     .bind("gpt-4o-mini")
                     .bind(temperature)
-                    .bind(Utc::now())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .expect("an update");
-                tx.commit().await.expect("a commit");
+                    .bind(Utc::now());
+                if in_transaction {
+                    let mut tx = $pool.begin().await.expect("a transaction");
+                    query.fetch_optional(&mut *tx).await.expect("an update");
+                    tx.commit().await.expect("a commit");
+                } else {
+                    query.fetch_optional($pool).await.expect("an update");
+                }
             }};
         }
         match self {

@@ -106,6 +106,12 @@ pub(super) struct RawAgent {
     file_room_role: Option<String>,
 }
 
+impl super::audit::Subject for RawAgent {
+    fn subject(&self) -> &str {
+        &self.owner_id
+    }
+}
+
 impl TryFrom<RawAgent> for AgentRow {
     type Error = StoreError;
 
@@ -242,35 +248,32 @@ impl Store {
                     model = $5, temperature = $6, tools = $7, schedule = $8, time_zone = $9, \
                     schedule_memory_runs = $10, status = $11, next_run_at = $12, \
                     updated_at = $13 \
-             WHERE id = $1 RETURNING {COLUMNS}"
+             WHERE id = $1 RETURNING {COLUMNS}, owner_id AS subject"
         );
-        let raw = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let raw = bind_change!(sqlx::query_as::<_, RawAgent>(&sql).bind(id), change)
-                .bind(super::now())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(raw) = &raw {
-                insert_audit!(&mut *tx, audit, "agent", id, Some(&raw.owner_id))?;
-                tx.commit().await?;
+        let raw = audited_change!(
+            self,
+            audit,
+            "agent",
+            id,
+            &sql,
+            |query = sqlx::query_as::<_, RawAgent>| {
+                bind_change!(query.bind(id), change).bind(super::now())
             }
-            raw
-        });
+        )?;
         raw.map(TryInto::try_into).transpose()
     }
 
     /// Deletes the agent `id`, with its audit record; true when it existed.
     pub async fn delete_agent(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            audited_change!(
-                pool,
-                audit,
-                "agent",
-                id,
-                sqlx::query_scalar("DELETE FROM agents WHERE id = $1 RETURNING owner_id").bind(id)
-            )
-        });
-        Ok(deleted)
+        let deleted = audited_change!(
+            self,
+            audit,
+            "agent",
+            id,
+            "DELETE FROM agents WHERE id = $1 RETURNING owner_id AS subject",
+            |query = sqlx::query_scalar::<_, String>| query.bind(id)
+        )?;
+        Ok(deleted.is_some())
     }
 
     /// The agents kept as files.

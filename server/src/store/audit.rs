@@ -62,50 +62,138 @@ impl Audit {
     }
 }
 
+/// The columns of a record, in the order [`bind_audit!`] binds them, with the account the
+/// record is about last.
+const RECORD_COLUMNS: &str = "id, at, actor_user_id, actor_token_id, action, target_kind, \
+                              target_id, summary, client_address, request_id, subject_user_id";
+
+/// Binds to `$query`, after its own parameters, the first ten of [`RECORD_COLUMNS`] for the
+/// record of `$audit` (an [`Audit`]) about the `$kind` object `$id`: a new id, the time,
+/// the actor, the action, the object, the summary, the client address and the request.
+macro_rules! bind_audit {
+    ($query:expr, $audit:expr, $kind:expr, $id:expr) => {{
+        let audit: &$crate::store::Audit = $audit;
+        $query
+            .bind($crate::store::new_id())
+            .bind($crate::store::now())
+            .bind(&audit.actor.user_id)
+            .bind(&audit.actor.token_id)
+            .bind(audit.action.as_str())
+            .bind($kind)
+            .bind($id)
+            .bind(&audit.summary)
+            .bind(&audit.actor.client_address)
+            .bind(&audit.actor.request_id)
+    }};
+}
+pub(super) use bind_audit;
+
 /// Inserts the record of `$audit` (an [`Audit`]) about the `$kind` object `$id` of the
 /// account `$subject` (`Option<&str>`) through `$executor`: a transaction's connection
 /// (`&mut *tx`), so that the record and the change commit or fail together. Evaluates to
 /// the statement's `Result`.
 macro_rules! insert_audit {
     ($executor:expr, $audit:expr, $kind:expr, $id:expr, $subject:expr) => {{
-        let audit: &$crate::store::Audit = $audit;
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, actor_user_id, actor_token_id, action, \
-                                    target_kind, target_id, subject_user_id, summary, \
-                                    client_address, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        $crate::store::audit::bind_audit!(
+            sqlx::query(&$crate::store::audit::INSERT_RECORD),
+            $audit,
+            $kind,
+            $id
         )
-        .bind($crate::store::new_id())
-        .bind($crate::store::now())
-        .bind(&audit.actor.user_id)
-        .bind(&audit.actor.token_id)
-        .bind(audit.action.as_str())
-        .bind($kind)
-        .bind($id)
         .bind($subject)
-        .bind(&audit.summary)
-        .bind(&audit.actor.client_address)
-        .bind(&audit.actor.request_id)
         .execute($executor)
         .await
     }};
 }
 pub(super) use insert_audit;
 
-/// Runs `$query` — a `query_scalar` that changes the `$kind` object `$id` and returns the
-/// id of the account it belongs to, or no row when there is no such object — in a
-/// transaction on `$pool`, with the record of `$audit`. Evaluates to whether the object
-/// existed (and so was changed); `?` returns the statements' errors.
+/// The statement of [`insert_audit!`].
+pub(super) static INSERT_RECORD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO audit_log ({RECORD_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )
+});
+
+/// `change` — a statement that returns the account its object belongs to as `subject` —
+/// made to write the audit record itself on PostgreSQL, in a data-modifying `WITH`: one
+/// statement, one round trip, and no record unless a row changed. The record's values are
+/// the parameters after the change's own ([`bind_audit!`]).
+pub(super) fn recorded_in(change: &str) -> String {
+    let first = highest_parameter(change) + 1;
+    let values: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
+    format!(
+        "WITH changed AS ({change}), \
+              recorded AS (INSERT INTO audit_log ({RECORD_COLUMNS}) \
+                           SELECT {}, subject FROM changed) \
+         SELECT * FROM changed",
+        values.join(", ")
+    )
+}
+
+/// The highest `$n` placeholder in `sql` (0 when there is none).
+fn highest_parameter(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|after| {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            after[..digits].parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A row a change returns, which names the account its object belongs to.
+pub(super) trait Subject {
+    /// The account the changed object belongs to: who the record is about.
+    fn subject(&self) -> &str;
+}
+
+impl Subject for String {
+    fn subject(&self) -> &str {
+        self
+    }
+}
+
+/// Runs the change `$sql` — a statement that changes the `$kind` object `$id` and returns
+/// the account it belongs to as `subject`, or no row when there is no such object — built
+/// by `$make` (`sqlx::query_scalar::<_, String>` or `sqlx::query_as::<_, Row>`, a row that
+/// is a [`Subject`]) and bound by `$bind`, together with the record of `$audit`: both or
+/// neither. On PostgreSQL it is one statement ([`recorded_in`]); on SQLite, which has no
+/// data-modifying `WITH`, the two statements share a transaction. Evaluates to the row the
+/// change returned, or `None`, as a `Result<_, sqlx::Error>`.
 macro_rules! audited_change {
-    ($pool:expr, $audit:expr, $kind:expr, $id:expr, $query:expr) => {{
-        let mut tx = $pool.begin().await?;
-        let owner: Option<String> = $query.fetch_optional(&mut *tx).await?;
-        if let Some(owner) = &owner {
-            $crate::store::audit::insert_audit!(&mut *tx, $audit, $kind, $id, Some(owner))?;
-            tx.commit().await?;
+    ($store:expr, $audit:expr, $kind:expr, $id:expr, $sql:expr, |$query:ident = $make:path| $bind:expr) => {
+        async {
+            match &$store.pool {
+                $crate::store::Pool::Postgres(pool) => {
+                    let sql = $crate::store::audit::recorded_in($sql);
+                    let $query = $make(&sql);
+                    $crate::store::audit::bind_audit!($bind, $audit, $kind, $id)
+                        .fetch_optional(pool)
+                        .await
+                }
+                $crate::store::Pool::Sqlite(pool) => {
+                    let mut tx = pool.begin().await?;
+                    let $query = $make($sql);
+                    let row = $bind.fetch_optional(&mut *tx).await?;
+                    if let Some(row) = &row {
+                        let subject = $crate::store::audit::Subject::subject(row);
+                        $crate::store::audit::insert_audit!(
+                            &mut *tx,
+                            $audit,
+                            $kind,
+                            $id,
+                            Some(subject)
+                        )?;
+                        tx.commit().await?;
+                    }
+                    Ok::<_, sqlx::Error>(row)
+                }
+            }
         }
-        owner.is_some()
-    }};
+        .await
+    };
 }
 pub(super) use audited_change;
 
@@ -210,5 +298,19 @@ impl Store {
     pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.prune_by_id("audit_log", &first_id_at(before), PRUNE_BATCH)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{highest_parameter, recorded_in};
+
+    #[test]
+    fn the_record_takes_the_parameters_after_the_change() {
+        assert_eq!(highest_parameter("SELECT 1"), 0);
+        assert_eq!(highest_parameter("UPDATE t SET a = $2, b = $10 WHERE id = $1"), 10);
+        let sql = recorded_in("DELETE FROM t WHERE id = $1 RETURNING owner AS subject");
+        assert!(sql.contains("SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, subject"));
+        assert!(!sql.contains("$12"));
     }
 }

@@ -472,30 +472,22 @@ impl Store {
         change: &RoomChange,
         audit: &Audit,
     ) -> Result<Option<RoomRow>, StoreError> {
-        let updated = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let owner: Option<String> = bind_change!(
-                sqlx::query_scalar(
-                    "UPDATE rooms SET name = $2, description = $3, turn_policy = $4, \
-                            max_rounds_per_message = $5, max_turns = $6, \
-                            daily_cost_cap_micros = $7, pass_marker = $8, \
-                            critics_visible_to_agents = $9, context_tokens = $10, \
-                            updated_at = $11 \
-                     WHERE id = $1 RETURNING owner_id",
-                )
-                .bind(id),
-                change
-            )
-            .bind(super::now())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::unique("a room with this name"))?;
-            if let Some(owner) = &owner {
-                insert_audit!(&mut *tx, audit, "room", id, Some(owner))?;
-                tx.commit().await?;
+        let updated = audited_change!(
+            self,
+            audit,
+            "room",
+            id,
+            "UPDATE rooms SET name = $2, description = $3, turn_policy = $4, \
+                    max_rounds_per_message = $5, max_turns = $6, daily_cost_cap_micros = $7, \
+                    pass_marker = $8, critics_visible_to_agents = $9, context_tokens = $10, \
+                    updated_at = $11 \
+             WHERE id = $1 RETURNING owner_id AS subject",
+            |query = sqlx::query_scalar::<_, String>| {
+                bind_change!(query.bind(id), change).bind(super::now())
             }
-            owner.is_some()
-        });
+        )
+        .map_err(StoreError::unique("a room with this name"))?
+        .is_some();
         if !updated {
             return Ok(None);
         }
@@ -519,15 +511,15 @@ impl Store {
     /// Deletes the room `id` with its members and messages, with its audit record; true
     /// when it existed.
     pub async fn delete_room(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            audited_change!(
-                pool,
-                audit,
-                "room",
-                id,
-                sqlx::query_scalar("DELETE FROM rooms WHERE id = $1 RETURNING owner_id").bind(id)
-            )
-        });
+        let deleted = audited_change!(
+            self,
+            audit,
+            "room",
+            id,
+            "DELETE FROM rooms WHERE id = $1 RETURNING owner_id AS subject",
+            |query = sqlx::query_scalar::<_, String>| query.bind(id)
+        )?
+        .is_some();
         Ok(deleted)
     }
 
@@ -578,20 +570,16 @@ impl Store {
         agent_id: &str,
         audit: &Audit,
     ) -> Result<bool, StoreError> {
-        let removed = on_pool!(self, |pool| {
-            audited_change!(
-                pool,
-                audit,
-                "room",
-                room_id,
-                sqlx::query_scalar(
-                    "DELETE FROM room_members WHERE room_id = $1 AND agent_id = $2 \
-                 RETURNING (SELECT owner_id FROM rooms WHERE rooms.id = room_members.room_id)",
-                )
-                .bind(room_id)
-                .bind(agent_id)
-            )
-        });
+        let removed = audited_change!(
+            self,
+            audit,
+            "room",
+            room_id,
+            "DELETE FROM room_members WHERE room_id = $1 AND agent_id = $2 \
+                 RETURNING (SELECT owner_id FROM rooms WHERE rooms.id = room_members.room_id) AS subject",
+            |query = sqlx::query_scalar::<_, String>| query.bind(room_id).bind(agent_id)
+        )?
+        .is_some();
         Ok(removed)
     }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::threads::{MessageRole, Thread, ThreadKind, ThreadMessage, ToolCallView};
 
-use super::{Audit, Store, StoreError, audited_change, insert_audit, on_pool};
+use super::{Audit, Store, StoreError, audited_change, on_pool};
 
 /// A thread as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,24 +126,17 @@ impl Store {
         audit: &Audit,
     ) -> Result<Option<ThreadRow>, StoreError> {
         let id = super::new_id();
-        let inserted = on_pool!(self, |pool| {
-            audited_change!(
-                pool,
-                audit,
-                "thread",
-                &id,
-                sqlx::query_scalar(
-                    "INSERT INTO threads (id, agent_id, title, kind, created_at, updated_at) \
+        let inserted = audited_change!(
+            self,
+            audit,
+            "thread",
+            &id,
+            "INSERT INTO threads (id, agent_id, title, kind, created_at, updated_at) \
                  SELECT $1, id, $3, $4, $5, $5 FROM agents WHERE id = $2 \
-                 RETURNING (SELECT owner_id FROM agents WHERE id = $2)",
-                )
-                .bind(&id)
-                .bind(agent_id)
-                .bind(title)
-                .bind(kind.as_str())
-                .bind(super::now())
-            )
-        });
+                 RETURNING (SELECT owner_id FROM agents WHERE id = $2) AS subject",
+            |query = sqlx::query_scalar::<_, String>| query.bind(&id).bind(agent_id).bind(title).bind(kind.as_str()).bind(super::now())
+        )?
+        .is_some();
         if !inserted {
             return Ok(None);
         }
@@ -199,7 +192,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.change_thread(
             "UPDATE threads SET title = $2, updated_at = $3 WHERE id = $1 \
-             RETURNING (SELECT owner_id FROM agents WHERE agents.id = threads.agent_id)",
+             RETURNING (SELECT owner_id FROM agents WHERE agents.id = threads.agent_id) AS subject",
             id,
             Some(title),
             audit,
@@ -212,7 +205,7 @@ impl Store {
     pub async fn delete_thread(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
         self.change_thread(
             "DELETE FROM threads WHERE id = $1 \
-             RETURNING (SELECT owner_id FROM agents WHERE agents.id = threads.agent_id)",
+             RETURNING (SELECT owner_id FROM agents WHERE agents.id = threads.agent_id) AS subject",
             id,
             None,
             audit,
@@ -221,7 +214,8 @@ impl Store {
     }
 
     /// Runs `sql` (which changes the thread `$1`, given the title `$2` and the time `$3`
-    /// when `title` is given, and returns its owner) with the audit record of the change;
+    /// when `title` is given, and returns its owner as `subject`) with the audit record of
+    /// the change;
     /// false when the thread does not exist.
     async fn change_thread(
         &self,
@@ -230,19 +224,21 @@ impl Store {
         title: Option<&str>,
         audit: &Audit,
     ) -> Result<bool, StoreError> {
-        let changed = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut query = sqlx::query_scalar::<_, String>(sql).bind(id);
-            if let Some(title) = title {
-                query = query.bind(title).bind(super::now());
+        let changed = audited_change!(
+            self,
+            audit,
+            "thread",
+            id,
+            sql,
+            |query = sqlx::query_scalar::<_, String>| {
+                let query = query.bind(id);
+                match title {
+                    Some(title) => query.bind(title).bind(super::now()),
+                    None => query,
+                }
             }
-            let owner = query.fetch_optional(&mut *tx).await?;
-            if let Some(owner) = &owner {
-                insert_audit!(&mut *tx, audit, "thread", id, Some(owner))?;
-                tx.commit().await?;
-            }
-            owner.is_some()
-        });
+        )?
+        .is_some();
         Ok(changed)
     }
 

@@ -86,24 +86,17 @@ impl Store {
         sealed_secret: &str,
         audit: &Audit,
     ) -> Result<Option<TriggerRow>, StoreError> {
-        let inserted = on_pool!(self, |pool| {
-            audited_change!(
-                pool,
-                audit,
-                "trigger",
-                id,
-                sqlx::query_scalar(
-                    "INSERT INTO triggers (id, agent_id, name, sealed_secret, created_at) \
+        let inserted = audited_change!(
+            self,
+            audit,
+            "trigger",
+            id,
+            "INSERT INTO triggers (id, agent_id, name, sealed_secret, created_at) \
                  SELECT $1, id, $3, $4, $5 FROM agents WHERE id = $2 \
-                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id)",
-                )
-                .bind(id)
-                .bind(agent_id)
-                .bind(name)
-                .bind(sealed_secret)
-                .bind(super::now())
-            )
-        });
+                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id) AS subject",
+            |query = sqlx::query_scalar::<_, String>| query.bind(id).bind(agent_id).bind(name).bind(sealed_secret).bind(super::now())
+        )?
+        .is_some();
         if !inserted {
             return Ok(None);
         }
@@ -145,23 +138,17 @@ impl Store {
         previous_valid_until: DateTime<Utc>,
         audit: &Audit,
     ) -> Result<Option<TriggerRow>, StoreError> {
-        let updated = on_pool!(self, |pool| {
-            audited_change!(
-                pool,
-                audit,
-                "trigger",
-                id,
-                sqlx::query_scalar(
-                    "UPDATE triggers SET sealed_previous = sealed_secret, sealed_secret = $2, \
+        let updated = audited_change!(
+            self,
+            audit,
+            "trigger",
+            id,
+            "UPDATE triggers SET sealed_previous = sealed_secret, sealed_secret = $2, \
                         previous_valid_until = $3, rotated_at = $4 WHERE id = $1 \
-                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id)",
-                )
-                .bind(id)
-                .bind(sealed_secret)
-                .bind(previous_valid_until)
-                .bind(super::now())
-            )
-        });
+                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id) AS subject",
+            |query = sqlx::query_scalar::<_, String>| query.bind(id).bind(sealed_secret).bind(previous_valid_until).bind(super::now())
+        )?
+        .is_some();
         if !updated {
             return Ok(None);
         }
@@ -171,19 +158,16 @@ impl Store {
     /// Deletes the trigger `id` and its deliveries, with its audit record; true when it
     /// existed.
     pub async fn delete_trigger(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            audited_change!(
-                pool,
-                audit,
-                "trigger",
-                id,
-                sqlx::query_scalar(
-                    "DELETE FROM triggers WHERE id = $1 \
-                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id)",
-                )
-                .bind(id)
-            )
-        });
+        let deleted = audited_change!(
+            self,
+            audit,
+            "trigger",
+            id,
+            "DELETE FROM triggers WHERE id = $1 \
+                 RETURNING (SELECT owner_id FROM agents WHERE agents.id = triggers.agent_id) AS subject",
+            |query = sqlx::query_scalar::<_, String>| query.bind(id)
+        )?
+        .is_some();
         Ok(deleted)
     }
 
