@@ -122,7 +122,7 @@ async fn sigterm_stops_the_server_gracefully_after_it_logged_json_lines() {
 #[tokio::test]
 async fn a_failed_run_is_in_the_system_log_with_its_run_and_request() {
     let data = TestData::new();
-    let (_child, _lines, addr) = started({
+    let (_child, lines, addr) = started({
         let mut command = hatchery(&data);
         // Developer mode: every request acts as the built-in admin; no model to run.
         command
@@ -131,6 +131,11 @@ async fn a_failed_run_is_in_the_system_log_with_its_run_and_request() {
         command
     })
     .await;
+    // The server logs every request: read its lines, or it waits once the pipe is full.
+    tokio::spawn(async move {
+        let mut lines = lines;
+        while let Ok(Some(_)) = lines.next_line().await {}
+    });
     let client = reqwest::Client::new();
     let api = |path: &str| format!("http://{addr}{path}");
     let agent: serde_json::Value = client
