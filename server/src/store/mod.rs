@@ -381,17 +381,6 @@ impl Conditions {
         self
     }
 
-    /// Adds `condition` with its one `$?` numbered as the next parameter when `value` is
-    /// present: a condition of another shape, such as `id IN (SELECT … = $?)`.
-    fn add_shaped<T>(mut self, condition: &str, value: Option<T>) -> Self {
-        if value.is_some() {
-            self.params += 1;
-            self.parts
-                .push(condition.replace("$?", &format!("${}", self.params)));
-        }
-        self
-    }
-
     /// Adds `({first}, {second}) < ($n, $n+1)` when `value` is present: "after this row" in
     /// a list ordered by both columns, newest first.
     fn add_before<T>(mut self, first: &str, second: &str, value: Option<T>) -> Self {

@@ -1,12 +1,12 @@
 //! The system log's table: records written a batch per statement, read back in pages
-//! newest first (a search of their messages through a trigram index), and pruned after the
-//! retention period. As in the audit log, ids are UUIDv7 and a time range is an id range.
+//! newest first, and pruned after the retention period. As in the audit log, ids are
+//! UUIDv7 and a time range is an id range.
 
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::logs::{LogCategory, LogLevel, LogRecord};
 
 use super::{
-    Pool, Store, StoreError,
+    Store, StoreError,
     id_page::{IdPage, first_id_at},
     on_pool, rfc3339,
 };
@@ -64,27 +64,6 @@ impl TryFrom<RawRecord> for LogRecord {
             run_id: raw.run_id,
         })
     }
-}
-
-impl IdPage {
-    /// Keeps the records whose message contains `text`, in any case, through the index of
-    /// messages: on SQLite a trigram phrase of the full-text table (a text of fewer than
-    /// three characters has no trigram, and is looked for row by row); on PostgreSQL a
-    /// `LIKE` that the trigram index answers.
-    fn text(self, store: &Store, text: Option<&str>) -> Self {
-        match (&store.pool, text) {
-            (Pool::Sqlite(_), Some(text)) if text.chars().count() >= 3 => self.shaped(
-                "seq IN (SELECT rowid FROM system_log_text WHERE system_log_text MATCH $?)",
-                Some(phrase(text)),
-            ),
-            _ => self.like("LOWER(message)", text.map(contains_pattern)),
-        }
-    }
-}
-
-/// `text` as a full-text phrase: in double quotes, its own quotes doubled.
-fn phrase(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// `text` as a `LIKE` pattern that finds it anywhere, lower-cased, with `\` escaping the
@@ -168,7 +147,10 @@ impl Store {
                 (filter.level == Some(LogLevel::Warn)).then(|| "info".into()),
             )
             .condition("category =", filter.category.map(|c| c.as_str().to_owned()))
-            .text(self, filter.text.as_deref())
+            .like(
+                "LOWER(message)",
+                filter.text.as_deref().map(contains_pattern),
+            )
             .condition("run_id =", filter.run_id.clone())
             .condition("request_id =", filter.request_id.clone())
             .time_range(filter.from, filter.to)
@@ -197,6 +179,5 @@ mod tests {
     fn a_search_text_is_found_anywhere_and_its_wildcards_are_plain_characters() {
         assert_eq!(contains_pattern("Disk FULL"), "%disk full%");
         assert_eq!(contains_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
-        assert_eq!(phrase(r#"say "hi""#), r#""say ""hi""""#);
     }
 }
