@@ -308,7 +308,10 @@ mod tests {
     #[test]
     fn the_record_takes_the_parameters_after_the_change() {
         assert_eq!(highest_parameter("SELECT 1"), 0);
-        assert_eq!(highest_parameter("UPDATE t SET a = $2, b = $10 WHERE id = $1"), 10);
+        assert_eq!(
+            highest_parameter("UPDATE t SET a = $2, b = $10 WHERE id = $1"),
+            10
+        );
         let sql = recorded_in("DELETE FROM t WHERE id = $1 RETURNING owner AS subject");
         assert!(sql.contains("SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, subject"));
         assert!(!sql.contains("$12"));
