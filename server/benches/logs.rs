@@ -4,7 +4,7 @@
 //! cargo bench -p hatchery-server --bench logs -- [--records 1000000] [--requests 2000] [--pin]
 //! scripts/with-postgres.sh cargo bench -p hatchery-server --bench logs -- --postgres
 //! cargo bench -p hatchery-server --bench logs -- write [--records 1000000] [--requests 2000]
-//! cargo bench -p hatchery-server --bench logs -- flood [--rate 100000]
+//! cargo bench -p hatchery-server --bench logs -- flood [--rate 100000] [--rounds 5]
 //! ```
 //! The default scenario seeds `--records` audit records and as many system log records,
 //! then measures over HTTP, one request at a time against the real binary: filtered first
@@ -15,8 +15,9 @@
 //! alone on a plain connection.
 //!
 //! `flood` runs a server in this process with the system log's layer installed, and
-//! measures `GET /api/agents` before and while another thread logs `--rate` warnings a
-//! second; it reports how many records were written and how many dropped.
+//! measures `GET /api/agents` quiet and while another thread logs `--rate` warnings a
+//! second, taking turns for `--rounds` rounds so that the machine's drift falls on both;
+//! it reports how many records were written and how many dropped.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -74,17 +75,18 @@ async fn pages(args: &Args) {
     let data = tempfile::tempdir().expect("a temporary directory");
     let (database, url) = support::database(args, &data).await;
     let backend = support::backend(args);
-    let (store, checkpoints) = support::open_store(&database).await;
+    let store = Store::connect(&database).await.expect("the database opens");
+    store.migrate().await.expect("the schema applies");
+    let plain = Plain::connect(&url).await;
     let (user_id, token) = support::bench_user(&store, EMAIL, PASSWORD).await;
     support::make_admin(&url, &user_id).await;
     let started = Instant::now();
-    seed_audit(&store, records).await;
-    seed_system_log(&store, records).await;
+    seed_audit(&store, &plain, records).await;
+    seed_system_log(&store, &plain, records).await;
     println!(
         "{backend}: {records} audit and {records} system records seeded in {:.0} s; {requests} requests per line, one at a time",
         started.elapsed().as_secs_f64()
     );
-    drop(checkpoints);
     store.close().await;
 
     let server = Server::on_database(data, args, &url).await;
@@ -173,16 +175,12 @@ async fn pages(args: &Args) {
         })
         .await;
     }
-    measure(
-        "system: text search (no index; scans)",
-        requests / 20,
-        |_| {
-            let response = get("/api/logs?text=record%20999999&limit=50".into());
-            async move {
-                response.await;
-            }
-        },
-    )
+    measure("system: text search (trigram index)", requests / 20, |_| {
+        let response = get("/api/logs?text=record%20999999&limit=50".into());
+        async move {
+            response.await;
+        }
+    })
     .await;
     drop(server);
 }
@@ -193,17 +191,18 @@ async fn write(args: &Args) {
     let requests = args.number("requests", 2_000);
     let data = tempfile::tempdir().expect("a temporary directory");
     let (database, url) = support::database(args, &data).await;
-    let (store, checkpoints) = support::open_store(&database).await;
+    let store = Store::connect(&database).await.expect("the database opens");
+    store.migrate().await.expect("the schema applies");
+    let plain = Plain::connect(&url).await;
     let (user_id, _) = support::bench_user(&store, EMAIL, PASSWORD).await;
     let started = Instant::now();
-    seed_audit(&store, records).await;
+    seed_audit(&store, &plain, records).await;
     println!(
         "{}: {records} audit records seeded in {:.0} s; {requests} updates per line",
         support::backend(args),
         started.elapsed().as_secs_f64()
     );
-    audit_write_cost(&store, &url, &user_id, requests).await;
-    drop(checkpoints);
+    audit_write_cost(&store, &plain, &user_id, requests).await;
     store.close().await;
 }
 
@@ -232,16 +231,30 @@ where
     found
 }
 
+/// Records seeded between two checkpoints of SQLite's log (the bench runs no checkpoint
+/// task while it seeds: its truncating checkpoint holds writers up).
+const SEEDED_PER_CHECKPOINT: u64 = 100_000;
+
 /// Writes `count` audit records spread over [`ACTORS`] accounts and every action, eight
 /// writers at once.
-async fn seed_audit(store: &Store, count: u64) {
+async fn seed_audit(store: &Store, plain: &Plain, count: u64) {
     let actions: Vec<AuditAction> = AuditAction::iter().collect();
+    for start in (0..count).step_by(SEEDED_PER_CHECKPOINT as usize) {
+        let end = count.min(start + SEEDED_PER_CHECKPOINT);
+        seed_audit_range(store, &actions, start..end).await;
+        plain.checkpoint().await;
+    }
+}
+
+/// Writes the audit records numbered `range`, eight writers at once.
+async fn seed_audit_range(store: &Store, actions: &[AuditAction], range: std::ops::Range<u64>) {
     let writers: Vec<_> = (0..8u64)
         .map(|writer| {
             let store = store.clone();
-            let actions = actions.clone();
+            let actions = actions.to_vec();
+            let range = range.clone();
             tokio::spawn(async move {
-                for n in (writer..count).step_by(8) {
+                for n in (range.start + writer..range.end).step_by(8) {
                     let user = format!("user-{}", n % ACTORS);
                     let actor = Actor {
                         user_id: Some(user.clone()),
@@ -271,7 +284,7 @@ async fn seed_audit(store: &Store, count: u64) {
 
 /// Writes `count` system log records, a thousand per call: mostly information, some
 /// warnings and errors, over every category and [`RUNS`] runs.
-async fn seed_system_log(store: &Store, count: u64) {
+async fn seed_system_log(store: &Store, plain: &Plain, count: u64) {
     let categories: Vec<LogCategory> = LogCategory::iter().collect();
     let mut batch = Vec::with_capacity(1000);
     for n in 0..count {
@@ -293,6 +306,9 @@ async fn seed_system_log(store: &Store, count: u64) {
         if batch.len() == 1000 {
             store.write_log_records(&batch).await.expect("records");
             batch.clear();
+        }
+        if n % SEEDED_PER_CHECKPOINT == 0 {
+            plain.checkpoint().await;
         }
     }
     store.write_log_records(&batch).await.expect("records");
@@ -330,7 +346,7 @@ async fn seed_agents(store: &Store) {
 /// record, in one statement on PostgreSQL and one transaction on SQLite) taking turns with
 /// the same `UPDATE` alone on a plain connection of the store's settings, and in a
 /// transaction of its own, so that all three meet the same database.
-async fn audit_write_cost(store: &Store, url: &str, user_id: &str, count: u64) {
+async fn audit_write_cost(store: &Store, plain: &Plain, user_id: &str, count: u64) {
     let actor = Actor {
         user_id: Some(user_id.to_owned()),
         ..Actor::default()
@@ -344,7 +360,6 @@ async fn audit_write_cost(store: &Store, url: &str, user_id: &str, count: u64) {
         )
         .await
         .expect("an agent");
-    let plain = Plain::connect(url).await;
     plain.checkpoint().await;
     let mut alone = Histogram::<u64>::new(3).expect("a histogram");
     let mut in_transaction = Histogram::<u64>::new(3).expect("a histogram");
@@ -417,8 +432,8 @@ impl Plain {
         }
     }
 
-    /// Moves SQLite's write-ahead log into the database file, so that the measured
-    /// updates do not start behind a log of all the seeded records.
+    /// Moves SQLite's write-ahead log into the database file and empties it: between
+    /// batches of seeded records, and before measuring.
     async fn checkpoint(&self) {
         if let Self::Sqlite(pool) = self {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -460,8 +475,8 @@ impl Plain {
     }
 }
 
-/// `GET /api/agents` before and during a flood of warnings, with the system log's layer
-/// installed in this process.
+/// `GET /api/agents` quiet and during a flood of warnings, in turns, with the system log's
+/// layer installed in this process.
 async fn flood(args: &Args) {
     let rate = args.number("rate", 100_000);
     let requests = args.number("requests", 2_000);
@@ -501,39 +516,62 @@ async fn flood(args: &Args) {
                 .expect("a body");
         }
     };
-    println!("SQLite, the server in this process, {requests} requests per line, one at a time");
+    let rounds = args.number("rounds", 5);
+    println!(
+        "SQLite, the server in this process, {requests} requests per line, one at a time, in \
+         {rounds} rounds of quiet and flood taking turns"
+    );
     measure("warm-up (not a result)", requests / 4, get).await;
-    let quiet = measure("GET /api/agents, quiet", requests, get).await;
 
-    let flooding = Arc::new(AtomicBool::new(true));
+    let flooding = Arc::new(AtomicBool::new(false));
+    let running = Arc::new(AtomicBool::new(true));
     let flooder = {
-        let flooding = flooding.clone();
+        let (flooding, running) = (flooding.clone(), running.clone());
         std::thread::spawn(move || {
-            let started = Instant::now();
             let mut sent: u64 = 0;
-            while flooding.load(Ordering::Relaxed) {
-                let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
-                while sent < due {
-                    tracing::warn!(target: "hatchery_server::runner", n = sent, "a flood of warnings");
-                    sent += 1;
+            let mut flooded = Duration::ZERO;
+            while running.load(Ordering::Relaxed) {
+                let (started, from) = (Instant::now(), sent);
+                while flooding.load(Ordering::Relaxed) {
+                    let due = from + (started.elapsed().as_secs_f64() * rate as f64) as u64;
+                    while sent < due {
+                        tracing::warn!(target: "hatchery_server::runner", n = sent, "a flood of warnings");
+                        sent += 1;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
                 }
-                std::thread::sleep(Duration::from_micros(200));
+                flooded += started.elapsed();
+                std::thread::sleep(Duration::from_millis(1));
             }
-            (sent, started.elapsed())
+            (sent, flooded)
         })
     };
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let loud = measure("GET /api/agents, during the flood", requests, get).await;
-    flooding.store(false, Ordering::Relaxed);
+    let mut quiet = Histogram::<u64>::new(3).expect("a histogram");
+    let mut loud = Histogram::<u64>::new(3).expect("a histogram");
+    for round in 1..=rounds {
+        // Quiet once the writer has written what the last flood queued (4,096 records at
+        // most, at 1,000 a second).
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let label = format!("round {round}: GET /api/agents, quiet");
+        quiet += measure(&label, requests / rounds, get).await;
+        flooding.store(true, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let label = format!("round {round}: GET /api/agents, during the flood");
+        loud += measure(&label, requests / rounds, get).await;
+        flooding.store(false, Ordering::Relaxed);
+    }
+    running.store(false, Ordering::Relaxed);
     let (sent, took) = flooder.join().expect("the flooder");
+    support::report("GET /api/agents, quiet (all rounds)", &quiet);
+    support::report("GET /api/agents, during the flood (all rounds)", &loud);
     // What was queued when the flood stopped is written within a moment.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let written = count_records(&store).await;
     let _ = stop.send(());
     server.await.expect("the server task").expect("the server");
     let p99 = |h: &Histogram<u64>| h.value_at_quantile(0.99) as f64 / 1000.0;
     println!(
-        "    flood: {sent} warnings in {:.1} s ({:.0}/s); {written} written, the rest dropped and counted; p99 {:.2} ms quiet vs {:.2} ms during (+{:.2} ms)",
+        "    flood: {sent} warnings in {:.1} s ({:.0}/s); {written} written, the rest dropped and counted; p99 {:.2} ms quiet vs {:.2} ms during ({:+.2} ms)",
         took.as_secs_f64(),
         sent as f64 / took.as_secs_f64(),
         p99(&quiet),

@@ -239,18 +239,6 @@ pub fn report(label: &str, latency: &Histogram<u64>) {
     );
 }
 
-/// Opens and migrates `database` with the server's checkpoint task running, so that
-/// seeding a million rows into SQLite does not grow its write-ahead log without end; the
-/// task stops when the returned guard is dropped.
-pub async fn open_store(database: &DatabaseConfig) -> (Store, tokio_util::sync::DropGuard) {
-    let store = Store::connect(database).await.expect("the database opens");
-    store.migrate().await.expect("the schema applies");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let gauge = prometheus::IntGauge::new("bench_log_bytes", "unused").expect("a gauge");
-    store.start_checkpoints(gauge, &tokio_util::task::TaskTracker::new(), stop.clone());
-    (store, stop.drop_guard())
-}
-
 /// A fresh database on the PostgreSQL server named by `HATCHERY_TEST_POSTGRES`.
 pub async fn postgres_database() -> (DatabaseConfig, String) {
     let server = std::env::var("HATCHERY_TEST_POSTGRES")

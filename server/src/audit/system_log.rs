@@ -36,6 +36,8 @@ pub const WRITER_TARGET: &str = "system_log";
 const CHANNEL_RECORDS: usize = 4096;
 /// How many records the writer takes per batch at most.
 const MAX_BATCH: usize = 1000;
+/// How many batches a second the writer spreads its pace over when the queue is full.
+const BATCHES_PER_SECOND: usize = 20;
 /// How many records of a batch the live tail shows at most; under a flood it shows the
 /// newest and says how many it left out.
 const MAX_TAIL: usize = 100;
@@ -310,11 +312,14 @@ pub fn start_writer(
     stop: CancellationToken,
 ) {
     let per_record = Duration::from_secs(1) / max_per_second.max(1);
+    // A twentieth of a second's records at most, so that under a flood the writing is
+    // spread out in small batches rather than taken in a burst a second.
+    let batch_limit = (max_per_second as usize / BATCHES_PER_SECOND).clamp(1, MAX_BATCH);
     tasks.spawn(async move {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut batch = Vec::with_capacity(batch_limit);
         loop {
             let received = tokio::select! {
-                received = intake.records.recv_many(&mut batch, MAX_BATCH) => received,
+                received = intake.records.recv_many(&mut batch, batch_limit) => received,
                 () = stop.cancelled() => {
                     intake.records.close();
                     while let Ok(record) = intake.records.try_recv() {

@@ -7,7 +7,7 @@ use hatchery_shared::api::{
     rooms::MemberRole,
 };
 
-use super::{Audit, Store, StoreError, audited_change, insert_audit, on_pool};
+use super::{Audit, BeginWrite, Store, StoreError, audited_change, insert_audit, on_pool};
 
 /// An agent as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,7 +331,7 @@ impl Store {
              RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let raw = bind_change!(
                 sqlx::query_as::<_, RawAgent>(&sql)
                     .bind(super::new_id())

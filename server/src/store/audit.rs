@@ -174,7 +174,7 @@ macro_rules! audited_change {
                         .await
                 }
                 $crate::store::Pool::Sqlite(pool) => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = $crate::store::BeginWrite::begin_write(pool).await?;
                     let $query = $make($sql);
                     let row = $bind.fetch_optional(&mut *tx).await?;
                     if let Some(row) = &row {

@@ -28,6 +28,14 @@ impl IdPage {
         self
     }
 
+    /// Adds `condition`, whose `$?` stands for `value`, when `value` is present (see
+    /// [`Conditions::add_shaped`]).
+    pub(super) fn shaped(mut self, condition: &str, value: Option<String>) -> Self {
+        self.conditions = self.conditions.add_shaped(condition, value.as_ref());
+        self.values.extend(value);
+        self
+    }
+
     /// Keeps the rows made at or after `from` and before `to`.
     pub(super) fn time_range(self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Self {
         self.condition("id >=", from.map(first_id_at))

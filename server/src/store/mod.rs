@@ -143,6 +143,36 @@ enum Pool {
     Postgres(PgPool),
 }
 
+/// Begins a transaction that writes; every transaction of the store begins here.
+trait BeginWrite {
+    type Database: sqlx::Database;
+
+    /// On SQLite the transaction takes the write lock at its start (`BEGIN IMMEDIATE`):
+    /// one that first reads (preparing a statement on a full-text table reads that table's
+    /// settings) and then writes would otherwise fail at once with "database is locked"
+    /// when another connection wrote in between, where waiting its turn (the busy
+    /// timeout) is what is wanted. On PostgreSQL, rows lock as they are written.
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 /// Runs `$body` with `$pool` bound to the open pool, whichever backend it is: the body is
 /// compiled once per backend from one source.
 macro_rules! on_pool {
@@ -377,6 +407,17 @@ impl Conditions {
             self.params += 1;
             self.parts
                 .push(format!("{column} LIKE ${} ESCAPE '\\'", self.params));
+        }
+        self
+    }
+
+    /// Adds `condition` with its one `$?` numbered as the next parameter when `value` is
+    /// present: a condition of another shape, such as `id IN (SELECT … = $?)`.
+    fn add_shaped<T>(mut self, condition: &str, value: Option<T>) -> Self {
+        if value.is_some() {
+            self.params += 1;
+            self.parts
+                .push(condition.replace("$?", &format!("${}", self.params)));
         }
         self
     }

@@ -7,7 +7,7 @@ use hatchery_shared::api::rooms::{
     RoomSettings, RoomState,
 };
 
-use super::{Audit, Store, StoreError, audited_change, insert_audit, on_pool};
+use super::{Audit, BeginWrite, Store, StoreError, audited_change, insert_audit, on_pool};
 
 /// Millionths of a dollar in a dollar.
 const MICROS: f64 = 1_000_000.0;
@@ -338,7 +338,7 @@ impl Store {
     ) -> Result<RoomRow, StoreError> {
         let id = super::new_id();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             bind_change!(
                 sqlx::query(
                     "INSERT INTO rooms (id, owner_id, name, description, turn_policy, \
@@ -535,7 +535,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO room_members (room_id, agent_id, role, position) \
                  VALUES ($1, $2, $3, COALESCE($4, \
@@ -660,7 +660,7 @@ impl Store {
              RETURNING {MESSAGE_COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let raw = sqlx::query_as::<_, RawRoomMessage>(&sql)
                 .bind(super::new_id())
                 .bind(room_id)

@@ -10,7 +10,7 @@ use hatchery_shared::api::{
 };
 
 use super::{
-    AgentRow, Audit, Store, StoreError, agents::RawAgent, insert_audit, on_pool,
+    AgentRow, Audit, BeginWrite, Store, StoreError, agents::RawAgent, insert_audit, on_pool,
     threads::RawMessage,
 };
 
@@ -277,7 +277,7 @@ impl Store {
             RunThread::New { .. } => super::new_id(),
         };
         let stored = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let delivery_id = match &new.delivery {
                 None => None,
                 Some(delivery) => {
@@ -365,7 +365,7 @@ impl Store {
             columns = run_columns("")
         );
         let raw = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let raw = sqlx::query_as::<_, RawRun>(&sql)
                 .bind(id)
                 .bind(now)
@@ -395,7 +395,7 @@ impl Store {
     ) -> Result<Vec<ThreadMessage>, StoreError> {
         let sql = insert_message_sql();
         let raws = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut raws = Vec::with_capacity(messages.len());
             for message in messages {
                 let now = super::now();
@@ -444,7 +444,7 @@ impl Store {
             super::agents::COLUMNS
         );
         let rows = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let raw = sqlx::query_as::<_, RawRun>(&sql)
                 .bind(id)
                 .bind(end.status.as_str())
@@ -491,7 +491,7 @@ impl Store {
     pub async fn fail_interrupted_runs(&self) -> Result<u64, StoreError> {
         let now = super::now();
         let failed = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let failed = sqlx::query(
                 "UPDATE runs SET status = 'failed', error = 'interrupted by restart', \
                         finished_at = $1 WHERE status IN ('queued', 'running')",

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::{audit::AuditAction, threads::ThreadKind};
 
-use super::{AgentRow, Audit, Store, StoreError, ThreadRow, on_pool};
+use super::{AgentRow, Audit, BeginWrite, Store, StoreError, ThreadRow, on_pool};
 
 /// An agent's schedule as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -130,7 +130,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO schedule_skips (id, agent_id, due_at, reason, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",

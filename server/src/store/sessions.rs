@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Audit, Store, StoreError, UserRow, insert_audit, on_pool, users};
+use super::{Audit, BeginWrite, Store, StoreError, UserRow, insert_audit, on_pool, users};
 
 /// A live session and its user.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = super::now();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at) \
                  VALUES ($1, $2, $3, $3, $4)",
@@ -101,7 +101,7 @@ impl Store {
     /// Ends a session (sign-out), with its audit record; true when it existed.
     pub async fn delete_session(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let user: Option<String> =
                 sqlx::query_scalar("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
                     .bind(id)

@@ -1,12 +1,12 @@
 //! The system log's table: records written a batch per statement, read back in pages
-//! newest first, and pruned after the retention period. As in the audit log, ids are
-//! UUIDv7 and a time range is an id range.
+//! newest first (a search of their messages through a trigram index), and pruned after the
+//! retention period. As in the audit log, ids are UUIDv7 and a time range is an id range.
 
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::logs::{LogCategory, LogLevel, LogRecord};
 
 use super::{
-    Store, StoreError,
+    BeginWrite, Pool, Store, StoreError,
     id_page::{IdPage, first_id_at},
     on_pool, rfc3339,
 };
@@ -66,6 +66,27 @@ impl TryFrom<RawRecord> for LogRecord {
     }
 }
 
+impl IdPage {
+    /// Keeps the records whose message contains `text`, in any case, through the index of
+    /// messages: on SQLite a trigram phrase of the full-text table (a text of fewer than
+    /// three characters has no trigram, and is looked for row by row); on PostgreSQL a
+    /// `LIKE` that the trigram index answers.
+    fn text(self, store: &Store, text: Option<&str>) -> Self {
+        match (&store.pool, text) {
+            (Pool::Sqlite(_), Some(text)) if text.chars().count() >= 3 => self.shaped(
+                "seq IN (SELECT rowid FROM system_log_text WHERE system_log_text MATCH $?)",
+                Some(phrase(text)),
+            ),
+            _ => self.like("LOWER(message)", text.map(contains_pattern)),
+        }
+    }
+}
+
+/// `text` as a full-text phrase: in double quotes, its own quotes doubled.
+fn phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 /// `text` as a `LIKE` pattern that finds it anywhere, lower-cased, with `\` escaping the
 /// pattern's own wildcards.
 fn contains_pattern(text: &str) -> String {
@@ -86,7 +107,7 @@ impl Store {
     /// time does not read as RFC 3339 is written as of now.
     pub async fn write_log_records(&self, records: &[LogRecord]) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
                 let rows: Vec<String> = (0..chunk.len())
                     .map(|row| {
@@ -147,10 +168,7 @@ impl Store {
                 (filter.level == Some(LogLevel::Warn)).then(|| "info".into()),
             )
             .condition("category =", filter.category.map(|c| c.as_str().to_owned()))
-            .like(
-                "LOWER(message)",
-                filter.text.as_deref().map(contains_pattern),
-            )
+            .text(self, filter.text.as_deref())
             .condition("run_id =", filter.run_id.clone())
             .condition("request_id =", filter.request_id.clone())
             .time_range(filter.from, filter.to)
@@ -179,5 +197,6 @@ mod tests {
     fn a_search_text_is_found_anywhere_and_its_wildcards_are_plain_characters() {
         assert_eq!(contains_pattern("Disk FULL"), "%disk full%");
         assert_eq!(contains_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
+        assert_eq!(phrase(r#"say "hi""#), r#""say ""hi""""#);
     }
 }

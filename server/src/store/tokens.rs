@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use hatchery_shared::api::accounts::ApiToken;
 
-use super::{Audit, Store, StoreError, UserRow, insert_audit, on_pool, users};
+use super::{Audit, BeginWrite, Store, StoreError, UserRow, insert_audit, on_pool, users};
 
 /// A token as stored (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -70,7 +70,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
         );
         let row = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let row = sqlx::query_as::<_, ApiTokenRow>(&sql)
                 .bind(super::new_id())
                 .bind(new.user_id)
@@ -151,7 +151,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<bool, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)

@@ -6,7 +6,7 @@ use hatchery_shared::api::{
     audit::AuditAction,
 };
 
-use super::{Audit, Store, StoreError, insert_audit, on_pool};
+use super::{Audit, BeginWrite, Store, StoreError, insert_audit, on_pool};
 
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let raw = sqlx::query_as::<_, RawUser>(&sql)
                 .bind(id)
                 .bind(new.email.trim())
@@ -153,7 +153,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, 'admin', $5, $6, $6) RETURNING {COLUMNS}"
         );
         let raw = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // The row lock on `installation` makes the claim atomic on both backends.
             let claimed = sqlx::query(
                 "UPDATE installation SET setup_at = $1 WHERE id = 1 AND setup_at IS NULL \
@@ -273,7 +273,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<Option<Withdrawn>, StoreError> {
         let withdrawn = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let updated =
                 sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                     .bind(user_id)
@@ -315,7 +315,7 @@ impl Store {
             "UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1 RETURNING {COLUMNS}"
         );
         let found = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let raw = sqlx::query_as::<_, RawUser>(&sql)
                 .bind(user_id)
                 .bind(disabled.then_some(now))
@@ -344,7 +344,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<Vec<String>, StoreError> {
         let withdrawn = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let withdrawn = withdraw(&mut tx, user_id, false).await?;
             insert_audit!(&mut *tx, audit, "user", user_id, Some(user_id))?;
             tx.commit().await?;

@@ -132,9 +132,14 @@ async fn a_failed_run_is_in_the_system_log_with_its_run_and_request() {
     })
     .await;
     // The server logs every request: read its lines, or it waits once the pipe is full.
+    // Its warnings and errors are shown when the test fails.
     tokio::spawn(async move {
         let mut lines = lines;
-        while let Ok(Some(_)) = lines.next_line().await {}
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !line.contains(r#""level":"INFO""#) {
+                eprintln!("server: {line}");
+            }
+        }
     });
     let client = reqwest::Client::new();
     let api = |path: &str| format!("http://{addr}{path}");
