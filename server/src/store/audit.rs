@@ -91,18 +91,20 @@ pub(super) use bind_audit;
 /// Inserts the record of `$audit` (an [`Audit`]) about the `$kind` object `$id` of the
 /// account `$subject` (`Option<&str>`) through `$executor`: a transaction's connection
 /// (`&mut *tx`), so that the record and the change commit or fail together. Evaluates to
-/// the statement's `Result`.
+/// the statement's `Result`. With `$sql` first, that statement (which begins with
+/// [`INSERT_RECORD`]) is run instead.
 macro_rules! insert_audit {
-    ($executor:expr, $audit:expr, $kind:expr, $id:expr, $subject:expr) => {{
-        $crate::store::audit::bind_audit!(
-            sqlx::query(&$crate::store::audit::INSERT_RECORD),
-            $audit,
-            $kind,
-            $id
+    ($executor:expr, $audit:expr, $kind:expr, $id:expr, $subject:expr) => {
+        $crate::store::audit::insert_audit!(
+            &$crate::store::audit::INSERT_RECORD;
+            $executor, $audit, $kind, $id, $subject
         )
-        .bind($subject)
-        .execute($executor)
-        .await
+    };
+    ($sql:expr; $executor:expr, $audit:expr, $kind:expr, $id:expr, $subject:expr) => {{
+        $crate::store::audit::bind_audit!(sqlx::query($sql), $audit, $kind, $id)
+            .bind($subject)
+            .execute($executor)
+            .await
     }};
 }
 pub(super) use insert_audit;
@@ -114,6 +116,51 @@ pub(super) static INSERT_RECORD: std::sync::LazyLock<String> = std::sync::LazyLo
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
 });
+
+/// [`INSERT_RECORD`], then the end of the transaction that [`audited_change!`] begins on
+/// SQLite together with the change: the record and the commit in one round trip.
+pub(super) static INSERT_RECORD_AND_COMMIT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{}; COMMIT", *INSERT_RECORD));
+
+/// A connection of SQLite's pool inside a transaction that [`audited_change!`] begins and
+/// ends with its own statements (`BEGIN IMMEDIATE; <change>`, then `<record>; COMMIT`), so
+/// that the change and its record take two round trips to SQLite's worker thread rather
+/// than four. sqlx does not know of this transaction: unless [`ManualTransaction::ended`]
+/// says it ended, the connection is closed when this is dropped (on an error, or when the
+/// caller stops waiting), which rolls the transaction back, instead of going back to the
+/// pool still inside it.
+pub(super) struct ManualTransaction {
+    connection: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+}
+
+impl ManualTransaction {
+    /// A connection from `pool`, for statements that begin a transaction.
+    pub(super) async fn acquire(pool: &sqlx::SqlitePool) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            connection: Some(pool.acquire().await?),
+        })
+    }
+
+    /// The connection, to run the transaction's statements on.
+    pub(super) fn connection(&mut self) -> &mut sqlx::SqliteConnection {
+        self.connection
+            .as_deref_mut()
+            .expect("the connection is held until the transaction ends")
+    }
+
+    /// The transaction committed or rolled back: the connection goes back to the pool.
+    pub(super) fn ended(mut self) {
+        drop(self.connection.take());
+    }
+}
+
+impl Drop for ManualTransaction {
+    fn drop(&mut self) {
+        if let Some(connection) = &mut self.connection {
+            connection.close_on_drop();
+        }
+    }
+}
 
 /// `change` — a statement that returns the account its object belongs to as `subject` —
 /// made to write the audit record itself on PostgreSQL, in a data-modifying `WITH`: one
@@ -159,9 +206,11 @@ impl Subject for String {
 /// the account it belongs to as `subject`, or no row when there is no such object — built
 /// by `$make` (`sqlx::query_scalar::<_, String>` or `sqlx::query_as::<_, Row>`, a row that
 /// is a [`Subject`]) and bound by `$bind`, together with the record of `$audit`: both or
-/// neither. On PostgreSQL it is one statement ([`recorded_in`]); on SQLite, which has no
-/// data-modifying `WITH`, the two statements share a transaction. Evaluates to the row the
-/// change returned, or `None`, as a `Result<_, sqlx::Error>`.
+/// neither. On PostgreSQL it is one statement ([`recorded_in`]). SQLite has no
+/// data-modifying `WITH`: there the change and the record share a transaction of two round
+/// trips, `BEGIN IMMEDIATE` with the change and the record with `COMMIT`
+/// ([`ManualTransaction`]). Evaluates to the row the change returned, or `None`, as a
+/// `Result<_, sqlx::Error>`.
 macro_rules! audited_change {
     ($store:expr, $audit:expr, $kind:expr, $id:expr, $sql:expr, |$query:ident = $make:path| $bind:expr) => {
         async {
@@ -174,20 +223,27 @@ macro_rules! audited_change {
                         .await
                 }
                 $crate::store::Pool::Sqlite(pool) => {
-                    let mut tx = $crate::store::BeginWrite::begin_write(pool).await?;
-                    let $query = $make($sql);
-                    let row = $bind.fetch_optional(&mut *tx).await?;
-                    if let Some(row) = &row {
-                        let subject = $crate::store::audit::Subject::subject(row);
-                        $crate::store::audit::insert_audit!(
-                            &mut *tx,
-                            $audit,
-                            $kind,
-                            $id,
-                            Some(subject)
-                        )?;
-                        tx.commit().await?;
+                    let mut open = $crate::store::audit::ManualTransaction::acquire(pool).await?;
+                    let sql = format!("BEGIN IMMEDIATE; {}", $sql);
+                    let $query = $make(&sql);
+                    let row = $bind.fetch_all(open.connection()).await?.into_iter().next();
+                    match &row {
+                        Some(row) => {
+                            let subject = $crate::store::audit::Subject::subject(row);
+                            $crate::store::audit::insert_audit!(
+                                &$crate::store::audit::INSERT_RECORD_AND_COMMIT;
+                                open.connection(),
+                                $audit,
+                                $kind,
+                                $id,
+                                Some(subject)
+                            )?;
+                        }
+                        None => {
+                            sqlx::query("ROLLBACK").execute(open.connection()).await?;
+                        }
                     }
+                    open.ended();
                     Ok::<_, sqlx::Error>(row)
                 }
             }

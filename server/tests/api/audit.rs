@@ -2,6 +2,7 @@
 //! it fails; who may read which records; filters, time ranges and pages. Who may read the
 //! system log (its records are tested with the real binary, in `process`).
 
+use hatchery_server::store::{Audit, AuditFilter};
 use hatchery_shared::api::{
     Page,
     audit::{AuditAction, AuditRecord},
@@ -9,7 +10,7 @@ use hatchery_shared::api::{
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, eventually, spawn_app};
 
 /// The records `who` reads at `/api/audit?{query}`, newest first, with the next cursor.
 async fn audit(app: &TestApp, who: &str, query: &str) -> Page<AuditRecord> {
@@ -123,6 +124,71 @@ async fn a_change_that_fails_leaves_no_record() {
     assert_eq!(
         actions(&records),
         [AuditAction::AgentCreated, AuditAction::RoomCreated]
+    );
+}
+
+/// A caller that stops waiting (a client that hangs up) at any point of an audited change
+/// leaves the change with its record or neither, and the connection it used never goes
+/// back to the pool inside the transaction: the next changes go through.
+#[tokio::test]
+async fn a_change_given_up_midway_is_made_with_its_record_or_not_at_all() {
+    let app = spawn_app().await;
+    let mut agents = Vec::new();
+    for n in 0..100 {
+        agents.push(create_agent(&app, "alice", &format!("Doomed {n}")).await);
+    }
+    // From not waiting at all to waiting twice as long as a delete takes here and now.
+    let spare = create_agent(&app, "alice", "Spare").await;
+    let record = Audit::by_system(AuditAction::AgentDeleted, "given up or not");
+    let started = std::time::Instant::now();
+    assert!(app.store.delete_agent(&spare, &record).await.unwrap());
+    let step = started.elapsed() / 50;
+    for (n, id) in (0u32..).zip(&agents) {
+        let _ = tokio::time::timeout(step * n, app.store.delete_agent(id, &record)).await;
+    }
+    // What the database was told before a caller stopped waiting may still be running.
+    let (deleted, kept) = eventually(
+        "each agent deleted with its record, or neither",
+        async || {
+            let mut deleted = 0;
+            for id in &agents {
+                let gone = app.store.agent(id).await.unwrap().is_none();
+                let filter = AuditFilter {
+                    target_id: Some(id.clone()),
+                    action: Some(AuditAction::AgentDeleted),
+                    ..AuditFilter::default()
+                };
+                let recorded = !app
+                    .store
+                    .audit_records(&filter, None, 1)
+                    .await
+                    .unwrap()
+                    .is_empty();
+                if gone != recorded {
+                    return None;
+                }
+                deleted += usize::from(gone);
+            }
+            Some((deleted, agents.len() - deleted))
+        },
+    )
+    .await;
+    assert!(deleted > 0 && kept > 0, "{deleted} deleted, {kept} kept");
+
+    let id = create_agent(&app, "alice", "Survivor").await;
+    let renamed = app
+        .json::<Value>(
+            Method::PATCH,
+            &format!("/api/agents/{id}"),
+            Some("alice"),
+            Some(json!({ "name": "Survivor 2" })),
+        )
+        .await;
+    assert_eq!(renamed["name"], "Survivor 2");
+    let records = audit(&app, "alice", &format!("target_id={id}")).await;
+    assert_eq!(
+        actions(&records),
+        [AuditAction::AgentCreated, AuditAction::AgentUpdated]
     );
 }
 
