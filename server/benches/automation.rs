@@ -22,7 +22,7 @@ use chrono::{SubsecRound, Utc};
 use hatchery_server::{
     scheduler::schedule::{Schedule, parse_time_zone},
     store::{AgentChange, Audit, Store},
-    webhooks::signature,
+    webhooks::adapter,
 };
 use hatchery_shared::api::{
     Page, agents::AgentStatus, audit::AuditAction, runs::Run, threads::ThreadKind,
@@ -257,7 +257,7 @@ async fn webhooks(args: &Args) {
         sends.push(tokio::spawn(async move {
             let body = format!(r#"{{"event":"push","n":{n}}}"#);
             let timestamp = Utc::now().timestamp().to_string();
-            let signed = signature::sign(&secret, &timestamp, body.as_bytes());
+            let signed = adapter::hatchery_signature(&secret, &timestamp, body.as_bytes());
             let sent = Instant::now();
             let response = client
                 .post(url.as_str())

@@ -11,10 +11,7 @@ use axum::{
 };
 use hatchery_shared::api::{
     Page,
-    triggers::{
-        Delivery, DeliveryAccepted, NewTrigger, SIGNATURE_HEADER, TIMESTAMP_HEADER, Trigger,
-        TriggerWithSecret,
-    },
+    triggers::{Delivery, DeliveryAccepted, NewTrigger, Trigger, TriggerWithSecret},
 };
 
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -218,10 +215,8 @@ async fn receive(
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| too_large())?;
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let request = Request {
-        timestamp: header(TIMESTAMP_HEADER),
-        signature: header(SIGNATURE_HEADER),
+        headers: &headers,
         body: &body,
         client: client_address(peer.ip(), &headers, &auth.config().trusted_proxies),
     };

@@ -6,8 +6,8 @@
 //! with their run, refused ones with the status the sender got (which the HTTP layer
 //! decides, see [`Webhooks::log_refusal`]).
 
+pub mod adapter;
 pub mod sealing;
-pub mod signature;
 
 use std::{
     net::IpAddr,
@@ -16,6 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::http::HeaderMap;
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use hatchery_shared::api::{
@@ -27,7 +28,10 @@ use hatchery_shared::api::{
 use secrecy::{ExposeSecret, SecretBox};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use self::sealing::Sealer;
+use self::{
+    adapter::{Adapter, Received, Verified},
+    sealing::Sealer,
+};
 use crate::{
     auth::{
         limiter::{AttemptLimiter, address_key},
@@ -40,9 +44,6 @@ use crate::{
 
 /// The prefix of a webhook secret.
 pub const SECRET_PREFIX: &str = "whsec_";
-
-/// How far a request's timestamp may be from the server's clock.
-pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
 
 /// The largest body a trigger reads.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
@@ -156,10 +157,8 @@ impl std::fmt::Debug for Webhooks {
 /// A request to a trigger, as received.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// `X-Hatchery-Timestamp`.
-    pub timestamp: Option<&'a str>,
-    /// `X-Hatchery-Signature`.
-    pub signature: Option<&'a str>,
+    /// Its headers, which carry the signature.
+    pub headers: &'a HeaderMap,
     /// The raw body.
     pub body: &'a [u8],
     /// Where it came from.
@@ -311,56 +310,38 @@ impl Webhooks {
             .await?
             .filter(TriggerRow::agent_enabled)
             .ok_or(Refusal::NotFound)?;
-        let digest = self.verify(&trigger, request)?;
+        let verified = self.verify(&trigger, request)?;
         inner.unsigned.succeeded(attempt);
         if let Err(not_until) = inner.limiter.check_key(&trigger.id) {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             return Err(Refusal::TooMany(inner.config.rate_per_minute, wait));
         }
         let payload = std::str::from_utf8(request.body).map_err(|_| Refusal::NotText)?;
-        self.start_run(&trigger, hex::encode(digest), payload).await
+        self.start_run(&trigger, verified.replay_key, payload).await
     }
 
-    /// The request's signature digest, once its timestamp is recent and it signs the body
-    /// with the trigger's secret (or the previous one, during its grace period).
-    fn verify(&self, trigger: &TriggerRow, request: Request<'_>) -> Result<[u8; 32], Refusal> {
-        let unauthorized = |message: &str| Refusal::Unauthorized(message.to_owned());
-        let timestamp = request.timestamp.map(str::trim).ok_or_else(|| {
-            unauthorized("the X-Hatchery-Timestamp header (Unix seconds) is missing")
-        })?;
-        let sent: i64 = timestamp.parse().map_err(|_| {
-            unauthorized("the X-Hatchery-Timestamp header is not a number of Unix seconds")
-        })?;
-        if (Utc::now().timestamp() - sent).abs() > TIMESTAMP_TOLERANCE_SECS {
-            return Err(unauthorized(
-                "the X-Hatchery-Timestamp is more than 5 minutes from the server's time",
-            ));
-        }
-        let digest = request
-            .signature
-            .and_then(signature::parse)
-            .ok_or_else(|| {
-                unauthorized("the X-Hatchery-Signature header is missing or not sha256=<hex>")
-            })?;
-        let sealer = &self.inner.sealer;
+    /// The request, once the trigger's secret (or the previous one, during its grace
+    /// period) signs it in Hatchery's scheme ([`Adapter::Hatchery`]) at a recent time.
+    fn verify(&self, trigger: &TriggerRow, request: Request<'_>) -> Result<Verified, Refusal> {
         let now = Utc::now();
         let previous = trigger.sealed_previous.as_deref().filter(|_| {
             trigger
                 .previous_valid_until
                 .is_some_and(|until| until > now)
         });
-        let matches = std::iter::once(trigger.sealed_secret.as_str())
+        let secrets: Vec<String> = std::iter::once(trigger.sealed_secret.as_str())
             .chain(previous)
-            .filter_map(|sealed| sealer.open(sealed, &trigger.id).ok())
-            .any(|secret| signature::verify(&secret, timestamp, request.body, &digest));
-        if matches {
-            Ok(digest)
-        } else {
-            Err(unauthorized(
-                "the signature does not match; sign \"{timestamp}.{body}\" with the \
-                 trigger's secret",
-            ))
-        }
+            .filter_map(|sealed| self.inner.sealer.open(sealed, &trigger.id).ok())
+            .collect();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let received = Received {
+            headers: request.headers,
+            body: request.body,
+            now: now.timestamp(),
+        };
+        Adapter::Hatchery
+            .verify(&secrets, received)
+            .map_err(|unverified| Refusal::Unauthorized(unverified.to_string()))
     }
 
     /// Logs a refused delivery to the trigger `trigger_id`: the status the sender got and

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hatchery_server::{config::Config, webhooks::signature};
+use hatchery_server::{config::Config, webhooks::adapter};
 use hatchery_shared::api::{
     Page,
     runs::{Run, RunTrigger},
@@ -57,7 +57,7 @@ async fn send(
             .header("X-Hatchery-Timestamp", &timestamp)
             .header(
                 "X-Hatchery-Signature",
-                signature::sign(secret, &timestamp, body.as_bytes()),
+                adapter::hatchery_signature(secret, &timestamp, body.as_bytes()),
             )
             .header("Content-Type", "application/json")
             .body(body.to_owned()),
@@ -200,7 +200,7 @@ async fn unsigned_badly_signed_stale_and_future_requests_are_refused() {
                     .header("X-Hatchery-Timestamp", now().to_string())
                     .header(
                         "X-Hatchery-Signature",
-                        signature::sign(&created.secret, &now().to_string(), b"other"),
+                        adapter::hatchery_signature(&created.secret, &now().to_string(), b"other"),
                     )
                     .body(body),
             )
@@ -246,7 +246,7 @@ async fn a_correctly_signed_body_that_is_not_text_is_refused_and_logged() {
                 .header("X-Hatchery-Timestamp", &timestamp)
                 .header(
                     "X-Hatchery-Signature",
-                    signature::sign(&created.secret, &timestamp, &body),
+                    adapter::hatchery_signature(&created.secret, &timestamp, &body),
                 )
                 .header("Content-Type", "application/octet-stream")
                 .body(body),
@@ -427,7 +427,7 @@ async fn unsigned_requests_cannot_keep_the_real_sender_out() {
                 .header("X-Hatchery-Timestamp", &timestamp)
                 .header(
                     "X-Hatchery-Signature",
-                    signature::sign(&created.secret, &timestamp, body.as_bytes()),
+                    adapter::hatchery_signature(&created.secret, &timestamp, body.as_bytes()),
                 )
                 .body(body),
         )
