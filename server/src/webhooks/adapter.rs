@@ -436,6 +436,41 @@ mod tests {
     }
 
     #[test]
+    fn signatures_made_by_the_senders_own_libraries_verify() {
+        // GitHub's @octokit/webhooks-methods 6.0.0 (npm): sign(secret, body).
+        let body =
+            br#"{"action":"opened","number":7,"pull_request":{"title":"Fix the flaky test"}}"#;
+        let github = headers(&[
+            (
+                "x-hub-signature-256",
+                "sha256=92bb323b02350e536dbb18188dbfe6f94933cc9bde5fb98437b212ab71bc3812",
+            ),
+            ("x-github-event", "pull_request"),
+            ("x-github-delivery", "d-7"),
+        ]);
+        let secret = "It's a Secret to Everybody";
+        assert!(
+            Adapter::Github
+                .verify(&[secret], received(&github, body, NOW))
+                .is_ok()
+        );
+        // Stripe's stripe 23.2.0 (npm): stripe.webhooks.generateTestHeaderString({ payload,
+        // secret, timestamp: 1700000000 }), which its own constructEvent accepts.
+        let body = br#"{"id":"evt_1Q","object":"event","type":"invoice.paid"}"#;
+        let stripe = headers(&[(
+            "stripe-signature",
+            "t=1700000000,v1=61f57075465f201ff9b10bbe93306755b4d496c4496e686bf2261a49a494f0ff",
+        )]);
+        let verified = Adapter::Stripe
+            .verify(&["whsec_test_secret"], received(&stripe, body, NOW))
+            .unwrap();
+        let payload: Value = serde_json::from_slice(body).unwrap();
+        let identity = Adapter::Stripe.identify(verified, &stripe, &payload);
+        assert_eq!(identity.event_type, "stripe.invoice.paid");
+        assert_eq!(identity.replay_key, "evt_1Q");
+    }
+
+    #[test]
     fn stripe_takes_any_v1_signature_of_a_recent_time() {
         // Python: hmac.new(b"whsec_test", b'1700000000.{"id":"evt_1"}', hashlib.sha256)
         let digest = "c89214b5b5da833daed6f0b8c5bb6bd58cea9022bd80ccc78230f3942d632925";
