@@ -1,11 +1,11 @@
 import { test, expect, hydrated } from "./fixtures";
-import { profile } from "../build";
+import { bundleProfile } from "../build";
 
-// What `scripts/run.sh` serves: the release build, with the browser bundle compiled with the
-// `wasm-release` profile and optimised by wasm-opt. Its views keep their full types (debug
-// builds erase them), so only this build shows whether the bundle compiles and hydrates.
+// The browser bundle `scripts/run.sh` serves: compiled with the `wasm-release` profile and
+// optimised by wasm-opt. Its views keep their full types (debug builds erase them), so only
+// this bundle shows whether the release build compiles and hydrates.
 test.describe("the release build", () => {
-  test.skip(profile !== "release", "tests the release build only");
+  test.skip(bundleProfile !== "release", "tests the release bundle only");
 
   test("serves an optimised bundle that hydrates the home page and connects its WebSocket", async ({ page, request }) => {
     // A debug bundle is over 10 MB; the release one is a fraction of that.
